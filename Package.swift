@@ -1,0 +1,42 @@
+// swift-tools-version: 6.1
+//
+// Counterfoil: a broker's back office in one Swift service.
+// One library target per concern; arrows point down only (see README.md).
+
+import PackageDescription
+
+let package = Package(
+    name: "Counterfoil",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "counterfoil", targets: ["counterfoil"]),
+        .library(name: "ExactNumbers", targets: ["ExactNumbers"]),
+        .library(name: "FIXCore", targets: ["FIXCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // LMDB from Debian's liblmdb-dev, through pkg-config.
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        // Exact decimal arithmetic for prices, quantities and money. No Double anywhere.
+        .target(name: "ExactNumbers"),
+        // Zero-copy FIX tag=value framing, parsing, values and encoding. No I/O.
+        .target(name: "FIXCore", dependencies: ["ExactNumbers"]),
+        .executableTarget(
+            name: "counterfoil",
+            dependencies: [
+                "FIXCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "ExactNumbersTests", dependencies: ["ExactNumbers"]),
+        .testTarget(name: "FIXCoreTests", dependencies: ["FIXCore"]),
+        .testTarget(name: "CLMDBTests", dependencies: ["CLMDB"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,316 @@
+/// An exact decimal number: `mantissa × 10^-scale`.
+///
+/// Prices, quantities and money in Counterfoil are always `ExactDecimal`, never
+/// `Double`: `0.1 + 0.2` is exactly `0.3`, and a position is the exact sum of
+/// its fills. The mantissa is 128 bits wide so that quantity × price with
+/// eighteen decimals cannot overflow for any real trade.
+///
+/// Equality and hashing are by value (`1.50 == 1.5`); the scale is kept so a
+/// value read from the wire is written back with the digits it came with.
+public struct ExactDecimal: Sendable {
+    /// The digits of the number, including its sign.
+    public let mantissa: Int128
+    /// How many of the mantissa's digits stand after the decimal point.
+    public let scale: Int
+
+    /// The largest scale any value or result carries; results with more
+    /// decimals are rounded half-even to this many.
+    public static let scaleMax = 18
+    /// The most digits accepted before the decimal point when parsing.
+    public static let integerDigitsMax = 20
+
+    public static let zero = ExactDecimal(mantissa: 0, scale: 0)
+    public static let one = ExactDecimal(mantissa: 1, scale: 0)
+
+    @inlinable
+    public init(mantissa: Int128, scale: Int) {
+        precondition(scale >= 0 && scale <= ExactDecimal.scaleMax, "ExactDecimal scale \(scale) out of range")
+        self.mantissa = mantissa
+        self.scale = scale
+    }
+
+    @inlinable
+    public init(_ value: Int) {
+        self.init(mantissa: Int128(value), scale: 0)
+    }
+
+    public var isZero: Bool { mantissa == 0 }
+    public var isNegative: Bool { mantissa < 0 }
+    public var signum: Int { mantissa == 0 ? 0 : (mantissa < 0 ? -1 : 1) }
+    public var magnitude: ExactDecimal { ExactDecimal(mantissa: mantissa < 0 ? -mantissa : mantissa, scale: scale) }
+
+    /// The same value with trailing fractional zeros removed (`1.500` → `1.5`).
+    public var normalized: ExactDecimal {
+        var m = mantissa
+        var s = scale
+        while s > 0 && m % 10 == 0 {
+            m /= 10
+            s -= 1
+        }
+        return ExactDecimal(mantissa: m, scale: s)
+    }
+
+    /// The same value with exactly `newScale` decimals, if that is exact and fits.
+    public func rescaled(to newScale: Int) -> ExactDecimal? {
+        guard newScale >= 0 && newScale <= ExactDecimal.scaleMax else { return nil }
+        if newScale == scale { return self }
+        if newScale > scale {
+            let (m, overflow) = mantissa.multipliedReportingOverflow(by: ExactDecimal.powerOfTen(newScale - scale))
+            return overflow ? nil : ExactDecimal(mantissa: m, scale: newScale)
+        }
+        let divisor = ExactDecimal.powerOfTen(scale - newScale)
+        let (q, r) = mantissa.quotientAndRemainder(dividingBy: divisor)
+        return r == 0 ? ExactDecimal(mantissa: q, scale: newScale) : nil
+    }
+
+    /// `10^exponent` for `0 ≤ exponent ≤ 38`.
+    @inlinable
+    public static func powerOfTen(_ exponent: Int) -> Int128 {
+        precondition(exponent >= 0 && exponent <= 38, "power of ten \(exponent) out of range")
+        if exponent <= 19 {
+            var small: UInt64 = 1
+            for _ in 0..<exponent { small &*= 10 }
+            return Int128(small)
+        }
+        var result: Int128 = 10_000_000_000_000_000_000
+        for _ in 19..<exponent { result &*= 10 }
+        return result
+    }
+}
+
+// MARK: - Rounding
+
+extension ExactDecimal {
+    /// How to round when a result has more decimals than wanted.
+    public enum RoundingRule: Sendable, Hashable {
+        /// To the nearest; ties to the even neighbour (banker's rounding).
+        case halfEven
+        /// To the nearest; ties away from zero (the usual commercial rule).
+        case halfUp
+        /// Toward zero.
+        case down
+        /// Toward negative infinity.
+        case floor
+        /// Toward positive infinity.
+        case ceiling
+    }
+
+    /// The value rounded to at most `newScale` decimals.
+    public func rounded(scale newScale: Int, _ rule: RoundingRule = .halfEven) -> ExactDecimal {
+        precondition(newScale >= 0 && newScale <= ExactDecimal.scaleMax, "rounding scale \(newScale) out of range")
+        if newScale >= scale { return self }
+        let divisor = ExactDecimal.powerOfTen(scale - newScale)
+        let q = ExactDecimal.divide(mantissa, by: divisor, rule)
+        return ExactDecimal(mantissa: q, scale: newScale)
+    }
+
+    /// Integer division of `numerator` by a non-zero `denominator` under `rule`.
+    static func divide(_ numerator: Int128, by denominator: Int128, _ rule: RoundingRule) -> Int128 {
+        precondition(denominator != 0, "division by zero")
+        let (q, r) = numerator.quotientAndRemainder(dividingBy: denominator)
+        if r == 0 { return q }
+        let negative = (numerator < 0) != (denominator < 0)
+        let awayFromZero: Int128 = negative ? -1 : 1
+        switch rule {
+        case .down:
+            return q
+        case .floor:
+            return negative ? q - 1 : q
+        case .ceiling:
+            return negative ? q : q + 1
+        case .halfUp, .halfEven:
+            let twiceRemainder = (r < 0 ? -r : r) * 2
+            let absDenominator = denominator < 0 ? -denominator : denominator
+            if twiceRemainder > absDenominator { return q + awayFromZero }
+            if twiceRemainder < absDenominator { return q }
+            if rule == .halfUp { return q + awayFromZero }
+            return q % 2 == 0 ? q : q + awayFromZero
+        }
+    }
+}
+
+// MARK: - Arithmetic
+
+extension ExactDecimal {
+    /// Both mantissas at the larger of the two scales.
+    @usableFromInline
+    static func aligned(_ a: ExactDecimal, _ b: ExactDecimal) -> (Int128, Int128, Int) {
+        if a.scale == b.scale { return (a.mantissa, b.mantissa, a.scale) }
+        if a.scale > b.scale {
+            return (a.mantissa, scaleUp(b.mantissa, by: a.scale - b.scale), a.scale)
+        }
+        return (scaleUp(a.mantissa, by: b.scale - a.scale), b.mantissa, b.scale)
+    }
+
+    @usableFromInline
+    static func scaleUp(_ m: Int128, by digits: Int) -> Int128 {
+        let (r, overflow) = m.multipliedReportingOverflow(by: powerOfTen(digits))
+        precondition(!overflow, "ExactDecimal overflow")
+        return r
+    }
+
+    public static func + (a: ExactDecimal, b: ExactDecimal) -> ExactDecimal {
+        let (x, y, s) = aligned(a, b)
+        let (r, overflow) = x.addingReportingOverflow(y)
+        precondition(!overflow, "ExactDecimal overflow")
+        return ExactDecimal(mantissa: r, scale: s)
+    }
+
+    public static func - (a: ExactDecimal, b: ExactDecimal) -> ExactDecimal {
+        let (x, y, s) = aligned(a, b)
+        let (r, overflow) = x.subtractingReportingOverflow(y)
+        precondition(!overflow, "ExactDecimal overflow")
+        return ExactDecimal(mantissa: r, scale: s)
+    }
+
+    /// The exact product, rounded half-even only if it needs more than `scaleMax` decimals.
+    public static func * (a: ExactDecimal, b: ExactDecimal) -> ExactDecimal {
+        let (m, overflow) = a.mantissa.multipliedReportingOverflow(by: b.mantissa)
+        precondition(!overflow, "ExactDecimal overflow")
+        let s = a.scale + b.scale
+        if s <= scaleMax { return ExactDecimal(mantissa: m, scale: s) }
+        return ExactDecimal(mantissa: divide(m, by: powerOfTen(s - scaleMax), .halfEven), scale: scaleMax)
+    }
+
+    public static prefix func - (a: ExactDecimal) -> ExactDecimal {
+        ExactDecimal(mantissa: -a.mantissa, scale: a.scale)
+    }
+
+    public static func += (a: inout ExactDecimal, b: ExactDecimal) { a = a + b }
+    public static func -= (a: inout ExactDecimal, b: ExactDecimal) { a = a - b }
+    public static func *= (a: inout ExactDecimal, b: ExactDecimal) { a = a * b }
+
+    /// `self / divisor` with `scale` decimals, rounded by `rule`. Division is the one
+    /// operation that cannot be exact in general, so the caller names the precision.
+    public func divided(by divisor: ExactDecimal, scale resultScale: Int, _ rule: RoundingRule = .halfEven) -> ExactDecimal {
+        precondition(!divisor.isZero, "division by zero")
+        precondition(resultScale >= 0 && resultScale <= ExactDecimal.scaleMax, "division scale out of range")
+        // self/divisor = (m1 / m2) × 10^(s2 - s1); we want the mantissa at resultScale:
+        // q = m1 × 10^(resultScale + s2 - s1) / m2.
+        let shift = resultScale + divisor.scale - scale
+        var numerator = mantissa
+        var denominator = divisor.mantissa
+        if shift >= 0 {
+            let (n, overflow) = numerator.multipliedReportingOverflow(by: ExactDecimal.powerOfTen(shift))
+            precondition(!overflow, "ExactDecimal overflow")
+            numerator = n
+        } else {
+            let (d, overflow) = denominator.multipliedReportingOverflow(by: ExactDecimal.powerOfTen(-shift))
+            precondition(!overflow, "ExactDecimal overflow")
+            denominator = d
+        }
+        return ExactDecimal(mantissa: ExactDecimal.divide(numerator, by: denominator, rule), scale: resultScale)
+    }
+}
+
+// MARK: - Equality, order, hashing
+
+extension ExactDecimal: Comparable, Hashable {
+    public static func == (a: ExactDecimal, b: ExactDecimal) -> Bool {
+        let (x, y, _) = aligned(a, b)
+        return x == y
+    }
+
+    public static func < (a: ExactDecimal, b: ExactDecimal) -> Bool {
+        let (x, y, _) = aligned(a, b)
+        return x < y
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        let n = normalized
+        hasher.combine(n.mantissa)
+        hasher.combine(n.scale)
+    }
+}
+
+// MARK: - Text
+
+extension ExactDecimal: CustomStringConvertible, LosslessStringConvertible {
+    /// Plain decimal notation with the value's own scale: `-1234.50`.
+    public var description: String {
+        let negative = mantissa < 0
+        var digits = String(negative ? -mantissa : mantissa)
+        if scale > 0 {
+            if digits.count <= scale {
+                digits = String(repeating: "0", count: scale - digits.count + 1) + digits
+            }
+            digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -scale))
+        }
+        return negative ? "-" + digits : digits
+    }
+
+    /// Parses plain decimal notation: an optional sign, digits, an optional
+    /// point and fraction (`-12`, `0.5`, `.5`, `12.`). No exponents, no spaces.
+    public init?(_ description: String) {
+        var text = description
+        let parsed = text.withUTF8 { ExactDecimal.parse(UnsafeRawBufferPointer($0)) }
+        guard let parsed else { return nil }
+        self = parsed
+    }
+
+    /// Parses the bytes of a decimal number, or returns nil if they are not one
+    /// or have more than `integerDigitsMax` integer or `scaleMax` fraction digits.
+    @inlinable
+    public static func parse(_ bytes: UnsafeRawBufferPointer) -> ExactDecimal? {
+        var i = 0
+        let n = bytes.count
+        guard n > 0 else { return nil }
+        var negative = false
+        if bytes[0] == UInt8(ascii: "-") {
+            negative = true
+            i = 1
+        } else if bytes[0] == UInt8(ascii: "+") {
+            i = 1
+        }
+        var mantissa: Int128 = 0
+        var integerDigits = 0
+        var fractionDigits = 0
+        var sawPoint = false
+        var sawDigit = false
+        while i < n {
+            let c = bytes[i]
+            if c == UInt8(ascii: ".") {
+                if sawPoint { return nil }
+                sawPoint = true
+            } else {
+                let d = c &- UInt8(ascii: "0")
+                guard d <= 9 else { return nil }
+                sawDigit = true
+                if sawPoint {
+                    fractionDigits += 1
+                    if fractionDigits > scaleMax { return nil }
+                } else if mantissa != 0 || d != 0 {
+                    integerDigits += 1
+                    if integerDigits > integerDigitsMax { return nil }
+                }
+                mantissa = mantissa &* 10 &+ Int128(d)
+            }
+            i += 1
+        }
+        guard sawDigit else { return nil }
+        return ExactDecimal(mantissa: negative ? -mantissa : mantissa, scale: fractionDigits)
+    }
+}
+
+extension ExactDecimal: ExpressibleByIntegerLiteral {
+    public init(integerLiteral value: Int) {
+        self.init(value)
+    }
+}
+
+extension ExactDecimal: Codable {
+    /// Encoded as a JSON string so that no decoder turns it into a binary float.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let value = ExactDecimal(text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not a decimal number")
+        }
+        self = value
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

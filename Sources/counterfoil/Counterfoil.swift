@@ -1,0 +1,20 @@
+import ArgumentParser
+
+@main
+struct Counterfoil: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "counterfoil",
+        abstract: "A broker's back office: FIX and FAST in, exact books out.",
+        discussion: """
+        Counterfoil accepts trading platforms' drop-copy sessions, books every execution \
+        exactly once into an LMDB ledger, and lets operations reconcile and report.
+        """,
+        subcommands: [InspectCommand.self]
+    )
+}
+
+/// A user mistake or an unusable input: printed as one line, never as a stack trace.
+struct UserError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
