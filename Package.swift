@@ -25,8 +25,10 @@ let package = Package(
         ),
         // Exact decimal arithmetic for prices, quantities and money. No Double anywhere.
         .target(name: "ExactNumbers"),
+        // Vector byte scans for the FIX parser (header-only C, inlined into Swift).
+        .target(name: "CFIXScan"),
         // Zero-copy FIX tag=value framing, parsing, values and encoding. No I/O.
-        .target(name: "FIXCore", dependencies: ["ExactNumbers"]),
+        .target(name: "FIXCore", dependencies: ["ExactNumbers", "CFIXScan"]),
         .executableTarget(
             name: "counterfoil",
             dependencies: [

@@ -17,24 +17,63 @@ import ExactNumbers
 public final class FIXEncoder {
     /// The BeginString every message gets (`FIX.4.4`, `FIXT.1.1`, …).
     public let beginString: String
-    @usableFromInline var storage: UnsafeMutableRawPointer
-    @usableFromInline var capacity: Int
     /// Where the body (from `35=`) starts: room for `8=…|9=NNNNNNNNN|` before it.
     @usableFromInline let bodyStart: Int
-    @usableFromInline var position: Int
-    @usableFromInline var messageStart: Int = 0
-    @usableFromInline var started = false
+    /// The mutable state lives behind a constant pointer: a class's `var`s would be
+    /// checked for exclusive access at run time on every field, which costs more than
+    /// writing the field.
+    @usableFromInline let state: UnsafeMutablePointer<State>
+    @usableFromInline let beginStringBytes: UnsafeMutableRawBufferPointer
+    @usableFromInline let renderedTags: UnsafeMutablePointer<UInt64>
+
+    @usableFromInline
+    struct State {
+        @usableFromInline var storage: UnsafeMutableRawPointer
+        @usableFromInline var capacity: Int
+        @usableFromInline var position: Int
+        @usableFromInline var started = false
+        /// The day (since the epoch) whose `YYYYMMDD` is in `cachedDate`.
+        @usableFromInline var cachedDay: Int64 = .min
+        @usableFromInline var cachedDate: UInt64 = 0
+
+        @usableFromInline
+        init(storage: UnsafeMutableRawPointer, capacity: Int, position: Int) {
+            self.storage = storage
+            self.capacity = capacity
+            self.position = position
+        }
+    }
 
     public init(beginString: String, capacity: Int = 1024) {
         precondition(!beginString.isEmpty && beginString.utf8.count <= 16, "BeginString must be 1 to 16 bytes")
         self.beginString = beginString
         bodyStart = 2 + beginString.utf8.count + 1 + 2 + 9 + 1
-        self.capacity = max(capacity, bodyStart + 64)
-        storage = .allocate(byteCount: self.capacity, alignment: 8)
-        position = bodyStart
+        let capacity = max(capacity, bodyStart + 64)
+        beginStringBytes = .allocate(byteCount: beginString.utf8.count, alignment: 1)
+        beginStringBytes.copyBytes(from: beginString.utf8)
+        renderedTags = .allocate(capacity: FIXEncoder.renderedTagLimit)
+        renderedTags.initialize(repeating: 0, count: FIXEncoder.renderedTagLimit)
+        state = .allocate(capacity: 1)
+        state.initialize(to: State(storage: .allocate(byteCount: capacity, alignment: 8), capacity: capacity, position: bodyStart))
     }
 
-    deinit { storage.deallocate() }
+    deinit {
+        state.pointee.storage.deallocate()
+        beginStringBytes.deallocate()
+        renderedTags.deallocate()
+        state.deinitialize(count: 1)
+        state.deallocate()
+    }
+
+    @inlinable var storage: UnsafeMutableRawPointer { state.pointee.storage }
+    @inlinable var position: Int {
+        get { state.pointee.position }
+        set { state.pointee.position = newValue }
+    }
+    @inlinable var started: Bool {
+        get { state.pointee.started }
+        set { state.pointee.started = newValue }
+    }
 
     /// Begins a new message of type `msgType`; the previous one's bytes become invalid.
     @inlinable
@@ -61,8 +100,17 @@ public final class FIXEncoder {
 
     @inlinable
     public func append(_ tag: Int, _ value: String) {
-        var text = value
-        text.withUTF8 { appendField(tag, UnsafeRawBufferPointer($0)) }
+        let utf8 = value.utf8
+        let written: Void? = utf8.withContiguousStorageIfAvailable { appendField(tag, UnsafeRawBufferPointer($0)) }
+        if written == nil {
+            writeTag(tag)
+            ensure(utf8.count + 1)
+            for byte in utf8 {
+                storage.storeBytes(of: byte, toByteOffset: position, as: UInt8.self)
+                position += 1
+            }
+            writeSOH()
+        }
     }
 
     /// A value copied from a parsed message.
@@ -140,7 +188,28 @@ public final class FIXEncoder {
     public func append(_ tag: Int, _ value: FIXTimestamp) {
         writeTag(tag)
         ensure(28)
-        position += FIXTimestamp.write(value, into: storage + position)
+        // Messages carry several timestamps of the same day: the date part is
+        // written once and copied after that.
+        let nanos = value.nanosecondsSinceEpoch
+        let day = nanos.floorDivided(by: 86_400_000_000_000)
+        if day != state.pointee.cachedDay {
+            _ = FIXTimestamp.write(value, into: storage + position)
+            state.pointee.cachedDay = day
+            state.pointee.cachedDate = (storage + position).loadUnaligned(as: UInt64.self)
+        }
+        let out = storage + position
+        out.storeBytes(of: state.pointee.cachedDate, as: UInt64.self)
+        out.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 8, as: UInt8.self)
+        let ofDay = nanos &- day &* 86_400_000_000_000
+        let secondOfDay = Int(ofDay / 1_000_000_000)
+        let hour = secondOfDay / 3600
+        let minute = secondOfDay / 60 % 60
+        FIXDigits.writeTwo(hour, out + 9)
+        out.storeBytes(of: UInt8(ascii: ":"), toByteOffset: 11, as: UInt8.self)
+        FIXDigits.writeTwo(minute, out + 12)
+        out.storeBytes(of: UInt8(ascii: ":"), toByteOffset: 14, as: UInt8.self)
+        FIXDigits.writeTwo(secondOfDay % 60, out + 15)
+        position += 17 + FIXDigits.writeFraction(Int(ofDay % 1_000_000_000), value.fractionDigits, out + 17)
         writeSOH()
     }
 
@@ -184,15 +253,11 @@ public final class FIXEncoder {
         storage.storeBytes(of: fixSOH, toByteOffset: p, as: UInt8.self)
         storage.storeBytes(of: UInt8(ascii: "9"), toByteOffset: p + 1, as: UInt8.self)
         storage.storeBytes(of: UInt8(ascii: "="), toByteOffset: p + 2, as: UInt8.self)
-        var begin = beginString
-        begin.withUTF8 { bytes in
-            p -= bytes.count
-            (storage + p).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-        }
+        p -= beginStringBytes.count
+        (storage + p).copyMemory(from: beginStringBytes.baseAddress!, byteCount: beginStringBytes.count)
         p -= 2
         storage.storeBytes(of: UInt8(ascii: "8"), toByteOffset: p, as: UInt8.self)
         storage.storeBytes(of: UInt8(ascii: "="), toByteOffset: p + 1, as: UInt8.self)
-        messageStart = p
         let sum = FIXFramer.checksum(UnsafeRawBufferPointer(start: storage + p, count: position - p))
         ensure(7)
         storage.storeBytes(of: UInt8(ascii: "1"), toByteOffset: position, as: UInt8.self)
@@ -201,33 +266,82 @@ public final class FIXEncoder {
         FIXDigits.write(Int(sum), 3, storage + position + 3)
         storage.storeBytes(of: fixSOH, toByteOffset: position + 6, as: UInt8.self)
         position += 7
-        return UnsafeRawBufferPointer(start: storage + messageStart, count: position - messageStart)
+        return UnsafeRawBufferPointer(start: storage + p, count: position - p)
     }
 
     // MARK: Internals
 
-    @inlinable
+    @inlinable @inline(__always)
     func appendField(_ tag: Int, _ value: UnsafeRawBufferPointer) {
         writeTag(tag)
         ensure(value.count + 1)
         if let source = value.baseAddress, value.count > 0 {
-            (storage + position).copyMemory(from: source, byteCount: value.count)
+            FIXEncoder.copy(storage + position, source, value.count)
         }
         position += value.count
         writeSOH()
     }
 
-    @inlinable
+    /// Copies `count` bytes; short values (most FIX values) without a call to memcpy,
+    /// by two overlapping loads that read nothing outside `[source, source + count)`.
+    @inlinable @inline(__always)
+    static func copy(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
+        if count >= 8 && count <= 16 {
+            let head = source.loadUnaligned(as: UInt64.self)
+            let tail = source.loadUnaligned(fromByteOffset: count &- 8, as: UInt64.self)
+            destination.storeBytes(of: head, as: UInt64.self)
+            destination.storeBytes(of: tail, toByteOffset: count &- 8, as: UInt64.self)
+        } else if count >= 4 && count < 8 {
+            let head = source.loadUnaligned(as: UInt32.self)
+            let tail = source.loadUnaligned(fromByteOffset: count &- 4, as: UInt32.self)
+            destination.storeBytes(of: head, as: UInt32.self)
+            destination.storeBytes(of: tail, toByteOffset: count &- 4, as: UInt32.self)
+        } else if count < 4 {
+            destination.storeBytes(of: source.load(as: UInt8.self), as: UInt8.self)
+            if count > 1 {
+                destination.storeBytes(of: source.loadUnaligned(fromByteOffset: count &- 2, as: UInt16.self),
+                                       toByteOffset: count &- 2, as: UInt16.self)
+            }
+        } else {
+            destination.copyMemory(from: source, byteCount: count)
+        }
+    }
+
+    @inlinable @inline(__always)
     func writeTag(_ tag: Int) {
         precondition(started, "append before start(msgType:)")
         precondition(tag > 0, "FIX tags are positive")
-        ensure(12)
+        ensure(16)
+        if tag < FIXEncoder.renderedTagLimit {
+            // "tag=" rendered once per encoder: its bytes in the low seven bytes, its length in the top one.
+            var rendered = renderedTags[tag]
+            if rendered == 0 { rendered = renderTag(tag) }
+            storage.storeBytes(of: UInt64(littleEndian: rendered & 0x00FF_FFFF_FFFF_FFFF), toByteOffset: position, as: UInt64.self)
+            position += Int(truncatingIfNeeded: rendered &>> 56)
+            return
+        }
         writeDigits(UInt(tag))
         storage.storeBytes(of: UInt8(ascii: "="), toByteOffset: position, as: UInt8.self)
         position += 1
     }
 
-    @inlinable
+    @usableFromInline
+    func renderTag(_ tag: Int) -> UInt64 {
+        var rendered: UInt64 = 0
+        var length = 0
+        for byte in String(tag).utf8 + [UInt8(ascii: "=")] {
+            rendered |= UInt64(byte) << UInt64(8 * length)
+            length += 1
+        }
+        rendered |= UInt64(length) << 56
+        renderedTags[tag] = rendered
+        return rendered
+    }
+
+    /// Tags below this are rendered once and copied after that.
+    @usableFromInline static let renderedTagLimit = 2048
+
+    @inlinable @inline(__always)
     func writeSOH() {
         storage.storeBytes(of: fixSOH, toByteOffset: position, as: UInt8.self)
         position += 1
@@ -237,17 +351,20 @@ public final class FIXEncoder {
     @inlinable
     func writeDigits(_ value: UInt) {
         var digits = 1
-        var v = value
-        while v >= 10 {
-            v /= 10
+        var bound: UInt = 10
+        while digits < 20 && value >= bound {
             digits += 1
+            bound &*= 10
         }
-        v = value
-        var i = position + digits - 1
-        while i >= position {
-            storage.storeBytes(of: UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v % 10), toByteOffset: i, as: UInt8.self)
-            v /= 10
-            i -= 1
+        var v = value
+        var i = position + digits
+        while v >= 10 {
+            i -= 2
+            FIXDigits.writeTwo(Int(v % 100), storage + i)
+            v /= 100
+        }
+        if i > position {
+            storage.storeBytes(of: UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v), toByteOffset: position, as: UInt8.self)
         }
         position += digits
     }
@@ -266,24 +383,31 @@ public final class FIXEncoder {
         position += 19
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     func ensure(_ extra: Int) {
-        if position + extra + 7 > capacity { grow(position + extra + 7) }
+        if position + extra + 7 > state.pointee.capacity { grow(position + extra + 7) }
     }
 
     @usableFromInline
     func grow(_ needed: Int) {
-        var newCapacity = capacity * 2
+        var newCapacity = state.pointee.capacity * 2
         while newCapacity < needed { newCapacity *= 2 }
         let newStorage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 8)
         newStorage.copyMemory(from: storage, byteCount: position)
         storage.deallocate()
-        storage = newStorage
-        capacity = newCapacity
+        state.pointee.storage = newStorage
+        state.pointee.capacity = newCapacity
     }
 }
 
 extension FIXDigits {
+    /// Writes `value` (0...99) as two digits.
+    @inlinable @inline(__always)
+    public static func writeTwo(_ value: Int, _ out: UnsafeMutableRawPointer) {
+        let tens = value / 10
+        out.storeBytes(of: UInt16(littleEndian: UInt16(truncatingIfNeeded: 0x3030 | tens | (value - tens * 10) << 8)), as: UInt16.self)
+    }
+
     /// Writes `value` as exactly `width` digits, zero-padded, for values beyond `Int`.
     @inlinable
     public static func writeUInt(_ value: UInt, _ width: Int, _ out: UnsafeMutableRawPointer) {

@@ -11,12 +11,12 @@ public struct FIXMessage: RandomAccessCollection {
     @usableFromInline let entries: UnsafePointer<FIXFieldEntry>
     /// How many fields the message has, header and trailer included.
     public let count: Int
-    @usableFromInline let tagIndex: UnsafePointer<UInt64>
+    @usableFromInline let tagIndex: UnsafePointer<UInt32>
     @usableFromInline let generation: UInt32
 
     @inlinable
     init(bytes: UnsafeRawBufferPointer, entries: UnsafePointer<FIXFieldEntry>, count: Int,
-         tagIndex: UnsafePointer<UInt64>, generation: UInt32) {
+         tagIndex: UnsafePointer<UInt32>, generation: UInt32) {
         self.bytes = bytes
         self.entries = entries
         self.count = count
@@ -45,7 +45,7 @@ public struct FIXMessage: RandomAccessCollection {
     public func firstPosition(of tag: Int) -> Int? {
         if tag > 0 && tag < FIXParser.indexedTagLimit {
             let slot = tagIndex[tag]
-            return UInt32(truncatingIfNeeded: slot >> 32) == generation ? Int(truncatingIfNeeded: slot & 0xFFFF_FFFF) : nil
+            return slot &>> 16 == generation ? Int(truncatingIfNeeded: slot & FIXParser.positionMask) : nil
         }
         return position(of: tag, from: 0)
     }

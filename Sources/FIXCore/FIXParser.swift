@@ -1,3 +1,5 @@
+import CFIXScan
+
 /// One field's place in a message: its tag and where its value lies.
 @frozen
 public struct FIXFieldEntry: Sendable, Equatable {
@@ -32,7 +34,7 @@ public struct FIXParserOptions: Sendable {
 
     public init(fieldsMax: Int = 1024, allowsEmptyValues: Bool = false,
                 rawDataFields: [(lengthTag: Int, dataTag: Int)] = FIXParserOptions.standardRawDataFields) {
-        precondition(fieldsMax >= 4 && fieldsMax <= 65_535, "fieldsMax must be in 4...65535")
+        precondition(fieldsMax >= 4 && fieldsMax <= 32_767, "fieldsMax must be in 4...32767")
         self.fieldsMax = fieldsMax
         self.allowsEmptyValues = allowsEmptyValues
         self.rawDataFields = rawDataFields
@@ -50,9 +52,33 @@ public final class FIXParser {
     public let options: FIXParserOptions
     @usableFromInline let entries: UnsafeMutablePointer<FIXFieldEntry>
     @usableFromInline let entriesMax: Int
-    /// For tags below `indexedTagLimit`: `generation << 32 | position` of the first occurrence.
-    @usableFromInline let tagIndex: UnsafeMutablePointer<UInt64>
-    @usableFromInline var generation: UInt32 = 0
+    /// For tags below `indexedTagLimit`, one word per tag: the message stamp (high 16
+    /// bits), whether the tag announces raw data (bit 15, set once at start) and the
+    /// position of its first occurrence (low 15 bits). A slot whose stamp is not the
+    /// current message's is simply stale, so nothing is cleared between messages.
+    @usableFromInline let tagIndex: UnsafeMutablePointer<UInt32>
+    /// Mutable state behind a constant pointer, so that the hot path does not pay a
+    /// run-time exclusivity check on every access to a class `var`.
+    @usableFromInline let state: UnsafeMutablePointer<State>
+
+    @usableFromInline
+    struct State {
+        /// The current message's stamp in `tagIndex` (1...0xFFFF).
+        @usableFromInline var generation: UInt32 = 0
+        /// One bit per message byte: set where the byte is SOH. Grows to the largest message seen.
+        @usableFromInline var delimiters: UnsafeMutablePointer<UInt64>
+        @usableFromInline var delimiterWords: Int
+
+        @usableFromInline
+        init(delimiterWords: Int) {
+            self.delimiterWords = delimiterWords
+            delimiters = .allocate(capacity: delimiterWords)
+        }
+    }
+    @usableFromInline let allowsEmptyValues: Bool
+    /// Tags already read, by the bytes of their digits: `tag << 32 | digits`. 1,024 slots.
+    @usableFromInline let tagCache: UnsafeMutablePointer<UInt64>
+    @usableFromInline let hasHighRawDataFields: Bool
     /// For tags below `indexedTagLimit`: the data tag this length tag announces, or 0.
     @usableFromInline let rawDataTagFor: UnsafeMutablePointer<UInt32>
     /// Raw-data pairs whose length tag is above the direct table.
@@ -60,6 +86,8 @@ public final class FIXParser {
 
     /// Tags below this are found in constant time; others by a scan of the table.
     public static let indexedTagLimit = 2048
+    @usableFromInline static let rawDataFlag: UInt32 = 0x8000
+    @usableFromInline static let positionMask: UInt32 = 0x7FFF
 
     public init(options: FIXParserOptions = FIXParserOptions()) {
         self.options = options
@@ -74,17 +102,28 @@ public final class FIXParser {
             precondition(pair.lengthTag > 0 && pair.dataTag > 0, "raw data tags must be positive")
             if pair.lengthTag < FIXParser.indexedTagLimit {
                 rawDataTagFor[pair.lengthTag] = UInt32(pair.dataTag)
+                tagIndex[pair.lengthTag] = FIXParser.rawDataFlag
             } else {
                 high.append((UInt32(pair.lengthTag), UInt32(pair.dataTag)))
             }
         }
         highRawDataFields = high
+        hasHighRawDataFields = !high.isEmpty
+        allowsEmptyValues = options.allowsEmptyValues
+        state = .allocate(capacity: 1)
+        state.initialize(to: State(delimiterWords: 64))
+        tagCache = .allocate(capacity: 1024)
+        tagCache.initialize(repeating: 0, count: 1024)
     }
 
     deinit {
         entries.deallocate()
         tagIndex.deallocate()
         rawDataTagFor.deallocate()
+        state.pointee.delimiters.deallocate()
+        tagCache.deallocate()
+        state.deinitialize(count: 1)
+        state.deallocate()
     }
 
     /// Parses one complete message, as delimited by `FIXFramer`.
@@ -93,98 +132,274 @@ public final class FIXParser {
     /// each field has `=` and a value, the first three fields are 8, 9 and 35,
     /// the last is 10, raw-data fields have their announced length. Checks of
     /// meaning (required fields, types, enums) belong to the dictionary.
+    ///
+    /// It works in two passes. The first marks every SOH in a bitmap, eight bytes
+    /// at a time with no branches. The second walks the set bits: each field's end
+    /// is the next bit, so finding fields is a chain of a few cycles, and reading
+    /// each field's tag does not hold up finding the next one.
     @inlinable
     public func parse(_ bytes: UnsafeRawBufferPointer) throws(FIXDecodingError) -> FIXMessage {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
             throw FIXDecodingError.badBeginString
         }
         let n = bytes.count
-        advanceGeneration()
-        let generationTag = UInt64(generation) << 32
+        let generation = advanceGeneration()
+        if hasHighRawDataFields { return try parseCarefully(bytes) }
+        let delimiters = markDelimiters(base, n)
+        // Pass one: field boundaries from the bitmap alone, a chain of a few instructions
+        // per field. Each entry holds (field start, field end) until pass two.
         var count = 0
-        var p = 0
-        var pendingDataTag: UInt32 = 0
-        var pendingDataLength = 0
-        while p < n {
-            // Tag: digits up to '='.
-            let tagStart = p
-            var tag: UInt32 = 0
-            var c = base.load(fromByteOffset: p, as: UInt8.self)
-            while c != UInt8(ascii: "=") {
-                let d = c &- UInt8(ascii: "0")
-                if d > 9 {
-                    if c == fixSOH { throw FIXDecodingError.missingEquals.at(offset: tagStart) }
-                    throw FIXDecodingError.nonNumericTag.at(offset: p)
-                }
-                tag = tag &* 10 &+ UInt32(d)
-                p += 1
-                if p == n { throw FIXDecodingError.missingEquals.at(offset: tagStart) }
-                c = base.load(fromByteOffset: p, as: UInt8.self)
+        var fieldStart = 0
+        let words = (n &+ 63) &>> 6
+        for wordIndex in 0..<words {
+            var bits = delimiters[wordIndex]
+            let wordBase = wordIndex &<< 6
+            while bits != 0 {
+                if count == entriesMax { return try parseCarefully(bytes) }
+                let fieldEnd = wordBase &+ bits.trailingZeroBitCount
+                bits &= bits &- 1
+                entries[count] = FIXFieldEntry(tag: 0, valueOffset: UInt32(truncatingIfNeeded: fieldStart),
+                                               valueLength: UInt32(truncatingIfNeeded: fieldEnd))
+                count &+= 1
+                fieldStart = fieldEnd &+ 1
             }
-            let tagDigits = p - tagStart
-            if tagDigits == 0 || tagDigits > 9 || tag == 0 || (tagDigits > 1 && base.load(fromByteOffset: tagStart, as: UInt8.self) == UInt8(ascii: "0")) {
-                throw FIXDecodingError.badTag.at(offset: tagStart)
+        }
+        if fieldStart != n || count < 4 { return try parseCarefully(bytes) }
+        // Pass two: each field's tag, independent of the others. Anything unusual (a raw
+        // data field, whose SOH bytes pass one took for delimiters; a long tag; a malformed
+        // field) sends the message to the careful parser, which also names the error.
+        let generationTag = generation &<< 16
+        for i in 0..<count {
+            let entry = entries + i
+            let start = Int(entry.pointee.valueOffset)
+            let end = Int(entry.pointee.valueLength)
+            guard start &+ 8 <= n else {
+                // The last field or two, too near the end for an eight-byte load.
+                if !readTagCarefully(base, entry, start, end, i, generationTag) { return try parseCarefully(bytes) }
+                continue
             }
-            p += 1
-            let valueStart = p
-            let valueEnd: Int
-            if pendingDataTag != 0 && tag == pendingDataTag {
-                // Raw data: exactly the announced length, which may include SOH.
-                valueEnd = valueStart + pendingDataLength
-                if valueEnd >= n || base.load(fromByteOffset: valueEnd, as: UInt8.self) != fixSOH {
-                    throw FIXDecodingError(.badRawDataLength, tag: Int(tag), offset: valueStart, expected: pendingDataLength)
-                }
-            } else {
-                valueEnd = FIXParser.findSOH(base, from: valueStart, end: n)
-                if valueEnd == n { throw FIXDecodingError.missingEquals.at(offset: tagStart, tag: Int(tag)) }
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+            let tagLength = FIXParser.zeroBytes(word ^ 0x3D3D_3D3D_3D3D_3D3D).trailingZeroBitCount &>> 3
+            guard UInt(bitPattern: tagLength &- 1) < 4 && tagLength < end &- start else { return try parseCarefully(bytes) }
+            // The tag's digits as a key into a small cache of tags already read: tags
+            // repeat from message to message, so converting digits is rare.
+            let key = UInt32(truncatingIfNeeded: word & ((1 &<< UInt64(tagLength &* 8)) &- 1))
+            let cached = tagCache + Int(truncatingIfNeeded: (key &* 0x9E37_79B1) &>> 22)
+            var tag = UInt32(truncatingIfNeeded: cached.pointee &>> 32)
+            if UInt32(truncatingIfNeeded: cached.pointee) != key {
+                tag = FIXParser.digitsValue(word, tagLength)
+                if tag == 0 { return try parseCarefully(bytes) }
+                cached.pointee = UInt64(tag) &<< 32 | UInt64(key)
             }
-            pendingDataTag = 0
-            if valueEnd == valueStart && !options.allowsEmptyValues {
-                throw FIXDecodingError.emptyValue.at(offset: tagStart, tag: Int(tag))
-            }
-            if count == entriesMax { throw FIXDecodingError(.tooManyFields, offset: tagStart, expected: entriesMax) }
-            entries[count] = FIXFieldEntry(tag: tag, valueOffset: UInt32(truncatingIfNeeded: valueStart),
-                                           valueLength: UInt32(truncatingIfNeeded: valueEnd - valueStart))
+            let valueStart = start &+ tagLength &+ 1
+            if valueStart == end && !allowsEmptyValues { return try parseCarefully(bytes) }
+            entry.pointee = FIXFieldEntry(tag: tag, valueOffset: UInt32(truncatingIfNeeded: valueStart),
+                                          valueLength: UInt32(truncatingIfNeeded: end &- valueStart))
             if tag < UInt32(FIXParser.indexedTagLimit) {
                 let slot = tagIndex + Int(tag)
-                if slot.pointee & 0xFFFF_FFFF_0000_0000 != generationTag {
-                    slot.pointee = generationTag | UInt64(count)
-                }
-                let dataTag = rawDataTagFor[Int(tag)]
-                if dataTag != 0 {
-                    pendingDataTag = dataTag
-                    pendingDataLength = FIXParser.rawLength(base, valueStart, valueEnd)
-                }
-            } else if !highRawDataFields.isEmpty {
-                for pair in highRawDataFields where pair.lengthTag == tag {
-                    pendingDataTag = pair.dataTag
-                    pendingDataLength = FIXParser.rawLength(base, valueStart, valueEnd)
+                let old = slot.pointee
+                if old & FIXParser.rawDataFlag != 0 { return try parseCarefully(bytes) }
+                if old & 0xFFFF_0000 != generationTag {
+                    slot.pointee = generationTag | UInt32(truncatingIfNeeded: i)
                 }
             }
-            count += 1
-            p = valueEnd + 1
         }
-        // Structure: 8, 9, 35 first; 10 last and only there.
+        return try checkStructure(bytes, count: count, generation: generation)
+    }
+
+    /// Pass two for a field near the end of the message: false if it is anything but a
+    /// plain field (the careful parser then takes the whole message).
+    @inlinable
+    func readTagCarefully(_ base: UnsafeRawPointer, _ entry: UnsafeMutablePointer<FIXFieldEntry>,
+                          _ start: Int, _ end: Int, _ position: Int, _ generationTag: UInt32) -> Bool {
+        guard let length = try? FIXParser.tagLength(base, from: start, to: end),
+              let tag = try? FIXParser.tagValue(base, from: start, length: length) else { return false }
+        let valueStart = start + length + 1
+        if valueStart == end && !allowsEmptyValues { return false }
+        entry.pointee = FIXFieldEntry(tag: tag, valueOffset: UInt32(truncatingIfNeeded: valueStart),
+                                      valueLength: UInt32(truncatingIfNeeded: end - valueStart))
+        if tag < UInt32(FIXParser.indexedTagLimit) {
+            let slot = tagIndex + Int(tag)
+            if slot.pointee & FIXParser.rawDataFlag != 0 { return false }
+            if slot.pointee & 0xFFFF_0000 != generationTag {
+                slot.pointee = generationTag | UInt32(truncatingIfNeeded: position)
+            }
+        }
+        return true
+    }
+
+    /// The general parser: one pass, field by field, that follows raw-data lengths
+    /// across SOH bytes and names the first error exactly.
+    @usableFromInline
+    func parseCarefully(_ bytes: UnsafeRawBufferPointer) throws(FIXDecodingError) -> FIXMessage {
+        guard let base = bytes.baseAddress, bytes.count > 0 else {
+            throw FIXDecodingError.badBeginString
+        }
+        let n = bytes.count
+        let generation = advanceGeneration()
+        let generationTag = generation &<< 16
+        let delimiters = markDelimiters(base, n)
+        var count = 0
+        var fieldStart = 0
+        var wordIndex = 0
+        var bits = delimiters[0]
+        let words = (n &+ 63) &>> 6
+        // No tag is UInt32.max, so that stands for "no raw data announced".
+        var pendingDataTag = UInt32.max
+        var pendingDataLength = 0
+        while fieldStart < n {
+            while bits == 0 {
+                wordIndex &+= 1
+                if wordIndex >= words { throw FIXDecodingError.missingEquals.at(offset: fieldStart) }
+                bits = delimiters[wordIndex]
+            }
+            var fieldEnd = wordIndex &<< 6 &+ bits.trailingZeroBitCount
+            bits &= bits &- 1
+            // Tag: one to four digits read with one load; anything else by the careful path.
+            var tag: UInt32 = 0
+            var tagLength = 0
+            if fieldStart &+ 8 <= n {
+                let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: fieldStart, as: UInt64.self))
+                tagLength = FIXParser.zeroBytes(word ^ 0x3D3D_3D3D_3D3D_3D3D).trailingZeroBitCount &>> 3
+                if UInt(bitPattern: tagLength &- 1) < 4 && tagLength < fieldEnd &- fieldStart {
+                    tag = FIXParser.digitsValue(word, tagLength)
+                }
+            }
+            if tag == 0 {
+                tagLength = try FIXParser.tagLength(base, from: fieldStart, to: fieldEnd)
+                tag = try FIXParser.tagValue(base, from: fieldStart, length: tagLength)
+            }
+            let valueStart = fieldStart &+ tagLength &+ 1
+            if tag == pendingDataTag {
+                // Raw data: exactly the announced length, SOH bytes inside it included.
+                fieldEnd = valueStart &+ pendingDataLength
+                if fieldEnd >= n || base.load(fromByteOffset: fieldEnd, as: UInt8.self) != fixSOH {
+                    throw FIXDecodingError(.badRawDataLength, tag: Int(tag), offset: valueStart, expected: pendingDataLength)
+                }
+                wordIndex = fieldEnd &>> 6
+                bits = delimiters[wordIndex] & ~((2 &<< UInt64(fieldEnd & 63)) &- 1)
+            }
+            pendingDataTag = UInt32.max
+            if fieldEnd == valueStart && !allowsEmptyValues {
+                throw FIXDecodingError.emptyValue.at(offset: fieldStart, tag: Int(tag))
+            }
+            if count == entriesMax { throw FIXDecodingError(.tooManyFields, offset: fieldStart, expected: entriesMax) }
+            entries[count] = FIXFieldEntry(tag: tag, valueOffset: UInt32(truncatingIfNeeded: valueStart),
+                                           valueLength: UInt32(truncatingIfNeeded: fieldEnd &- valueStart))
+            if tag < UInt32(FIXParser.indexedTagLimit) {
+                let slot = tagIndex + Int(tag)
+                let old = slot.pointee
+                if old & 0xFFFF_0000 != generationTag {
+                    slot.pointee = generationTag | (old & FIXParser.rawDataFlag) | UInt32(truncatingIfNeeded: count)
+                }
+                if old & FIXParser.rawDataFlag != 0 {
+                    pendingDataTag = rawDataTagFor[Int(tag)]
+                    pendingDataLength = FIXParser.rawLength(base, valueStart, fieldEnd)
+                }
+            } else if hasHighRawDataFields {
+                for pair in highRawDataFields where pair.lengthTag == tag {
+                    pendingDataTag = pair.dataTag
+                    pendingDataLength = FIXParser.rawLength(base, valueStart, fieldEnd)
+                }
+            }
+            count &+= 1
+            fieldStart = fieldEnd &+ 1
+        }
+        return try checkStructure(bytes, count: count, generation: generation)
+    }
+
+    /// Every FIX message starts with 8, 9, 35 and ends with 10, which appears once.
+    @inlinable
+    func checkStructure(_ bytes: UnsafeRawBufferPointer, count: Int, generation: UInt32) throws(FIXDecodingError) -> FIXMessage {
         if count < 4 || entries[0].tag != 8 { throw FIXDecodingError.badBeginString }
         if entries[1].tag != 9 { throw FIXDecodingError.missingBodyLength.at(offset: Int(entries[1].valueOffset)) }
         if entries[2].tag != 35 {
             throw FIXDecodingError(.msgTypeNotThird, tag: Int(entries[2].tag), offset: Int(entries[2].valueOffset))
         }
-        if entries[count - 1].tag != 10 || tagIndex[10] & 0xFFFF_FFFF != UInt64(count - 1) {
+        if entries[count - 1].tag != 10 || tagIndex[10] & FIXParser.positionMask != UInt32(count - 1) {
             throw FIXDecodingError.checksumNotLast
         }
         return FIXMessage(bytes: bytes, entries: UnsafePointer(entries), count: count,
                           tagIndex: UnsafePointer(tagIndex), generation: generation)
     }
 
+    /// Marks every SOH of the message in the delimiter bitmap and returns it.
     @inlinable
-    func advanceGeneration() {
-        if generation == UInt32.max {
-            // After four billion messages the stamps would repeat: start the index afresh.
-            tagIndex.update(repeating: 0, count: FIXParser.indexedTagLimit)
-            generation = 0
+    func markDelimiters(_ base: UnsafeRawPointer, _ n: Int) -> UnsafeMutablePointer<UInt64> {
+        let words = (n &+ 63) &>> 6
+        if words > state.pointee.delimiterWords { growDelimiters(words) }
+        let delimiters = state.pointee.delimiters
+        cf_mark_bytes(base.assumingMemoryBound(to: UInt8.self), n, fixSOH, delimiters)
+        return delimiters
+    }
+
+    @usableFromInline
+    func growDelimiters(_ words: Int) {
+        state.pointee.delimiters.deallocate()
+        state.pointee.delimiters = .allocate(capacity: words)
+        state.pointee.delimiterWords = words
+    }
+
+    @inlinable
+    func advanceGeneration() -> UInt32 {
+        if state.pointee.generation == 0xFFFF {
+            // Every 65,535 messages the stamps would repeat: clear them, keep the flags.
+            for tag in 0..<FIXParser.indexedTagLimit { tagIndex[tag] &= FIXParser.rawDataFlag }
+            state.pointee.generation = 0
         }
-        generation &+= 1
+        state.pointee.generation &+= 1
+        return state.pointee.generation
+    }
+
+    /// 0x80 in each byte of `x` that is zero. Exact for the lowest such byte; a byte
+    /// above a zero byte may show up falsely, so callers use only the lowest one.
+    @inlinable @inline(__always)
+    static func zeroBytes(_ x: UInt64) -> UInt64 {
+        (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
+    }
+
+    /// The number written by the first `length` (1...4) bytes of `word`, or 0 if they
+    /// are not all digits or start with a redundant zero; 0 sends the caller to the
+    /// slow path, which names the error.
+    @inlinable @inline(__always)
+    static func digitsValue(_ word: UInt64, _ length: Int) -> UInt32 {
+        // Bytes after the digits become '0' so that one check covers the digits only.
+        let digitMask: UInt64 = (1 &<< UInt64(length &* 8)) &- 1
+        let padded = (word & digitMask) | (0x3030_3030_3030_3030 & ~digitMask)
+        let notDigits = ((padded &+ 0x4646_4646_4646_4646) | (padded &- 0x3030_3030_3030_3030)) & 0x8080_8080_8080_8080
+        if notDigits != 0 || (length > 1 && word & 0xFF == 0x30) { return 0 }
+        // Right-align the digits in four bytes, then combine pairs: "35" → 0,0,3,5 → 35.
+        var v = ((padded &- 0x3030_3030_3030_3030) &<< UInt64((4 &- length) &* 8)) & 0xFFFF_FFFF
+        v = v &* 10 &+ (v &>> 8)
+        v = ((v & 0x00FF_00FF) &* (1 &+ (100 &<< 16))) &>> 16 & 0xFFFF
+        return UInt32(truncatingIfNeeded: v)
+    }
+
+    /// The length of the tag of the field in `[start, end)`: the digits before `=`.
+    @inlinable
+    static func tagLength(_ base: UnsafeRawPointer, from start: Int, to end: Int) throws(FIXDecodingError) -> Int {
+        var p = start
+        while p < end {
+            let c = base.load(fromByteOffset: p, as: UInt8.self)
+            if c == UInt8(ascii: "=") { return p - start }
+            if c &- UInt8(ascii: "0") > 9 { throw FIXDecodingError.nonNumericTag.at(offset: p) }
+            p += 1
+        }
+        throw FIXDecodingError.missingEquals.at(offset: start)
+    }
+
+    /// The tag written by `length` digits at `start`, or the error that makes it no tag.
+    @inlinable
+    static func tagValue(_ base: UnsafeRawPointer, from start: Int, length: Int) throws(FIXDecodingError) -> UInt32 {
+        if length == 0 || length > 9 || (length > 1 && base.load(fromByteOffset: start, as: UInt8.self) == UInt8(ascii: "0")) {
+            throw FIXDecodingError.badTag.at(offset: start)
+        }
+        var tag: UInt32 = 0
+        for i in start..<(start + length) {
+            tag = tag &* 10 &+ UInt32(base.load(fromByteOffset: i, as: UInt8.self) &- UInt8(ascii: "0"))
+        }
+        if tag == 0 { throw FIXDecodingError.badTag.at(offset: start) }
+        return tag
     }
 
     /// A length field's value as a byte count; a bad one yields an impossible length.
@@ -198,25 +413,5 @@ public final class FIXParser {
             value = value * 10 + Int(d)
         }
         return value
-    }
-
-    /// The offset of the first SOH in `[from, end)`, or `end`. Eight bytes at a time.
-    @inlinable @inline(__always)
-    static func findSOH(_ base: UnsafeRawPointer, from: Int, end: Int) -> Int {
-        var i = from
-        while i &+ 8 <= end {
-            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            let x = word ^ 0x0101_0101_0101_0101
-            let found = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
-            if found != 0 {
-                return i &+ (found.trailingZeroBitCount &>> 3)
-            }
-            i &+= 8
-        }
-        while i < end {
-            if base.load(fromByteOffset: i, as: UInt8.self) == fixSOH { return i }
-            i &+= 1
-        }
-        return end
     }
 }

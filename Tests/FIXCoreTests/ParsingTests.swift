@@ -1,5 +1,5 @@
 import ExactNumbers
-import FIXCore
+@testable import FIXCore
 import Testing
 
 @Suite struct ParsingTests {
@@ -160,6 +160,50 @@ import Testing
             let got = message.dropFirst(2).dropLast().map { ($0.tag, $0.value.string) }
             #expect(got.map(\.0) == expected.map(\.0))
             #expect(got.map(\.1) == expected.map(\.1))
+        }
+    }
+}
+
+@Suite struct FastPathTests {
+    /// Random valid messages with every shape the fast path declines (raw data with SOH
+    /// inside, tags of five to nine digits, tags above the index, a last field shorter
+    /// than eight bytes): the two-pass parser and the careful one agree field for field.
+    @Test("the fast parser and the careful parser agree on random messages")
+    func agreement() throws {
+        var rng = SplitMix64(seed: 99)
+        let fast = FIXParser()
+        for round in 0..<3_000 {
+            var fields: [(Int, String)] = [(35, ["8", "AE", "0", "B"].randomElement(using: &rng)!)]
+            for _ in 0..<Int.random(in: 0...40, using: &rng) {
+                switch Int.random(in: 0..<10, using: &rng) {
+                case 0:
+                    let data = String(repeating: "\u{1}x=", count: Int.random(in: 1...5, using: &rng))
+                    fields += [(95, String(data.utf8.count)), (96, data)]
+                case 1: fields.append((Int.random(in: 10_000...999_999_999, using: &rng), "long"))
+                case 2: fields.append((Int.random(in: 2048...9999, using: &rng), "high"))
+                default: fields.append((Int.random(in: 1...2047, using: &rng) == 10 ? 11 : Int.random(in: 11...2047, using: &rng),
+                                        String(Int.random(in: 0...Int.max, using: &rng))))
+                }
+            }
+            // Keep away from raw-data length tags outside their pairs.
+            fields = fields.enumerated().filter { index, field in
+                let rawLengthTags: Set = [90, 93, 95, 212, 348, 350, 352, 354, 356, 358, 360, 362, 364, 445, 618, 621, 1184, 1277, 1401, 1403]
+                let rawDataTags: Set = [89, 91, 96, 213, 349, 351, 353, 355, 357, 359, 361, 363, 365, 446, 619, 622, 1185, 1278, 1402, 1404]
+                if field.0 == 95 { return index + 1 < fields.count && fields[index + 1].0 == 96 }
+                if field.0 == 96 { return index > 0 && fields[index - 1].0 == 95 }
+                return !rawLengthTags.contains(field.0) && !rawDataTags.contains(field.0)
+            }.map(\.element)
+            let bytes = wire(fields)
+            try bytes.withUnsafeBytes { buffer in
+                let careful = FIXParser()
+                let a = try fast.parse(buffer).map { "\($0.tag)=\($0.value.string)" }
+                let b = try careful.parseCarefully(buffer).map { "\($0.tag)=\($0.value.string)" }
+                #expect(a == b, "round \(round)")
+                let message = try fast.parse(buffer)
+                for (tag, value) in fields where tag != 96 {
+                    #expect(message.values(of: tag).contains { $0.string == value }, "round \(round) tag \(tag)")
+                }
+            }
         }
     }
 }

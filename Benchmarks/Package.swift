@@ -1,0 +1,30 @@
+// swift-tools-version: 6.1
+//
+// Counterfoil's benchmarks, in their own package so that the product carries no
+// benchmark dependencies. Run from this folder:
+//     swift package --disable-sandbox benchmark
+// Figures and commands are kept in README.md beside this file.
+
+import PackageDescription
+
+let package = Package(
+    name: "CounterfoilBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "Counterfoil", path: ".."),
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "FIXCoreBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "FIXCore", package: "Counterfoil"),
+                .product(name: "ExactNumbers", package: "Counterfoil"),
+            ],
+            path: "Benchmarks/FIXCoreBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
