@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "counterfoil", targets: ["counterfoil"]),
         .library(name: "ExactNumbers", targets: ["ExactNumbers"]),
         .library(name: "FIXCore", targets: ["FIXCore"]),
+        .library(name: "Ledger", targets: ["Ledger"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,16 +30,24 @@ let package = Package(
         .target(name: "CFIXScan"),
         // Zero-copy FIX tag=value framing, parsing, values and encoding. No I/O.
         .target(name: "FIXCore", dependencies: ["ExactNumbers", "CFIXScan"]),
+        // The books in LMDB: journal, positions, cash, settlement. Knows nothing of FIX.
+        .target(name: "Ledger", dependencies: ["CLMDB", "ExactNumbers"]),
+        // FIX drop-copy messages to ledger executions.
+        .target(name: "FIXBooking", dependencies: ["FIXCore", "Ledger"]),
         .executableTarget(
             name: "counterfoil",
             dependencies: [
                 "FIXCore",
+                "FIXBooking",
+                "Ledger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "ExactNumbersTests", dependencies: ["ExactNumbers"]),
         .testTarget(name: "FIXCoreTests", dependencies: ["FIXCore"]),
         .testTarget(name: "CLMDBTests", dependencies: ["CLMDB"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger"]),
+        .testTarget(name: "FIXBookingTests", dependencies: ["FIXBooking", "FIXCore", "Ledger"]),
     ],
     swiftLanguageModes: [.v6]
 )

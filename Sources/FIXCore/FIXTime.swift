@@ -1,3 +1,5 @@
+import ExactNumbers
+
 /// A calendar date (UTCDateOnly, LocalMktDate): `YYYYMMDD`.
 public struct FIXDate: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let year: Int
@@ -13,40 +15,18 @@ public struct FIXDate: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.day = day
     }
 
-    @inlinable
-    public static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
+    public static func daysIn(month: Int, year: Int) -> Int { CalendarDay.daysIn(month: month, year: year) }
 
     /// Days since 1970-01-01 (negative before), in the proleptic Gregorian calendar.
-    public var daysSinceEpoch: Int {
-        // Howard Hinnant's days_from_civil.
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
+    public var daysSinceEpoch: Int { CalendarDay.daysFromCivil(year: year, month: month, day: day) }
 
     /// The date `days` after 1970-01-01.
     public init(daysSinceEpoch days: Int) {
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        day = doy - (153 * mp + 2) / 5 + 1
-        month = mp < 10 ? mp + 3 : mp - 9
-        year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        (year, month, day) = CalendarDay.civilFromDays(days)
     }
+
+    /// The same day as a `CalendarDay`, for arithmetic on business days.
+    public var calendarDay: CalendarDay { CalendarDay(daysSinceEpoch: daysSinceEpoch) }
 
     /// Monday = 1 … Sunday = 7 (ISO 8601).
     public var isoWeekday: Int {

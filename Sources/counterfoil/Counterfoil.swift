@@ -9,7 +9,9 @@ struct Counterfoil: ParsableCommand {
         Counterfoil accepts trading platforms' drop-copy sessions, books every execution \
         exactly once into an LMDB ledger, and lets operations reconcile and report.
         """,
-        subcommands: [InspectCommand.self]
+        subcommands: [ReplayCommand.self, PositionsCommand.self, CashCommand.self, TradesCommand.self,
+                      SettlementCommand.self, CheckCommand.self, BackupCommand.self, QuarantineCommand.self,
+                      InspectCommand.self]
     )
 }
 

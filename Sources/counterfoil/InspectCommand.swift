@@ -1,4 +1,5 @@
 import ArgumentParser
+import FIXBooking
 import FIXCore
 import Foundation
 

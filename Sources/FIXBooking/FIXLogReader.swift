@@ -3,8 +3,8 @@ import Foundation
 
 /// Reads FIX messages from a log file: line-per-message (SOH or '|' separated)
 /// or a raw SOH stream, in chunks so that large logs need little memory.
-struct FIXLogReader {
-    enum Item {
+public struct FIXLogReader {
+    public enum Item {
         /// A message, and where it was ("line 12" or "byte 3450").
         case message(FIXMessage, String)
         case malformed(FIXDecodingError, String)
@@ -15,20 +15,25 @@ struct FIXLogReader {
     let messageSizeMax: Int
     static let chunkSize = 1 << 20
 
-    init(path: String, messageSizeMax: Int) throws {
+    /// Bytes read so far, for progress on long files.
+    public var bytesRead: Int { (try? Int(handle.offset())) ?? 0 }
+    /// The file's size in bytes.
+    public var fileSize: Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+
+    public init(path: String, messageSizeMax: Int = 64 * 1024) throws {
         self.path = path
         self.messageSizeMax = messageSizeMax
         guard let handle = FileHandle(forReadingAtPath: path) else {
             if FileManager.default.fileExists(atPath: path) {
-                throw UserError("cannot read \(path): permission denied")
+                throw FIXLogError("cannot read \(path): permission denied")
             }
-            throw UserError("cannot read \(path): no such file")
+            throw FIXLogError("cannot read \(path): no such file")
         }
         self.handle = handle
     }
 
     /// Calls `body` for every message and every malformed piece, in file order.
-    func forEach(_ body: (Item) throws -> Void) throws {
+    public func forEach(_ body: (Item) throws -> Void) throws {
         defer { try? handle.close() }
         let first = try handle.read(upToCount: FIXLogReader.chunkSize) ?? Data()
         // Messages running into each other with no newline are a raw stream; anything else
@@ -132,4 +137,10 @@ struct FIXLogReader {
         }
         return nil
     }
+}
+
+/// A log that cannot be read.
+public struct FIXLogError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,500 @@
+import CLMDB
+import ExactNumbers
+
+/// The ledger's named databases.
+struct Databases {
+    let meta: MDB_dbi
+    let journal: MDB_dbi
+    let executions: MDB_dbi
+    let positions: MDB_dbi
+    let lots: MDB_dbi
+    let balances: MDB_dbi
+    let settlement: MDB_dbi
+    let accountEntries: MDB_dbi
+    let progress: MDB_dbi
+    let quarantine: MDB_dbi
+    let parked: MDB_dbi
+    let marks: MDB_dbi
+
+    init(_ env: LMDBEnvironment) throws {
+        meta = try env.database("meta")
+        journal = try env.database("journal")
+        executions = try env.database("executions")
+        positions = try env.database("positions")
+        lots = try env.database("lots")
+        balances = try env.database("balances")
+        settlement = try env.database("settlement")
+        accountEntries = try env.database("account-entries")
+        progress = try env.database("progress")
+        quarantine = try env.database("quarantine")
+        parked = try env.database("parked")
+        marks = try env.database("marks")
+    }
+}
+
+/// Keys of the ledger's databases.
+enum Keys {
+    static let nextOffset: [UInt8] = Array("next-offset".utf8)
+    static let nextQuarantine: [UInt8] = Array("next-quarantine".utf8)
+    static let pnlMethod: [UInt8] = Array("pnl-method".utf8)
+
+    static func execution(_ source: String, _ id: String) -> [UInt8] { Key.of { $0.string(source); $0.string(id) } }
+    static func position(_ account: String, _ instrument: String) -> [UInt8] { Key.of { $0.string(account); $0.string(instrument) } }
+    static func lot(_ account: String, _ instrument: String, _ number: UInt64) -> [UInt8] {
+        Key.of { $0.string(account); $0.string(instrument); $0.u64(number) }
+    }
+    static func balance(_ account: String, _ asset: Asset) -> [UInt8] {
+        Key.of { $0.string(account); $0.u8(asset.keyTag); $0.string(asset.name) }
+    }
+    static func obligation(_ account: String, _ asset: Asset, _ day: CalendarDay) -> [UInt8] {
+        Key.of { $0.string(account); $0.u8(asset.keyTag); $0.string(asset.name); $0.day(day) }
+    }
+    /// Newest first: the offset is stored inverted.
+    static func accountEntry(_ account: String, _ offset: UInt64) -> [UInt8] {
+        Key.of { $0.string(account); $0.u64(~offset) }
+    }
+    static func parked(_ source: String, _ reference: String, _ id: String) -> [UInt8] {
+        Key.of { $0.string(source); $0.string(reference); $0.string(id) }
+    }
+}
+
+/// What the ledger remembers of an execution identity.
+struct ExecutionRecord {
+    enum State: UInt8 {
+        /// A trade whose entry (or latest replacement) is `offset`.
+        case active = 1
+        /// Busted: reversed by the entry at `offset`.
+        case busted = 2
+        /// A correction or bust message that was applied; `offset` is its entry.
+        case applied = 3
+        /// A correction or bust waiting for its original.
+        case parked = 4
+    }
+
+    var state: State
+    var offset: UInt64
+    var fingerprint: UInt64
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 17)
+        w.u8(state.rawValue)
+        w.u64(offset)
+        w.u64(fingerprint)
+        return w.bytes
+    }
+
+    init(state: State, offset: UInt64, fingerprint: UInt64) {
+        self.state = state
+        self.offset = offset
+        self.fingerprint = fingerprint
+    }
+
+    init(decoding bytes: UnsafeRawBufferPointer) throws {
+        var r = ByteReader(bytes)
+        guard let state = State(rawValue: try r.u8()) else { throw LedgerError.corrupt("execution record state") }
+        self.state = state
+        offset = try r.u64()
+        fingerprint = try r.u64()
+    }
+}
+
+extension Execution {
+    /// Everything but the identity, as bytes: what makes two reports "the same execution".
+    func canonicalBytes() -> [UInt8] {
+        var w = ByteWriter(capacity: 128)
+        switch kind {
+        case .trade: w.u8(1); w.string("")
+        case .correction(let of): w.u8(2); w.string(of)
+        case .bust(let of): w.u8(3); w.string(of)
+        }
+        w.string(account)
+        w.string(instrument)
+        w.u8(side.rawValue)
+        w.decimal(quantity.normalized)
+        w.decimal(price.normalized)
+        w.string(currency)
+        w.day(tradeDate)
+        w.optionalDay(settlementDate)
+        w.decimal(commission.normalized)
+        w.decimal(fees.normalized)
+        return w.bytes
+    }
+
+    /// FNV-1a over the canonical bytes: stable across runs and machines.
+    var fingerprint: UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in canonicalBytes() {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01B3
+        }
+        return hash
+    }
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 160)
+        w.string(source)
+        w.string(executionID)
+        w.i64(transactTime)
+        w.blob(canonicalBytes())
+        return w.bytes
+    }
+
+    init(decoding bytes: UnsafeRawBufferPointer) throws {
+        var r = ByteReader(bytes)
+        let source = try r.string()
+        let id = try r.string()
+        let time = try r.i64()
+        let canonical = try r.blob()
+        self = try canonical.withUnsafeBytes { raw in
+            var c = ByteReader(raw)
+            let kindTag = try c.u8()
+            let reference = try c.string()
+            let kind: ExecutionKind
+            switch kindTag {
+            case 1: kind = .trade
+            case 2: kind = .correction(of: reference)
+            case 3: kind = .bust(of: reference)
+            default: throw LedgerError.corrupt("execution kind \(kindTag)")
+            }
+            let account = try c.string()
+            let instrument = try c.string()
+            guard let side = Side(rawValue: try c.u8()) else { throw LedgerError.corrupt("execution side") }
+            return Execution(source: source, executionID: id, kind: kind, account: account, instrument: instrument,
+                             side: side, quantity: try c.decimal(), price: try c.decimal(), currency: try c.string(),
+                             tradeDate: try c.day(), transactTime: time, settlementDate: try c.optionalDay(),
+                             commission: try c.decimal(), fees: try c.decimal())
+        }
+    }
+}
+
+/// One write transaction's worth of booking. Everything here runs on the writer thread,
+/// inside one LMDB write transaction, and has no effect outside it until it commits.
+struct BookingTransaction {
+    let txn: WriteTransaction
+    let db: Databases
+    let settings: LedgerSettings
+    let now: Int64
+    var nextOffset: UInt64
+    var nextQuarantine: UInt64
+
+    init(txn: WriteTransaction, db: Databases, settings: LedgerSettings, now: Int64) throws {
+        self.txn = txn
+        self.db = db
+        self.settings = settings
+        self.now = now
+        nextOffset = try txn.get(db.meta, Keys.nextOffset) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
+        nextQuarantine = try txn.get(db.meta, Keys.nextQuarantine) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
+    }
+
+    /// Writes the counters back; call once before commit.
+    func finish() throws {
+        try txn.put(db.meta, Keys.nextOffset, Key.offset(nextOffset))
+        try txn.put(db.meta, Keys.nextQuarantine, Key.offset(nextQuarantine))
+    }
+
+    // MARK: Executions
+
+    mutating func book(_ execution: Execution) throws -> BookingOutcome {
+        let identity = Keys.execution(execution.source, execution.executionID)
+        let fingerprint = execution.fingerprint
+        if let existing = try txn.get(db.executions, identity, { try ExecutionRecord(decoding: $0) }) {
+            if existing.fingerprint != fingerprint {
+                return .refused(reason: "execution \(execution.executionID) from \(execution.source) was booked before with different terms")
+            }
+            if existing.state == .parked { return .parked(reason: "still waiting for the execution it refers to") }
+            return .duplicate(offset: existing.offset)
+        }
+        if let reason = validate(execution) {
+            return try quarantine(source: execution.source, raw: execution.encoded(), reason: reason)
+        }
+        switch execution.kind {
+        case .trade:
+            let offset = try bookTrade(execution, kind: .trade, reference: 0)
+            try txn.put(db.executions, identity, ExecutionRecord(state: .active, offset: offset, fingerprint: fingerprint).encoded())
+            try applyParked(for: execution)
+            return .booked(offset: offset)
+        case .bust(let reference), .correction(let reference):
+            let originalKey = Keys.execution(execution.source, reference)
+            guard var original = try txn.get(db.executions, originalKey, { try ExecutionRecord(decoding: $0) }),
+                  original.state == .active || original.state == .busted else {
+                try txn.put(db.parked, Keys.parked(execution.source, reference, execution.executionID), execution.encoded())
+                try txn.put(db.executions, identity, ExecutionRecord(state: .parked, offset: 0, fingerprint: fingerprint).encoded())
+                return .parked(reason: "\(execution.executionID) refers to \(reference), which is not booked")
+            }
+            if original.state == .busted {
+                if case .bust = execution.kind {
+                    // Busting what is already busted changes nothing.
+                    try txn.put(db.executions, identity, ExecutionRecord(state: .applied, offset: original.offset, fingerprint: fingerprint).encoded())
+                    return .duplicate(offset: original.offset)
+                }
+                return try quarantine(source: execution.source, raw: execution.encoded(),
+                                      reason: "correction \(execution.executionID) of \(reference), which is busted")
+            }
+            let current = try entry(at: original.offset)
+            let reversal = try reverse(current, by: execution)
+            if case .correction = execution.kind {
+                let replacement = try bookTrade(execution, kind: .replacement, reference: current.offset)
+                original.offset = replacement
+            } else {
+                original.state = .busted
+                original.offset = reversal
+            }
+            try txn.put(db.executions, originalKey, original.encoded())
+            try txn.put(db.executions, identity, ExecutionRecord(state: .applied, offset: original.offset, fingerprint: fingerprint).encoded())
+            return .booked(offset: original.offset)
+        }
+    }
+
+    /// Why an execution cannot be booked, or nil.
+    func validate(_ execution: Execution) -> String? {
+        if execution.account.isEmpty { return "missing account" }
+        if execution.instrument.isEmpty { return "missing instrument" }
+        if execution.executionID.isEmpty { return "missing execution id" }
+        if case .bust = execution.kind {} else if execution.quantity <= .zero {
+            return "quantity \(execution.quantity) is not positive"
+        }
+        if !settings.currencies.contains(execution.currency) { return "unknown currency '\(execution.currency)'" }
+        if execution.commission < .zero { return "negative commission \(execution.commission)" }
+        if execution.fees < .zero { return "negative fees \(execution.fees)" }
+        if execution.account.utf8.count > 64 || execution.instrument.utf8.count > 64 { return "account or instrument longer than 64 bytes" }
+        return nil
+    }
+
+    /// Books a trade-shaped entry for `execution`; returns its offset.
+    mutating func bookTrade(_ execution: Execution, kind: JournalEntry.Kind, reference: UInt64) throws -> UInt64 {
+        let valueDate = execution.settlementDate
+            ?? settings.calendar.valueDate(tradeDate: execution.tradeDate, instrument: execution.instrument, currency: execution.currency)
+        let postings = JournalEntry.tradePostings(
+            account: execution.account, contra: LedgerAccounts.contra(for: execution.source),
+            instrument: execution.instrument, side: execution.side, quantity: execution.quantity,
+            price: execution.price, currency: execution.currency, commission: execution.commission, fees: execution.fees)
+        let entry = JournalEntry(
+            offset: nextOffset, kind: kind, source: execution.source, executionID: execution.executionID,
+            reference: reference, account: execution.account, instrument: execution.instrument, side: execution.side,
+            quantity: execution.quantity, price: execution.price, currency: execution.currency,
+            tradeDate: execution.tradeDate, valueDate: valueDate, transactTime: execution.transactTime,
+            commission: execution.commission, fees: execution.fees, bookedAt: now, memo: "", postings: postings)
+        try append(entry)
+        return entry.offset
+    }
+
+    /// A reversal of `entry`: the same legs negated, the opposite side, same price.
+    mutating func reverse(_ entry: JournalEntry, by execution: Execution) throws -> UInt64 {
+        let reversal = JournalEntry(
+            offset: nextOffset, kind: .reversal, source: execution.source, executionID: execution.executionID,
+            reference: entry.offset, account: entry.account, instrument: entry.instrument,
+            side: entry.side == .buy ? .sell : .buy, quantity: entry.quantity, price: entry.price,
+            currency: entry.currency, tradeDate: entry.tradeDate, valueDate: entry.valueDate,
+            transactTime: execution.transactTime, commission: -entry.commission, fees: -entry.fees,
+            bookedAt: now, memo: "", postings: entry.postings.map { Posting(account: $0.account, asset: $0.asset, amount: -$0.amount) })
+        try append(reversal)
+        return reversal.offset
+    }
+
+    /// Corrections and busts that arrived before `execution`: now they can apply.
+    mutating func applyParked(for execution: Execution) throws {
+        let prefix = Key.of { $0.string(execution.source); $0.string(execution.executionID) }
+        var waiting: [([UInt8], Execution)] = []
+        try txn.reader.scan(db.parked, from: prefix) { key, value in
+            guard key.starts(with: prefix) else { return false }
+            waiting.append((Array(key), try Execution(decoding: value)))
+            return true
+        }
+        for (key, parked) in waiting {
+            try txn.delete(db.parked, key)
+            try txn.delete(db.executions, Keys.execution(parked.source, parked.executionID))
+            _ = try book(parked)
+        }
+    }
+
+    mutating func quarantine(source: String, raw: [UInt8], reason: String) throws -> BookingOutcome {
+        let id = nextQuarantine
+        nextQuarantine += 1
+        var w = ByteWriter(capacity: raw.count + 64)
+        w.string(source)
+        w.i64(now)
+        w.string(reason)
+        w.blob(raw)
+        try txn.put(db.quarantine, Key.offset(id), w.bytes)
+        return .quarantined(id: id, reason: reason)
+    }
+
+    // MARK: Journal and its effects
+
+    func entry(at offset: UInt64) throws -> JournalEntry {
+        guard let entry = try txn.get(db.journal, Key.offset(offset), { try JournalEntry(decoding: $0) }) else {
+            throw LedgerError.corrupt("journal entry \(offset) is missing")
+        }
+        return entry
+    }
+
+    /// Appends `entry` to the journal and applies it to balances, positions, settlement
+    /// and the per-account index.
+    mutating func append(_ entry: JournalEntry) throws {
+        precondition(entry.offset == nextOffset, "journal offsets are consecutive")
+        nextOffset += 1
+        try txn.put(db.journal, Key.offset(entry.offset), entry.encoded(), append: true)
+        var touchedAccounts: Set<String> = []
+        for posting in entry.postings {
+            touchedAccounts.insert(posting.account)
+            try addToBalance(posting.account, posting.asset, posting.amount)
+            if entry.kind != .settlementStatus {
+                try addToObligation(posting.account, posting.asset, entry.valueDate, posting.amount)
+            }
+            if case .instrument(let instrument) = posting.asset, entry.movesPosition {
+                try applyToPosition(account: posting.account, instrument: instrument, units: posting.amount,
+                                    price: entry.price, currency: entry.currency)
+            }
+        }
+        if entry.postings.isEmpty { touchedAccounts.insert(entry.account) }
+        for account in touchedAccounts where !LedgerAccounts.isHouse(account) {
+            try txn.put(db.accountEntries, Keys.accountEntry(account, entry.offset), [])
+        }
+    }
+
+    func addToBalance(_ account: String, _ asset: Asset, _ amount: ExactDecimal) throws {
+        let key = Keys.balance(account, asset)
+        let current = try txn.get(db.balances, key) { var r = ByteReader($0); return try r.decimal() } ?? .zero
+        var w = ByteWriter(capacity: 17)
+        w.decimal(current + amount)
+        try txn.put(db.balances, key, w.bytes)
+    }
+
+    func addToObligation(_ account: String, _ asset: Asset, _ day: CalendarDay, _ amount: ExactDecimal) throws {
+        let key = Keys.obligation(account, asset, day)
+        let (current, status) = try txn.get(db.settlement, key) { bytes -> (ExactDecimal, SettlementStatus) in
+            var r = ByteReader(bytes)
+            return (try r.decimal(), SettlementStatus(rawValue: try r.u8()) ?? .pending)
+        } ?? (.zero, .pending)
+        var w = ByteWriter(capacity: 18)
+        w.decimal(current + amount)
+        w.u8(status.rawValue)
+        try txn.put(db.settlement, key, w.bytes)
+    }
+
+    mutating func applyToPosition(account: String, instrument: String, units: ExactDecimal, price: ExactDecimal,
+                                  currency: String) throws {
+        let key = Keys.position(account, instrument)
+        var position = try txn.get(db.positions, key) { try Position(account: account, instrument: instrument, decoding: $0) }
+            ?? Position(account: account, instrument: instrument, currency: currency)
+        switch settings.pnlMethod {
+        case .averageCost:
+            PositionMath.applyAverageCost(&position, units: units, price: price)
+        case .fifo:
+            var lots = StoredLots(txn: txn, dbi: db.lots, account: account, instrument: instrument)
+            try PositionMath.applyFIFO(&position, lots: &lots, units: units, price: price)
+        }
+        try txn.put(db.positions, key, position.encoded())
+    }
+
+    // MARK: Adjustments, settlement status, marks, progress
+
+    mutating func adjust(_ adjustment: Adjustment) throws -> UInt64 {
+        let postings: [Posting]
+        if let instrument = adjustment.instrument {
+            postings = JournalEntry.tradePostings(
+                account: adjustment.account, contra: LedgerAccounts.adjustments, instrument: instrument,
+                side: adjustment.amount.isNegative ? .sell : .buy, quantity: adjustment.amount.magnitude,
+                price: adjustment.price, currency: adjustment.currency, commission: .zero, fees: .zero)
+        } else {
+            postings = [Posting(account: adjustment.account, asset: .currency(adjustment.currency), amount: adjustment.amount),
+                        Posting(account: LedgerAccounts.adjustments, asset: .currency(adjustment.currency), amount: -adjustment.amount)]
+        }
+        let day = CalendarDay(daysSinceEpoch: Int(now / 86_400_000_000_000))
+        let entry = JournalEntry(
+            offset: nextOffset, kind: .adjustment, source: "manual", executionID: "adjustment-\(nextOffset)", reference: 0,
+            account: adjustment.account, instrument: adjustment.instrument ?? "",
+            side: adjustment.amount.isNegative ? .sell : .buy,
+            quantity: adjustment.instrument == nil ? .zero : adjustment.amount.magnitude,
+            price: adjustment.instrument == nil ? adjustment.amount : adjustment.price, currency: adjustment.currency,
+            tradeDate: day, valueDate: adjustment.valueDate ?? day, transactTime: now, commission: .zero, fees: .zero,
+            bookedAt: now, memo: "\(adjustment.who): \(adjustment.why)", postings: postings)
+        try append(entry)
+        return entry.offset
+    }
+
+    mutating func setSettlementStatus(account: String, asset: Asset, valueDate: CalendarDay, status: SettlementStatus,
+                                      who: String, why: String) throws -> UInt64 {
+        let key = Keys.obligation(account, asset, valueDate)
+        guard let amount = try txn.get(db.settlement, key, { var r = ByteReader($0); return try r.decimal() }) else {
+            throw LedgerError.notFound("no obligation for \(account) in \(asset) on \(valueDate)")
+        }
+        var w = ByteWriter(capacity: 18)
+        w.decimal(amount)
+        w.u8(status.rawValue)
+        try txn.put(db.settlement, key, w.bytes)
+        let entry = JournalEntry(
+            offset: nextOffset, kind: .settlementStatus, source: "manual", executionID: "settlement-\(nextOffset)",
+            reference: 0, account: account, instrument: asset.keyTag == 1 ? asset.name : "", side: .buy,
+            quantity: .zero, price: .zero, currency: asset.keyTag == 2 ? asset.name : "", tradeDate: valueDate,
+            valueDate: valueDate, transactTime: now, commission: .zero, fees: .zero, bookedAt: now,
+            memo: "\(status) by \(who): \(why)", postings: [])
+        try append(entry)
+        return entry.offset
+    }
+
+    func setProgress(_ progress: SourceProgress) throws {
+        let key = Key.of { $0.string(progress.source) }
+        let current = try txn.get(db.progress, key) { var r = ByteReader($0); return try r.u64() } ?? UInt64(0)
+        if progress.position > current { try txn.put(db.progress, key, Key.offset(progress.position)) }
+    }
+
+    func setMark(instrument: String, price: ExactDecimal, time: Int64) throws {
+        var w = ByteWriter(capacity: 32)
+        w.decimal(price)
+        w.i64(time)
+        try txn.put(db.marks, Key.of { $0.string(instrument) }, w.bytes)
+    }
+}
+
+/// FIFO lots in LMDB.
+struct StoredLots: LotQueue {
+    let txn: WriteTransaction
+    let dbi: MDB_dbi
+    let account: String
+    let instrument: String
+
+    func lot(_ number: UInt64) throws -> Lot {
+        guard let lot = try txn.get(dbi, Keys.lot(account, instrument, number), { bytes -> Lot in
+            var r = ByteReader(bytes)
+            return Lot(quantity: try r.decimal(), price: try r.decimal())
+        }) else { throw LedgerError.corrupt("lot \(number) of \(account) \(instrument) is missing") }
+        return lot
+    }
+
+    func set(_ number: UInt64, _ lot: Lot) throws {
+        var w = ByteWriter(capacity: 34)
+        w.decimal(lot.quantity)
+        w.decimal(lot.price)
+        try txn.put(dbi, Keys.lot(account, instrument, number), w.bytes)
+    }
+
+    func remove(_ number: UInt64) throws {
+        try txn.delete(dbi, Keys.lot(account, instrument, number))
+    }
+}
+
+/// A manual change to the books, with who and why. With an instrument it moves units
+/// (`amount` signed) at `price`; without, it moves `amount` of `currency` in cash.
+public struct Adjustment: Sendable, Hashable {
+    public var account: String
+    public var instrument: String?
+    public var amount: ExactDecimal
+    public var price: ExactDecimal
+    public var currency: String
+    public var valueDate: CalendarDay?
+    public var who: String
+    public var why: String
+
+    public init(account: String, instrument: String? = nil, amount: ExactDecimal, price: ExactDecimal = .zero,
+                currency: String, valueDate: CalendarDay? = nil, who: String, why: String) {
+        self.account = account
+        self.instrument = instrument
+        self.amount = amount
+        self.price = price
+        self.currency = currency
+        self.valueDate = valueDate
+        self.who = who
+        self.why = why
+    }
+}

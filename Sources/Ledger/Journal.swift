@@ -1,0 +1,231 @@
+import ExactNumbers
+
+/// What a balance is held in: units of an instrument or an amount of a currency.
+public enum Asset: Hashable, Sendable, Comparable, CustomStringConvertible {
+    case instrument(String)
+    case currency(String)
+
+    public var description: String {
+        switch self {
+        case .instrument(let name): return name
+        case .currency(let code): return code
+        }
+    }
+
+    var keyTag: UInt8 {
+        switch self {
+        case .instrument: return 1
+        case .currency: return 2
+        }
+    }
+
+    var name: String {
+        switch self {
+        case .instrument(let name), .currency(let name): return name
+        }
+    }
+
+    init(tag: UInt8, name: String) throws {
+        switch tag {
+        case 1: self = .instrument(name)
+        case 2: self = .currency(name)
+        default: throw LedgerError.corrupt("asset tag \(tag)")
+        }
+    }
+}
+
+/// One leg of a double-entry booking: `amount` of `asset` to (positive) or from
+/// (negative) `account`. The legs of an entry sum to zero for every asset.
+public struct Posting: Hashable, Sendable {
+    public var account: String
+    public var asset: Asset
+    public var amount: ExactDecimal
+
+    public init(account: String, asset: Asset, amount: ExactDecimal) {
+        self.account = account
+        self.asset = asset
+        self.amount = amount
+    }
+}
+
+/// An immutable record in the journal. Nothing is ever edited: a bust is a reversal,
+/// a correction a reversal and a replacement, a manual change an adjustment.
+public struct JournalEntry: Hashable, Sendable {
+    public enum Kind: UInt8, Sendable, CustomStringConvertible {
+        case trade = 1
+        case reversal = 2
+        case replacement = 3
+        case adjustment = 4
+        case settlementStatus = 5
+
+        public var description: String {
+            switch self {
+            case .trade: return "trade"
+            case .reversal: return "reversal"
+            case .replacement: return "replacement"
+            case .adjustment: return "adjustment"
+            case .settlementStatus: return "settlement"
+            }
+        }
+    }
+
+    public var offset: UInt64
+    public var kind: Kind
+    public var source: String
+    public var executionID: String
+    /// For a reversal or replacement: the offset of the entry it reverses or replaces.
+    public var reference: UInt64
+    public var account: String
+    public var instrument: String
+    public var side: Side
+    public var quantity: ExactDecimal
+    public var price: ExactDecimal
+    public var currency: String
+    public var tradeDate: CalendarDay
+    public var valueDate: CalendarDay
+    public var transactTime: Int64
+    public var commission: ExactDecimal
+    public var fees: ExactDecimal
+    /// When the ledger booked it, nanoseconds since the epoch.
+    public var bookedAt: Int64
+    /// For adjustments and status changes: who, and why.
+    public var memo: String
+    public var postings: [Posting]
+
+    /// Whether the entry moves a position (trades, their reversals and replacements,
+    /// position adjustments); cash adjustments and status changes do not.
+    public var movesPosition: Bool {
+        kind != .settlementStatus && !instrument.isEmpty && !quantity.isZero
+    }
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 256)
+        w.u8(1)  // record version
+        w.u64(offset)
+        w.u8(kind.rawValue)
+        w.string(source)
+        w.string(executionID)
+        w.u64(reference)
+        w.string(account)
+        w.string(instrument)
+        w.u8(side.rawValue)
+        w.decimal(quantity)
+        w.decimal(price)
+        w.string(currency)
+        w.day(tradeDate)
+        w.day(valueDate)
+        w.i64(transactTime)
+        w.decimal(commission)
+        w.decimal(fees)
+        w.i64(bookedAt)
+        w.string(memo)
+        w.u32(UInt32(postings.count))
+        for posting in postings {
+            w.string(posting.account)
+            w.u8(posting.asset.keyTag)
+            w.string(posting.asset.name)
+            w.decimal(posting.amount)
+        }
+        return w.bytes
+    }
+
+    init(offset: UInt64, kind: Kind, source: String, executionID: String, reference: UInt64, account: String,
+         instrument: String, side: Side, quantity: ExactDecimal, price: ExactDecimal, currency: String,
+         tradeDate: CalendarDay, valueDate: CalendarDay, transactTime: Int64, commission: ExactDecimal,
+         fees: ExactDecimal, bookedAt: Int64, memo: String, postings: [Posting]) {
+        self.offset = offset
+        self.kind = kind
+        self.source = source
+        self.executionID = executionID
+        self.reference = reference
+        self.account = account
+        self.instrument = instrument
+        self.side = side
+        self.quantity = quantity
+        self.price = price
+        self.currency = currency
+        self.tradeDate = tradeDate
+        self.valueDate = valueDate
+        self.transactTime = transactTime
+        self.commission = commission
+        self.fees = fees
+        self.bookedAt = bookedAt
+        self.memo = memo
+        self.postings = postings
+    }
+
+    init(decoding bytes: UnsafeRawBufferPointer) throws {
+        var r = ByteReader(bytes)
+        guard try r.u8() == 1 else { throw LedgerError.corrupt("unknown journal record version") }
+        offset = try r.u64()
+        guard let kind = Kind(rawValue: try r.u8()) else { throw LedgerError.corrupt("journal entry kind") }
+        self.kind = kind
+        source = try r.string()
+        executionID = try r.string()
+        reference = try r.u64()
+        account = try r.string()
+        instrument = try r.string()
+        guard let side = Side(rawValue: try r.u8()) else { throw LedgerError.corrupt("journal entry side") }
+        self.side = side
+        quantity = try r.decimal()
+        price = try r.decimal()
+        currency = try r.string()
+        tradeDate = try r.day()
+        valueDate = try r.day()
+        transactTime = try r.i64()
+        commission = try r.decimal()
+        fees = try r.decimal()
+        bookedAt = try r.i64()
+        memo = try r.string()
+        let count = Int(try r.u32())
+        var postings: [Posting] = []
+        postings.reserveCapacity(count)
+        for _ in 0..<count {
+            let account = try r.string()
+            let tag = try r.u8()
+            let name = try r.string()
+            postings.append(Posting(account: account, asset: try Asset(tag: tag, name: name), amount: try r.decimal()))
+        }
+        self.postings = postings
+    }
+}
+
+/// Accounts the ledger books against on the other side of a client's trades.
+public enum LedgerAccounts {
+    /// The counterparty of everything a source reports: the platform, LP or exchange.
+    public static func contra(for source: String) -> String { "contra:" + source }
+    public static let commissionRevenue = "revenue:commission"
+    public static let feeRevenue = "revenue:fees"
+    public static let adjustments = "adjustments"
+
+    /// Client accounts are everything that is not the ledger's own.
+    public static func isHouse(_ account: String) -> Bool {
+        account.hasPrefix("contra:") || account.hasPrefix("revenue:") || account == adjustments
+    }
+}
+
+extension JournalEntry {
+    /// The balanced legs of a trade-shaped entry: units against the contra account,
+    /// their price in cash the other way, commission and fees to revenue.
+    static func tradePostings(account: String, contra: String, instrument: String, side: Side,
+                              quantity: ExactDecimal, price: ExactDecimal, currency: String,
+                              commission: ExactDecimal, fees: ExactDecimal) -> [Posting] {
+        let units = side.sign * quantity
+        let cash = -(units * price)
+        var legs = [
+            Posting(account: account, asset: .instrument(instrument), amount: units),
+            Posting(account: contra, asset: .instrument(instrument), amount: -units),
+            Posting(account: account, asset: .currency(currency), amount: cash),
+            Posting(account: contra, asset: .currency(currency), amount: -cash),
+        ]
+        if !commission.isZero {
+            legs.append(Posting(account: account, asset: .currency(currency), amount: -commission))
+            legs.append(Posting(account: LedgerAccounts.commissionRevenue, asset: .currency(currency), amount: commission))
+        }
+        if !fees.isZero {
+            legs.append(Posting(account: account, asset: .currency(currency), amount: -fees))
+            legs.append(Posting(account: LedgerAccounts.feeRevenue, asset: .currency(currency), amount: fees))
+        }
+        return legs
+    }
+}

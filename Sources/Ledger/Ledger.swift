@@ -1,0 +1,336 @@
+import CLMDB
+import ExactNumbers
+import Foundation
+import Synchronization
+
+/// How a ledger books.
+public struct LedgerSettings: Sendable {
+    /// Chosen when the ledger is created; a ledger keeps the method it was created with.
+    public var pnlMethod: RealizedPnLMethod
+    public var calendar: SettlementCalendar
+    public var currencies: Set<String>
+    /// The most requests one write transaction (one fsync) takes.
+    public var batchSizeMax: Int
+    /// The map size a new environment starts with; it doubles when full.
+    public var initialMapSize: Int
+
+    public init(pnlMethod: RealizedPnLMethod = .averageCost, calendar: SettlementCalendar = SettlementCalendar(),
+                currencies: Set<String> = Currencies.iso4217, batchSizeMax: Int = 256, initialMapSize: Int = 1 << 30) {
+        self.pnlMethod = pnlMethod
+        self.calendar = calendar
+        self.currencies = currencies
+        self.batchSizeMax = batchSizeMax
+        self.initialMapSize = initialMapSize
+    }
+}
+
+/// The books: an immutable journal, positions, cash, settlement, in one LMDB environment.
+///
+/// Writes go to one writer thread, which groups whatever is waiting into one write
+/// transaction and one durable commit (group commit). Reads run on the caller's thread
+/// in their own snapshot and are never blocked by the writer.
+public final class Ledger: Sendable {
+    public let environment: LMDBEnvironment
+    let db: Databases
+    public let settings: LedgerSettings
+    let writer: LedgerWriter
+
+    /// Opens the ledger in `folder`, creating it if needed.
+    public init(folder: String, settings: LedgerSettings = LedgerSettings()) throws {
+        environment = try LMDBEnvironment(path: folder, mapSize: settings.initialMapSize)
+        db = try Databases(environment)
+        // The P&L method is fixed at creation: a ledger keeps the one it was made with.
+        let db = self.db
+        var settings = settings
+        let stored = try environment.write { txn -> UInt8 in
+            if let method = try txn.get(db.meta, Keys.pnlMethod, { $0.first ?? 0 }) { return method }
+            try txn.put(db.meta, Keys.pnlMethod, [settings.pnlMethod.rawValue])
+            return settings.pnlMethod.rawValue
+        }
+        guard let method = RealizedPnLMethod(rawValue: stored) else { throw LedgerError.corrupt("P&L method \(stored)") }
+        settings.pnlMethod = method
+        self.settings = settings
+        writer = LedgerWriter(environment: environment, db: db, settings: settings)
+    }
+
+    /// Stops the writer after the requests already queued; further writes fail.
+    public func close() {
+        writer.stop()
+    }
+
+    // MARK: Writing
+
+    /// Books `executions` and keeps `rejected` inputs in quarantine, advancing `progress`,
+    /// all in one transaction. Waits until it is durable.
+    @discardableResult
+    public func book(_ executions: [Execution], rejected: [Rejected] = [], progress: SourceProgress? = nil) throws -> [BookingOutcome] {
+        try writer.submitAndWait { booking in
+            var outcomes: [BookingOutcome] = []
+            outcomes.reserveCapacity(executions.count + rejected.count)
+            for execution in executions { outcomes.append(try booking.book(execution)) }
+            for item in rejected { outcomes.append(try booking.quarantine(source: item.source, raw: item.raw, reason: item.reason)) }
+            if let progress { try booking.setProgress(progress) }
+            return outcomes
+        }
+    }
+
+    /// As `book`, for async callers: suspends instead of blocking a thread.
+    public func bookAsync(_ executions: [Execution], rejected: [Rejected] = [], progress: SourceProgress? = nil) async throws -> [BookingOutcome] {
+        try await writer.submit { booking in
+            var outcomes: [BookingOutcome] = []
+            for execution in executions { outcomes.append(try booking.book(execution)) }
+            for item in rejected { outcomes.append(try booking.quarantine(source: item.source, raw: item.raw, reason: item.reason)) }
+            if let progress { try booking.setProgress(progress) }
+            return outcomes
+        }
+    }
+
+    /// Books a manual adjustment; returns its journal offset.
+    @discardableResult
+    public func adjust(_ adjustment: Adjustment) throws -> UInt64 {
+        guard settings.currencies.contains(adjustment.currency) else {
+            throw LedgerError.invalid("unknown currency '\(adjustment.currency)'")
+        }
+        guard !adjustment.account.isEmpty, !adjustment.who.isEmpty, !adjustment.why.isEmpty else {
+            throw LedgerError.invalid("an adjustment needs an account, who and why")
+        }
+        return try writer.submitAndWait { try $0.adjust(adjustment) }
+    }
+
+    /// Marks a settlement obligation settled or failed (journaled); returns the entry's offset.
+    @discardableResult
+    public func setSettlementStatus(account: String, asset: Asset, valueDate: CalendarDay, status: SettlementStatus,
+                                    who: String, why: String) throws -> UInt64 {
+        try writer.submitAndWait {
+            try $0.setSettlementStatus(account: account, asset: asset, valueDate: valueDate, status: status, who: who, why: why)
+        }
+    }
+
+    /// Records the latest price of an instrument, for unrealized P&L.
+    public func setMark(instrument: String, price: ExactDecimal, time: Int64) throws {
+        try writer.submitAndWait { try $0.setMark(instrument: instrument, price: price, time: time) }
+    }
+
+    /// A consistent, compacted copy in `destination`, taken while writes carry on.
+    public func backup(to destination: String) throws {
+        try environment.backup(to: destination)
+    }
+
+    // MARK: Reading
+
+    /// How far `source` has been booked (0: nothing yet).
+    public func progress(of source: String) throws -> UInt64 {
+        try environment.read { txn in
+            try txn.get(db.progress, Key.of { $0.string(source) }) { var r = ByteReader($0); return try r.u64() } ?? UInt64(0)
+        }
+    }
+
+    /// The next journal offset; entries are `1 ..< nextOffset`.
+    public func nextOffset() throws -> UInt64 {
+        try environment.read { txn in
+            try txn.get(db.meta, Keys.nextOffset) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
+        }
+    }
+
+    public func entry(at offset: UInt64) throws -> JournalEntry? {
+        try environment.read { txn in try txn.get(db.journal, Key.offset(offset)) { try JournalEntry(decoding: $0) } }
+    }
+
+    /// Journal entries from `start`, in order, while `body` returns true.
+    public func forEachEntry(from start: UInt64 = 1, _ body: (JournalEntry) throws -> Bool) throws {
+        try environment.read { txn in
+            try txn.scan(db.journal, from: Key.offset(start)) { _, value in try body(try JournalEntry(decoding: value)) }
+        }
+    }
+
+    public func position(account: String, instrument: String) throws -> Position? {
+        try environment.read { txn in
+            try txn.get(db.positions, Keys.position(account, instrument)) {
+                try Position(account: account, instrument: instrument, decoding: $0)
+            }
+        }
+    }
+
+    /// Positions of one account, or of every account (house accounts included on request).
+    public func positions(account: String? = nil, includeHouse: Bool = false) throws -> [Position] {
+        var result: [Position] = []
+        try environment.read { txn in
+            let start = account.map { a in Key.of { $0.string(a) } } ?? []
+            try txn.scan(db.positions, from: start) { key, value in
+                var r = ByteReader(key)
+                let owner = try r.string()
+                let instrument = try r.string()
+                if let account, owner != account { return false }
+                if includeHouse || !LedgerAccounts.isHouse(owner) {
+                    result.append(try Position(account: owner, instrument: instrument, decoding: value))
+                }
+                return true
+            }
+        }
+        return result
+    }
+
+    /// Balances per account × asset (cash when the asset is a currency).
+    public func balances(account: String? = nil, includeHouse: Bool = false) throws -> [(account: String, asset: Asset, amount: ExactDecimal)] {
+        var result: [(String, Asset, ExactDecimal)] = []
+        try environment.read { txn in
+            let start = account.map { a in Key.of { $0.string(a) } } ?? []
+            try txn.scan(db.balances, from: start) { key, value in
+                var r = ByteReader(key)
+                let owner = try r.string()
+                let asset = try Asset(tag: try r.u8(), name: try r.string())
+                if let account, owner != account { return false }
+                if includeHouse || !LedgerAccounts.isHouse(owner) {
+                    var v = ByteReader(value)
+                    result.append((owner, asset, try v.decimal()))
+                }
+                return true
+            }
+        }
+        return result
+    }
+
+    /// Cash per account × currency.
+    public func cash(account: String? = nil, includeHouse: Bool = false) throws -> [(account: String, currency: String, amount: ExactDecimal)] {
+        try balances(account: account, includeHouse: includeHouse).compactMap { row in
+            if case .currency(let code) = row.asset { return (row.account, code, row.amount) }
+            return nil
+        }
+    }
+
+    /// Settlement obligations, netted per account × asset × value date.
+    public func obligations(account: String? = nil, includeHouse: Bool = false) throws -> [SettlementObligation] {
+        var result: [SettlementObligation] = []
+        try environment.read { txn in
+            let start = account.map { a in Key.of { $0.string(a) } } ?? []
+            try txn.scan(db.settlement, from: start) { key, value in
+                var r = ByteReader(key)
+                let owner = try r.string()
+                let asset = try Asset(tag: try r.u8(), name: try r.string())
+                let day = try r.day()
+                if let account, owner != account { return false }
+                if includeHouse || !LedgerAccounts.isHouse(owner) {
+                    var v = ByteReader(value)
+                    let amount = try v.decimal()
+                    let status = SettlementStatus(rawValue: try v.u8()) ?? .pending
+                    result.append(SettlementObligation(account: owner, asset: asset, valueDate: day, amount: amount, status: status))
+                }
+                return true
+            }
+        }
+        return result
+    }
+
+    /// An account's journal entries, newest first, starting below `before` (an offset).
+    public func entries(account: String, before: UInt64 = .max, limit: Int = 100) throws -> [JournalEntry] {
+        var result: [JournalEntry] = []
+        try environment.read { txn in
+            let start = Keys.accountEntry(account, before == .max ? .max : before - 1)
+            let prefix = Key.of { $0.string(account) }
+            try txn.scan(db.accountEntries, from: start) { key, _ in
+                guard key.starts(with: prefix), result.count < limit else { return false }
+                var r = ByteReader(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
+                let offset = ~(try r.u64())
+                if let entry = try txn.get(db.journal, Key.offset(offset), { try JournalEntry(decoding: $0) }) {
+                    result.append(entry)
+                }
+                return true
+            }
+        }
+        return result
+    }
+
+    /// The latest mark of an instrument.
+    public func mark(instrument: String) throws -> (price: ExactDecimal, time: Int64)? {
+        try environment.read { txn in
+            try txn.get(db.marks, Key.of { $0.string(instrument) }) { bytes in
+                var r = ByteReader(bytes)
+                return (try r.decimal(), try r.i64())
+            }
+        }
+    }
+
+    /// What is in quarantine: id, source, time, reason, raw input.
+    public func quarantined() throws -> [(id: UInt64, source: String, time: Int64, reason: String, raw: [UInt8])] {
+        var result: [(UInt64, String, Int64, String, [UInt8])] = []
+        try environment.read { txn in
+            try txn.scan(db.quarantine, from: []) { key, value in
+                var k = ByteReader(key)
+                var r = ByteReader(value)
+                result.append((try k.u64(), try r.string(), try r.i64(), try r.string(), try r.blob()))
+                return true
+            }
+        }
+        return result
+    }
+
+    /// Corrections and busts waiting for the execution they refer to.
+    public func parked() throws -> [Execution] {
+        var result: [Execution] = []
+        try environment.read { txn in
+            try txn.scan(db.parked, from: []) { _, value in
+                result.append(try Execution(decoding: value))
+                return true
+            }
+        }
+        return result
+    }
+
+    // MARK: As of
+
+    /// The last journal offset booked at or before `time` (nanoseconds), or 0.
+    public func offset(atOrBefore time: Int64) throws -> UInt64 {
+        let next = try nextOffset()
+        var low: UInt64 = 1
+        var high = next  // entries [low, high) unknown
+        var found: UInt64 = 0
+        while low < high {
+            let middle = low + (high - low) / 2
+            guard let entry = try entry(at: middle) else { throw LedgerError.corrupt("journal entry \(middle) is missing") }
+            if entry.bookedAt <= time {
+                found = middle
+                low = middle + 1
+            } else {
+                high = middle
+            }
+        }
+        return found
+    }
+
+    /// An account's positions as they stood after journal offset `offset`, replayed from
+    /// the account's own entries.
+    public func positions(account: String, asOf offset: UInt64) throws -> [Position] {
+        let entries = try self.entries(account: account, before: offset == .max ? .max : offset + 1, limit: .max).reversed()
+        var positions: [String: Position] = [:]
+        var lots: [String: MemoryLots] = [:]
+        for entry in entries where entry.movesPosition {
+            for posting in entry.postings where posting.account == account {
+                guard case .instrument(let instrument) = posting.asset else { continue }
+                var position = positions[instrument] ?? Position(account: account, instrument: instrument, currency: entry.currency)
+                switch settings.pnlMethod {
+                case .averageCost:
+                    PositionMath.applyAverageCost(&position, units: posting.amount, price: entry.price)
+                case .fifo:
+                    var queue = lots[instrument] ?? MemoryLots()
+                    try PositionMath.applyFIFO(&position, lots: &queue, units: posting.amount, price: entry.price)
+                    lots[instrument] = queue
+                }
+                positions[instrument] = position
+            }
+        }
+        return positions.values.sorted { $0.instrument < $1.instrument }
+    }
+}
+
+/// FIFO lots in memory (checks and as-of replays).
+struct MemoryLots: LotQueue {
+    var lots: [UInt64: Lot] = [:]
+
+    func lot(_ number: UInt64) throws -> Lot {
+        guard let lot = lots[number] else { throw LedgerError.corrupt("lot \(number) missing in replay") }
+        return lot
+    }
+
+    mutating func set(_ number: UInt64, _ lot: Lot) { lots[number] = lot }
+    mutating func remove(_ number: UInt64) { lots[number] = nil }
+}

@@ -1,0 +1,160 @@
+import ExactNumbers
+
+/// What `Ledger.check()` found.
+public struct CheckReport: Sendable {
+    public var entries: Int = 0
+    public var accounts: Int = 0
+    public var positions: Int = 0
+    public var problems: [String] = []
+    public var isClean: Bool { problems.isEmpty }
+}
+
+extension Ledger {
+    /// Recomputes balances, positions and settlement from the journal alone, in one
+    /// snapshot, and compares them with what is stored; checks that every entry balances
+    /// and that every asset sums to zero over all accounts.
+    public func check() throws -> CheckReport {
+        var report = CheckReport()
+        var balances: [BalanceKey: ExactDecimal] = [:]
+        var obligations: [ObligationKey: (amount: ExactDecimal, status: SettlementStatus)] = [:]
+        var positions: [PositionKey: Position] = [:]
+        var lots: [PositionKey: MemoryLots] = [:]
+        var indexEntries = 0
+        let problemsMax = 1000
+        func problem(_ text: String) {
+            if report.problems.count < problemsMax { report.problems.append(text) }
+        }
+        try environment.read { txn in
+            var expectedOffset: UInt64 = 1
+            try txn.scan(db.journal, from: []) { _, value in
+                let entry = try JournalEntry(decoding: value)
+                report.entries += 1
+                if entry.offset != expectedOffset { problem("journal: entry \(entry.offset) where \(expectedOffset) was expected") }
+                expectedOffset = entry.offset + 1
+                var sums: [Asset: ExactDecimal] = [:]
+                var accounts: Set<String> = []
+                for posting in entry.postings {
+                    sums[posting.asset, default: .zero] += posting.amount
+                    accounts.insert(posting.account)
+                    balances[BalanceKey(account: posting.account, asset: posting.asset), default: .zero] += posting.amount
+                    if entry.kind != .settlementStatus {
+                        let key = ObligationKey(account: posting.account, asset: posting.asset, day: entry.valueDate)
+                        obligations[key, default: (.zero, .pending)].amount += posting.amount
+                    }
+                    if case .instrument(let instrument) = posting.asset, entry.movesPosition {
+                        let key = PositionKey(account: posting.account, instrument: instrument)
+                        var position = positions[key] ?? Position(account: posting.account, instrument: instrument, currency: entry.currency)
+                        switch settings.pnlMethod {
+                        case .averageCost:
+                            PositionMath.applyAverageCost(&position, units: posting.amount, price: entry.price)
+                        case .fifo:
+                            var queue = lots[key] ?? MemoryLots()
+                            try PositionMath.applyFIFO(&position, lots: &queue, units: posting.amount, price: entry.price)
+                            lots[key] = queue
+                        }
+                        positions[key] = position
+                    }
+                }
+                for (asset, sum) in sums where !sum.isZero {
+                    problem("journal: entry \(entry.offset) does not balance in \(asset) (off by \(sum))")
+                }
+                if entry.kind == .settlementStatus {
+                    let asset: Asset = entry.instrument.isEmpty ? .currency(entry.currency) : .instrument(entry.instrument)
+                    let word = entry.memo.split(separator: " ").first.map(String.init) ?? ""
+                    if let status = SettlementStatus(name: word) {
+                        obligations[ObligationKey(account: entry.account, asset: asset, day: entry.valueDate), default: (.zero, .pending)].status = status
+                    } else {
+                        problem("journal: settlement entry \(entry.offset) has no status")
+                    }
+                }
+                if entry.postings.isEmpty { accounts.insert(entry.account) }
+                indexEntries += accounts.filter { !LedgerAccounts.isHouse($0) }.count
+                return true
+            }
+            let next = try txn.get(db.meta, Keys.nextOffset) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
+            if next != expectedOffset { problem("journal: next offset is \(next) but the journal ends at \(expectedOffset - 1)") }
+
+            // Stored balances against the replay, both ways.
+            var stored: Set<BalanceKey> = []
+            var storedTotals: [Asset: ExactDecimal] = [:]
+            try txn.scan(db.balances, from: []) { key, value in
+                var k = ByteReader(key)
+                let balanceKey = BalanceKey(account: try k.string(), asset: try Asset(tag: try k.u8(), name: try k.string()))
+                var v = ByteReader(value)
+                let amount = try v.decimal()
+                stored.insert(balanceKey)
+                storedTotals[balanceKey.asset, default: .zero] += amount
+                let expected = balances[balanceKey] ?? .zero
+                if amount != expected { problem("balance: \(balanceKey.account) \(balanceKey.asset) is \(amount), the journal says \(expected)") }
+                return true
+            }
+            for (key, amount) in balances where !stored.contains(key) && !amount.isZero {
+                problem("balance: \(key.account) \(key.asset) is missing, the journal says \(amount)")
+            }
+            report.accounts = Set(balances.keys.map(\.account)).count
+
+            var storedPositions: Set<PositionKey> = []
+            try txn.scan(db.positions, from: []) { key, value in
+                var k = ByteReader(key)
+                let positionKey = PositionKey(account: try k.string(), instrument: try k.string())
+                let position = try Position(account: positionKey.account, instrument: positionKey.instrument, decoding: value)
+                storedPositions.insert(positionKey)
+                report.positions += 1
+                guard let expected = positions[positionKey] else {
+                    problem("position: \(positionKey.account) \(positionKey.instrument) is stored but has no entries")
+                    return true
+                }
+                if position.quantity != expected.quantity || position.averageCost != expected.averageCost
+                    || position.realizedPnL != expected.realizedPnL {
+                    problem("position: \(positionKey.account) \(positionKey.instrument) is \(position.quantity) @ \(position.averageCost) realized \(position.realizedPnL); the journal says \(expected.quantity) @ \(expected.averageCost) realized \(expected.realizedPnL)")
+                }
+                return true
+            }
+            for key in positions.keys where !storedPositions.contains(key) {
+                problem("position: \(key.account) \(key.instrument) is missing")
+            }
+
+            var storedObligations: Set<ObligationKey> = []
+            try txn.scan(db.settlement, from: []) { key, value in
+                var k = ByteReader(key)
+                let obligationKey = ObligationKey(account: try k.string(), asset: try Asset(tag: try k.u8(), name: try k.string()), day: try k.day())
+                var v = ByteReader(value)
+                let amount = try v.decimal()
+                let status = SettlementStatus(rawValue: try v.u8())
+                storedObligations.insert(obligationKey)
+                let expected = obligations[obligationKey] ?? (.zero, .pending)
+                if amount != expected.amount || status != expected.status {
+                    problem("settlement: \(obligationKey.account) \(obligationKey.asset) on \(obligationKey.day) is \(amount) \(status.map { "\($0)" } ?? "?"), the journal says \(expected.amount) \(expected.status)")
+                }
+                return true
+            }
+            for (key, value) in obligations where !storedObligations.contains(key) && !value.amount.isZero {
+                problem("settlement: \(key.account) \(key.asset) on \(key.day) is missing")
+            }
+
+            let indexed = try txn.count(db.accountEntries)
+            if indexed != indexEntries { problem("index: \(indexed) account entries where the journal gives \(indexEntries)") }
+            // Double entry: every asset's stored balances sum to zero over all accounts.
+            for (asset, total) in storedTotals.sorted(by: { $0.key < $1.key }) where !total.isZero {
+                problem("books: \(asset) sums to \(total) over all accounts, not zero")
+            }
+        }
+        return report
+    }
+}
+
+struct BalanceKey: Hashable {
+    let account: String
+    let asset: Asset
+}
+
+struct PositionKey: Hashable {
+    let account: String
+    let instrument: String
+}
+
+struct ObligationKey: Hashable {
+    let account: String
+    let asset: Asset
+    let day: CalendarDay
+}

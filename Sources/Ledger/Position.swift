@@ -1,0 +1,135 @@
+import ExactNumbers
+
+/// An account's holding of one instrument.
+public struct Position: Hashable, Sendable {
+    public var account: String
+    public var instrument: String
+    /// Net units: positive long, negative short.
+    public var quantity: ExactDecimal
+    /// Average price of the open units (by the ledger's P&L method).
+    public var averageCost: ExactDecimal
+    /// Profit realized by closing units, in `currency`.
+    public var realizedPnL: ExactDecimal
+    /// The currency the instrument is traded in.
+    public var currency: String
+    /// For FIFO: open lots are numbered `firstLot ..< nextLot`, and `lotCost` is the
+    /// sum of |units| × price over them (so the average needs no walk over the lots).
+    public var firstLot: UInt64
+    public var nextLot: UInt64
+    public var lotCost: ExactDecimal
+
+    public init(account: String, instrument: String, currency: String) {
+        self.account = account
+        self.instrument = instrument
+        self.currency = currency
+        quantity = .zero
+        averageCost = .zero
+        realizedPnL = .zero
+        firstLot = 0
+        nextLot = 0
+        lotCost = .zero
+    }
+
+    /// Decimals kept for average costs; the rest is rounded half-even.
+    public static let averageCostScale = 10
+
+    /// Unrealized P&L against `mark`.
+    public func unrealizedPnL(mark: ExactDecimal) -> ExactDecimal {
+        (mark - averageCost) * quantity
+    }
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 128)
+        w.decimal(quantity)
+        w.decimal(averageCost)
+        w.decimal(realizedPnL)
+        w.string(currency)
+        w.u64(firstLot)
+        w.u64(nextLot)
+        w.decimal(lotCost)
+        return w.bytes
+    }
+
+    init(account: String, instrument: String, decoding bytes: UnsafeRawBufferPointer) throws {
+        var r = ByteReader(bytes)
+        self.account = account
+        self.instrument = instrument
+        quantity = try r.decimal()
+        averageCost = try r.decimal()
+        realizedPnL = try r.decimal()
+        currency = try r.string()
+        firstLot = try r.u64()
+        nextLot = try r.u64()
+        lotCost = try r.decimal()
+    }
+}
+
+/// An open FIFO lot: units still open from one trade, at its price.
+public struct Lot: Hashable, Sendable {
+    public var quantity: ExactDecimal
+    public var price: ExactDecimal
+}
+
+/// Applying trades to a position. The same code books and re-computes (`check`), so
+/// the stored books and an independent replay of the journal agree exactly.
+enum PositionMath {
+    /// Average cost: buys raise the average, sells realize against it; a trade through
+    /// zero closes the old position and opens a new one at the trade price.
+    static func applyAverageCost(_ position: inout Position, units: ExactDecimal, price: ExactDecimal) {
+        let q = position.quantity
+        if q.isZero || q.signum == units.signum {
+            let newQuantity = q + units
+            let cost = q.magnitude * position.averageCost + units.magnitude * price
+            position.averageCost = cost.divided(by: newQuantity.magnitude, scale: Position.averageCostScale)
+            position.quantity = newQuantity
+            return
+        }
+        let closing = min(units.magnitude, q.magnitude)
+        let direction: ExactDecimal = q.isNegative ? -1 : 1
+        position.realizedPnL += closing * (price - position.averageCost) * direction
+        let newQuantity = q + units
+        if newQuantity.isZero {
+            position.averageCost = .zero
+        } else if newQuantity.signum != q.signum {
+            position.averageCost = price
+        }
+        position.quantity = newQuantity
+    }
+
+    /// FIFO: closing units consume the oldest open lots first; opening units become a
+    /// new lot at the end. Only the lots consumed are read.
+    static func applyFIFO<Lots: LotQueue>(_ position: inout Position, lots: inout Lots, units: ExactDecimal, price: ExactDecimal) throws {
+        var remaining = units
+        while !remaining.isZero, position.firstLot < position.nextLot {
+            let first = try lots.lot(position.firstLot)
+            if first.quantity.signum == remaining.signum { break }
+            let closing = min(remaining.magnitude, first.quantity.magnitude)
+            let direction: ExactDecimal = first.quantity.isNegative ? -1 : 1
+            position.realizedPnL += closing * (price - first.price) * direction
+            position.lotCost -= closing * first.price
+            let left = first.quantity - closing * direction
+            if left.isZero {
+                try lots.remove(position.firstLot)
+                position.firstLot += 1
+            } else {
+                try lots.set(position.firstLot, Lot(quantity: left, price: first.price))
+            }
+            remaining += closing * direction
+        }
+        if !remaining.isZero {
+            try lots.set(position.nextLot, Lot(quantity: remaining, price: price))
+            position.nextLot += 1
+            position.lotCost += remaining.magnitude * price
+        }
+        position.quantity += units
+        position.averageCost = position.quantity.isZero ? .zero
+            : position.lotCost.divided(by: position.quantity.magnitude, scale: Position.averageCostScale)
+    }
+}
+
+/// Where a position's FIFO lots are kept: LMDB when booking, memory when checking.
+protocol LotQueue {
+    mutating func lot(_ number: UInt64) throws -> Lot
+    mutating func set(_ number: UInt64, _ lot: Lot) throws
+    mutating func remove(_ number: UInt64) throws
+}

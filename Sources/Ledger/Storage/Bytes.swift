@@ -1,0 +1,125 @@
+import ExactNumbers
+
+/// Builds keys and values byte by byte. Keys sort correctly as bytes: integers are
+/// big-endian (signed ones with the sign bit flipped), strings length-prefixed.
+public struct ByteWriter {
+    public private(set) var bytes: [UInt8] = []
+
+    public init(capacity: Int = 64) { bytes.reserveCapacity(capacity) }
+
+    public mutating func u8(_ value: UInt8) { bytes.append(value) }
+
+    public mutating func u32(_ value: UInt32) {
+        bytes.append(UInt8(truncatingIfNeeded: value >> 24))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: value))
+    }
+
+    public mutating func u64(_ value: UInt64) {
+        for shift in stride(from: 56, through: 0, by: -8) {
+            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
+    }
+
+    /// Signed, ordered: the sign bit flipped so that negative values sort first.
+    public mutating func i64(_ value: Int64) { u64(UInt64(bitPattern: value) ^ (1 << 63)) }
+
+    public mutating func string(_ value: String) {
+        let utf8 = Array(value.utf8)
+        precondition(utf8.count <= Int(UInt16.max), "string too long for a key or record")
+        bytes.append(UInt8(truncatingIfNeeded: utf8.count >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: utf8.count))
+        bytes += utf8
+    }
+
+    public mutating func blob(_ value: [UInt8]) {
+        u32(UInt32(value.count))
+        bytes += value
+    }
+
+    public mutating func bool(_ value: Bool) { u8(value ? 1 : 0) }
+
+    /// A decimal as its scale and 128-bit mantissa (not ordered; for values only).
+    public mutating func decimal(_ value: ExactDecimal) {
+        u8(UInt8(value.scale))
+        let bits = UInt128(bitPattern: value.mantissa)
+        u64(UInt64(truncatingIfNeeded: bits >> 64))
+        u64(UInt64(truncatingIfNeeded: bits))
+    }
+
+    public mutating func day(_ value: CalendarDay) { i64(Int64(value.daysSinceEpoch)) }
+
+    public mutating func optionalDay(_ value: CalendarDay?) {
+        bool(value != nil)
+        if let value { day(value) }
+    }
+}
+
+/// Reads what a `ByteWriter` wrote. A short or malformed record is a corrupt store.
+public struct ByteReader {
+    let bytes: UnsafeRawBufferPointer
+    public private(set) var offset = 0
+
+    public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    public var isAtEnd: Bool { offset >= bytes.count }
+
+    mutating func take(_ count: Int) throws -> UnsafeRawBufferPointer {
+        guard offset + count <= bytes.count else { throw LedgerError.corrupt("record shorter than expected") }
+        defer { offset += count }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
+    }
+
+    public mutating func u8() throws -> UInt8 { try take(1)[0] }
+
+    public mutating func u32() throws -> UInt32 {
+        let b = try take(4)
+        return UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3])
+    }
+
+    public mutating func u64() throws -> UInt64 {
+        let b = try take(8)
+        var value: UInt64 = 0
+        for byte in b { value = value << 8 | UInt64(byte) }
+        return value
+    }
+
+    public mutating func i64() throws -> Int64 { Int64(bitPattern: try u64() ^ (1 << 63)) }
+
+    public mutating func string() throws -> String {
+        let b = try take(2)
+        let count = Int(b[0]) << 8 | Int(b[1])
+        return String(decoding: try take(count), as: UTF8.self)
+    }
+
+    public mutating func blob() throws -> [UInt8] {
+        let count = Int(try u32())
+        return Array(try take(count))
+    }
+
+    public mutating func bool() throws -> Bool { try u8() != 0 }
+
+    public mutating func decimal() throws -> ExactDecimal {
+        let scale = Int(try u8())
+        guard scale <= ExactDecimal.scaleMax else { throw LedgerError.corrupt("decimal scale \(scale)") }
+        let high = try u64()
+        let low = try u64()
+        return ExactDecimal(mantissa: Int128(bitPattern: UInt128(high) << 64 | UInt128(low)), scale: scale)
+    }
+
+    public mutating func day() throws -> CalendarDay { CalendarDay(daysSinceEpoch: Int(try i64())) }
+
+    public mutating func optionalDay() throws -> CalendarDay? { try bool() ? try day() : nil }
+}
+
+/// Key helpers.
+enum Key {
+    static func of(_ build: (inout ByteWriter) -> Void) -> [UInt8] {
+        var writer = ByteWriter(capacity: 48)
+        build(&writer)
+        return writer.bytes
+    }
+
+    static func offset(_ value: UInt64) -> [UInt8] { of { $0.u64(value) } }
+}

@@ -1,0 +1,263 @@
+import CLMDB
+import Foundation
+import Synchronization
+
+/// An error from the storage layer: what LMDB said, and during what.
+public struct StorageError: Error, CustomStringConvertible, Sendable {
+    public let code: Int32
+    public let operation: String
+
+    init(_ code: Int32, _ operation: String) {
+        self.code = code
+        self.operation = operation
+    }
+
+    public var isMapFull: Bool { code == MDB_MAP_FULL }
+
+    public var description: String {
+        let message = String(cString: mdb_strerror(code))
+        return "\(operation): \(message)"
+    }
+}
+
+@inline(__always)
+func check(_ code: Int32, _ operation: @autoclosure () -> String) throws(StorageError) {
+    if code != 0 { throw StorageError(code, operation()) }
+}
+
+/// One LMDB environment: a folder with a memory-mapped B-tree file.
+///
+/// Read transactions run concurrently and never block each other or the writer. Write
+/// transactions belong to one owner (the ledger's writer thread). The map grows on
+/// demand: when a write finds it full, the writer waits for readers to step aside,
+/// doubles it, and redoes the write. An environment is opened once per process.
+public final class LMDBEnvironment: @unchecked Sendable {
+    let env: OpaquePointer
+    public let path: String
+    /// Readers hold this shared while a transaction is open; resizing the map holds it
+    /// exclusively (LMDB requires no open transaction in the process for that).
+    let resizeLock = ReadersWriterLock()
+    private let databases = Mutex<[String: MDB_dbi]>([:])
+    /// Guards against opening one folder twice in a process, which LMDB forbids.
+    private static let openPaths = Mutex<Set<String>>([])
+
+    /// Opens (creating if needed) the environment in `path`.
+    public init(path: String, mapSize: Int = 1 << 30, maxDatabases: Int = 32, maxReaders: Int = 256) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        let canonical = url.resolvingSymlinksInPath().standardizedFileURL.path
+        let claimed = LMDBEnvironment.openPaths.withLock { $0.insert(canonical).inserted }
+        guard claimed else {
+            throw StorageError(EBUSY, "open \(canonical): already open in this process")
+        }
+        var handle: OpaquePointer?
+        do {
+            try check(mdb_env_create(&handle), "create environment")
+            try check(mdb_env_set_maxdbs(handle, MDB_dbi(maxDatabases)), "set max databases")
+            try check(mdb_env_set_maxreaders(handle, UInt32(maxReaders)), "set max readers")
+            try check(mdb_env_set_mapsize(handle, mapSize), "set map size")
+            // NOTLS: read transactions belong to their object, not their thread, so that
+            // Swift tasks may hop threads while reading.
+            try check(mdb_env_open(handle, canonical, UInt32(MDB_NOTLS), 0o640), "open \(canonical)")
+        } catch {
+            if let handle { mdb_env_close(handle) }
+            _ = LMDBEnvironment.openPaths.withLock { $0.remove(canonical) }
+            throw error
+        }
+        env = handle!
+        self.path = canonical
+        // Readers left behind by processes that died (a crash) hold old pages; clear them.
+        var dead: Int32 = 0
+        mdb_reader_check(env, &dead)
+    }
+
+    deinit {
+        mdb_env_close(env)
+        _ = LMDBEnvironment.openPaths.withLock { $0.remove(path) }
+    }
+
+    /// The current map size in bytes.
+    public var mapSize: Int {
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        return info.me_mapsize
+    }
+
+    /// Opens (creating) a named database; call during start-up.
+    public func database(_ name: String, duplicateSort: Bool = false) throws -> MDB_dbi {
+        if let dbi = databases.withLock({ $0[name] }) { return dbi }
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(env, nil, 0, &txn), "begin transaction to open \(name)")
+        var dbi: MDB_dbi = 0
+        var flags = UInt32(MDB_CREATE)
+        if duplicateSort { flags |= UInt32(MDB_DUPSORT) }
+        let code = mdb_dbi_open(txn, name, flags, &dbi)
+        if code != 0 {
+            mdb_txn_abort(txn)
+            throw StorageError(code, "open database \(name)")
+        }
+        try check(mdb_txn_commit(txn), "commit opening \(name)")
+        databases.withLock { $0[name] = dbi }
+        return dbi
+    }
+
+    /// Runs `body` in a read-only transaction (a consistent snapshot).
+    public func read<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
+        resizeLock.lockShared()
+        defer { resizeLock.unlockShared() }
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "begin read transaction")
+        defer { mdb_txn_abort(txn) }
+        return try body(ReadTransaction(txn: txn!))
+    }
+
+    /// Runs `body` in a write transaction and commits it (one fsync). Growing the map and
+    /// redoing `body` when it is full. Only the ledger's writer calls this.
+    public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
+        while true {
+            var txn: OpaquePointer?
+            try check(mdb_txn_begin(env, nil, 0, &txn), "begin write transaction")
+            do {
+                let result = try body(WriteTransaction(txn: txn!))
+                try check(mdb_txn_commit(txn), "commit")
+                return result
+            } catch let error as StorageError where error.isMapFull {
+                // mdb_txn_commit frees the transaction even on failure; abort only if open.
+                if error.operation != "commit" { mdb_txn_abort(txn) }
+                try growMap()
+            } catch {
+                mdb_txn_abort(txn)
+                throw error
+            }
+        }
+    }
+
+    /// Doubles the map, with no transaction open in this process.
+    func growMap() throws {
+        resizeLock.lockExclusive()
+        defer { resizeLock.unlockExclusive() }
+        let newSize = mapSize * 2
+        try check(mdb_env_set_mapsize(env, newSize), "grow map to \(newSize) bytes")
+    }
+
+    /// A consistent, compacted copy of the environment into the folder `destination`,
+    /// taken while writers carry on (LMDB copies from one read snapshot).
+    public func backup(to destination: String) throws {
+        try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
+        resizeLock.lockShared()
+        defer { resizeLock.unlockShared() }
+        try check(mdb_env_copy2(env, destination, UInt32(MDB_CP_COMPACT)), "back up to \(destination)")
+    }
+
+    /// Flushes to disk (after writes made without sync, which Counterfoil does not make).
+    public func sync() throws {
+        try check(mdb_env_sync(env, 1), "sync")
+    }
+}
+
+/// A read-only snapshot.
+public struct ReadTransaction {
+    let txn: OpaquePointer
+
+    /// The value stored under `key`, handed to `body` without copying.
+    public func get<R>(_ dbi: MDB_dbi, _ key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        try key.withUnsafeBytes { keyBytes in
+            var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            var v = MDB_val()
+            let code = mdb_get(txn, dbi, &k, &v)
+            if code == MDB_NOTFOUND { return nil }
+            try check(code, "get")
+            return try body(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+        }
+    }
+
+    /// Walks keys from `start` (inclusive) in order while `body` returns true.
+    public func scan(_ dbi: MDB_dbi, from start: [UInt8], reverse: Bool = false,
+                     _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(txn, dbi, &cursor), "open cursor")
+        defer { mdb_cursor_close(cursor) }
+        try start.withUnsafeBytes { startBytes in
+            var k = MDB_val(mv_size: startBytes.count, mv_data: UnsafeMutableRawPointer(mutating: startBytes.baseAddress))
+            var v = MDB_val()
+            var code: Int32
+            if reverse {
+                // Position at the last key <= start.
+                code = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+                if code == MDB_NOTFOUND {
+                    code = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
+                } else if code == 0 {
+                    let exact = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size).elementsEqual(startBytes)
+                    if !exact { code = mdb_cursor_get(cursor, &k, &v, MDB_PREV) }
+                }
+            } else {
+                code = startBytes.isEmpty ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+                    : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+            }
+            while code == 0 {
+                let more = try body(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size),
+                                    UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+                if !more { return }
+                code = mdb_cursor_get(cursor, &k, &v, reverse ? MDB_PREV : MDB_NEXT)
+            }
+            if code != MDB_NOTFOUND { try check(code, "scan") }
+        }
+    }
+
+    /// The number of entries in a database.
+    public func count(_ dbi: MDB_dbi) throws -> Int {
+        var stat = MDB_stat()
+        try check(mdb_stat(txn, dbi, &stat), "stat")
+        return stat.ms_entries
+    }
+}
+
+/// A write transaction: reads see its own writes.
+public struct WriteTransaction {
+    let txn: OpaquePointer
+
+    public var reader: ReadTransaction { ReadTransaction(txn: txn) }
+
+    public func put(_ dbi: MDB_dbi, _ key: [UInt8], _ value: [UInt8], append: Bool = false) throws {
+        try key.withUnsafeBytes { k in
+            try value.withUnsafeBytes { v in
+                try put(dbi, k, v, append: append)
+            }
+        }
+    }
+
+    public func put(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, append: Bool = false) throws {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        try check(mdb_put(txn, dbi, &k, &v, append ? UInt32(MDB_APPEND) : 0), "put")
+    }
+
+    /// Deletes `key`; true if it was there.
+    @discardableResult
+    public func delete(_ dbi: MDB_dbi, _ key: [UInt8]) throws -> Bool {
+        try key.withUnsafeBytes { keyBytes in
+            var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            let code = mdb_del(txn, dbi, &k, nil)
+            if code == MDB_NOTFOUND { return false }
+            try check(code, "delete")
+            return true
+        }
+    }
+
+    public func get<R>(_ dbi: MDB_dbi, _ key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        try reader.get(dbi, key, body)
+    }
+}
+
+/// Many readers or one exclusive holder; readers never wait for each other.
+final class ReadersWriterLock: @unchecked Sendable {
+    private var lock = pthread_rwlock_t()
+
+    init() { pthread_rwlock_init(&lock, nil) }
+    deinit { pthread_rwlock_destroy(&lock) }
+
+    func lockShared() { pthread_rwlock_rdlock(&lock) }
+    func unlockShared() { pthread_rwlock_unlock(&lock) }
+    func lockExclusive() { pthread_rwlock_wrlock(&lock) }
+    func unlockExclusive() { pthread_rwlock_unlock(&lock) }
+}

@@ -1,0 +1,117 @@
+import ExactNumbers
+import Foundation
+@testable import Ledger
+
+/// A fresh folder under the temporary directory, removed by `cleanup()`.
+struct TemporaryFolder {
+    let path: String
+
+    init(_ name: String = "ledger") {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("cf-\(name)-\(UUID().uuidString)").path
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+let tradeDay = CalendarDay(year: 2026, month: 11, day: 27)!
+
+func trade(_ id: String, _ account: String, _ instrument: String, _ side: Side, _ quantity: String, _ price: String,
+           currency: String = "USD", source: String = "test", kind: ExecutionKind = .trade, commission: String = "0") -> Execution {
+    Execution(source: source, executionID: id, kind: kind, account: account, instrument: instrument, side: side,
+              quantity: ExactDecimal(quantity)!, price: ExactDecimal(price)!, currency: currency, tradeDate: tradeDay,
+              transactTime: 1_795_800_000_000_000_000, commission: ExactDecimal(commission)!)
+}
+
+/// An independent model of the books: a plain list of effective events per account ×
+/// instrument, replayed with the textbook rules. It shares no code with the ledger.
+struct BooksModel {
+    struct Book {
+        var quantity = ExactDecimal.zero
+        var averageCost = ExactDecimal.zero
+        var realized = ExactDecimal.zero
+        var lots: [(quantity: ExactDecimal, price: ExactDecimal)] = []
+    }
+
+    let fifo: Bool
+    var books: [String: Book] = [:]           // "account|instrument"
+    var cash: [String: ExactDecimal] = [:]     // "account|currency"
+    /// The current terms of each booked execution by id, nil once busted.
+    var live: [String: Execution] = [:]
+
+    mutating func apply(_ e: Execution) {
+        switch e.kind {
+        case .trade:
+            guard live[e.executionID] == nil else { return }
+            live[e.executionID] = e
+            move(e, reversing: false)
+        case .bust(let reference):
+            guard let original = live[reference] else { return }
+            move(original, reversing: true)
+            live[reference] = nil
+        case .correction(let reference):
+            guard let original = live[reference] else { return }
+            move(original, reversing: true)
+            var replacement = e
+            replacement.kind = .trade
+            live[reference] = replacement
+            move(replacement, reversing: false)
+        }
+    }
+
+    mutating func move(_ e: Execution, reversing: Bool) {
+        let sign: ExactDecimal = (e.side == .buy) != reversing ? 1 : -1
+        let units = sign * e.quantity
+        let commission = reversing ? -e.commission : e.commission
+        cash[e.account + "|" + e.currency, default: .zero] += -(units * e.price) - commission
+        var book = books[e.account + "|" + e.instrument] ?? Book()
+        if fifo { fifoMove(&book, units, e.price) } else { averageMove(&book, units, e.price) }
+        books[e.account + "|" + e.instrument] = book
+    }
+
+    func averageMove(_ book: inout Book, _ units: ExactDecimal, _ price: ExactDecimal) {
+        let before = book.quantity
+        let after = before + units
+        let sameWay = before.isZero || (before < .zero) == (units < .zero)
+        if sameWay {
+            let totalCost = before.magnitude * book.averageCost + units.magnitude * price
+            book.averageCost = totalCost.divided(by: after.magnitude, scale: 10, .halfEven)
+        } else {
+            let closed = before.magnitude < units.magnitude ? before.magnitude : units.magnitude
+            book.realized += before > .zero ? closed * (price - book.averageCost) : closed * (book.averageCost - price)
+            if after.isZero { book.averageCost = .zero } else if (after < .zero) != (before < .zero) { book.averageCost = price }
+        }
+        book.quantity = after
+    }
+
+    func fifoMove(_ book: inout Book, _ units: ExactDecimal, _ price: ExactDecimal) {
+        var left = units
+        while !left.isZero, let first = book.lots.first, (first.quantity < .zero) != (left < .zero) {
+            let take = first.quantity.magnitude < left.magnitude ? first.quantity.magnitude : left.magnitude
+            book.realized += first.quantity > .zero ? take * (price - first.price) : take * (first.price - price)
+            let remaining = first.quantity > .zero ? first.quantity - take : first.quantity + take
+            if remaining.isZero { book.lots.removeFirst() } else { book.lots[0].quantity = remaining }
+            left = left > .zero ? left - take : left + take
+        }
+        if !left.isZero { book.lots.append((left, price)) }
+        book.quantity += units
+        var openUnits = ExactDecimal.zero
+        var openCost = ExactDecimal.zero
+        for lot in book.lots {
+            openUnits += lot.quantity.magnitude
+            openCost += lot.quantity.magnitude * lot.price
+        }
+        book.averageCost = openUnits.isZero ? .zero : openCost.divided(by: openUnits, scale: 10, .halfEven)
+    }
+}

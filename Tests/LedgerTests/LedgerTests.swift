@@ -1,0 +1,298 @@
+import ExactNumbers
+import Foundation
+@testable import Ledger
+import Testing
+
+@Suite struct BookingTests {
+    @Test("a trade posts balanced legs: units against the contra account, cash the other way, commission to revenue")
+    func doubleEntry() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        let outcomes = try ledger.book([trade("E1", "ACC-1", "AAPL", .buy, "10", "189.5", commission: "1.25")])
+        #expect(outcomes == [.booked(offset: 1)])
+        let entry = try #require(try ledger.entry(at: 1))
+        #expect(entry.postings.count == 6)
+        let cash = try ledger.cash(includeHouse: true)
+        let byAccount = Dictionary(uniqueKeysWithValues: cash.map { ("\($0.account) \($0.currency)", $0.amount) })
+        #expect(byAccount["ACC-1 USD"] == ExactDecimal("-1896.25")!)
+        #expect(byAccount["contra:test USD"] == ExactDecimal("1895")!)
+        #expect(byAccount["revenue:commission USD"] == ExactDecimal("1.25")!)
+        let position = try #require(try ledger.position(account: "ACC-1", instrument: "AAPL"))
+        #expect(position.quantity == 10 && position.averageCost == ExactDecimal("189.5")!)
+        #expect(try ledger.position(account: "contra:test", instrument: "AAPL")?.quantity == -10)
+        #expect(try ledger.check().isClean)
+    }
+
+    @Test("a re-delivered execution is recognised, a different one under the same identity refused")
+    func exactlyOnce() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        let original = trade("E1", "ACC-1", "EUR/USD", .sell, "100000", "1.08425")
+        #expect(try ledger.book([original]) == [.booked(offset: 1)])
+        #expect(try ledger.book([original, original]) == [.duplicate(offset: 1), .duplicate(offset: 1)])
+        var changed = original
+        changed.quantity = 200_000
+        guard case .refused(let reason) = try ledger.book([changed])[0] else { Issue.record("not refused"); return }
+        #expect(reason.contains("different terms"))
+        #expect(try ledger.nextOffset() == 2)
+        #expect(try ledger.position(account: "ACC-1", instrument: "EUR/USD")?.quantity == -100_000)
+    }
+
+    @Test("invalid executions go to quarantine with their reason and touch nothing", arguments: [
+        ("", "AAPL", "10", "USD", "missing account"),
+        ("ACC-1", "", "10", "USD", "missing instrument"),
+        ("ACC-1", "AAPL", "0", "USD", "quantity 0 is not positive"),
+        ("ACC-1", "AAPL", "-5", "USD", "quantity -5 is not positive"),
+        ("ACC-1", "AAPL", "10", "XYZ", "unknown currency 'XYZ'"),
+    ])
+    func quarantine(account: String, instrument: String, quantity: String, currency: String, reason: String) throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        let outcomes = try ledger.book([trade("E1", account, instrument, .buy, quantity, "10", currency: currency)],
+                                       rejected: [Rejected(source: "test", raw: Array("8=FIX.4.4|35=8|".utf8), reason: "unparseable price")])
+        #expect(outcomes == [.quarantined(id: 1, reason: reason), .quarantined(id: 2, reason: "unparseable price")])
+        #expect(try ledger.nextOffset() == 1)
+        let kept = try ledger.quarantined()
+        #expect(kept.map(\.reason) == [reason, "unparseable price"])
+        #expect(kept[1].raw == Array("8=FIX.4.4|35=8|".utf8))
+    }
+
+    @Test("a bust reverses, a correction reverses and replaces; a correction before its original waits for it")
+    func correctionsAndBusts() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        try ledger.book([trade("E1", "A", "MSFT", .buy, "10", "400"), trade("E2", "A", "MSFT", .buy, "5", "410")])
+        #expect(try ledger.book([trade("B1", "A", "MSFT", .buy, "10", "400", kind: .bust(of: "E1"))]) == [.booked(offset: 3)])
+        #expect(try ledger.position(account: "A", instrument: "MSFT")?.quantity == 5)
+        #expect(try ledger.entry(at: 3)?.kind == .reversal)
+        #expect(try ledger.entry(at: 3)?.reference == 1)
+        // A correction of E2: 5 @ 410 becomes 7 @ 409.
+        #expect(try ledger.book([trade("C1", "A", "MSFT", .buy, "7", "409", kind: .correction(of: "E2"))]) == [.booked(offset: 5)])
+        #expect(try ledger.position(account: "A", instrument: "MSFT")?.quantity == 7)
+        #expect(try ledger.entry(at: 4)?.kind == .reversal)
+        #expect(try ledger.entry(at: 5)?.kind == .replacement)
+        // Busting an already busted execution changes nothing.
+        #expect(try ledger.book([trade("B2", "A", "MSFT", .buy, "10", "400", kind: .bust(of: "E1"))]) == [.duplicate(offset: 3)])
+        // A correction that arrives first is parked, and applied when the original comes.
+        guard case .parked = try ledger.book([trade("C9", "A", "AAPL", .buy, "3", "190", kind: .correction(of: "E9"))])[0] else {
+            Issue.record("not parked"); return
+        }
+        #expect(try ledger.parked().count == 1)
+        #expect(try ledger.book([trade("E9", "A", "AAPL", .buy, "2", "189")]) == [.booked(offset: 6)])
+        #expect(try ledger.parked().isEmpty)
+        #expect(try ledger.position(account: "A", instrument: "AAPL")?.quantity == 3)
+        #expect(try ledger.check().isClean)
+    }
+
+    @Test("random streams of trades, corrections and busts: the books equal an independent model",
+          arguments: [RealizedPnLMethod.averageCost, .fifo])
+    func property(method: RealizedPnLMethod) throws {
+        var rng = SplitMix64(seed: method == .fifo ? 11 : 7)
+        for round in 0..<6 {
+            let folder = TemporaryFolder("property")
+            defer { folder.cleanup() }
+            let ledger = try Ledger(folder: folder.path, settings: LedgerSettings(pnlMethod: method))
+            defer { ledger.close() }
+            var model = BooksModel(fifo: method == .fifo)
+            var ids: [String] = []
+            var batch: [Execution] = []
+            for n in 0..<600 {
+                let account = "ACC-\(Int.random(in: 1...4, using: &rng))"
+                let instrument = ["AAPL", "EUR/USD", "XAU/USD"].randomElement(using: &rng)!
+                let quantity = ExactDecimal(mantissa: Int128(Int.random(in: 1...5000, using: &rng)), scale: Int.random(in: 0...2, using: &rng))
+                let price = ExactDecimal(mantissa: Int128(Int.random(in: 1...300_000, using: &rng)), scale: Int.random(in: 0...5, using: &rng))
+                let side: Side = Bool.random(using: &rng) ? .buy : .sell
+                var execution = trade("X\(n)", account, instrument, side, quantity.description, price.description,
+                                      commission: ExactDecimal(mantissa: Int128(Int.random(in: 0...300, using: &rng)), scale: 2).description)
+                let roll = Int.random(in: 0..<10, using: &rng)
+                if roll == 0, let target = ids.randomElement(using: &rng) {
+                    execution.kind = .bust(of: target)
+                } else if roll == 1, let target = ids.randomElement(using: &rng) {
+                    execution.kind = .correction(of: target)
+                } else {
+                    ids.append(execution.executionID)
+                }
+                // The ledger books corrections with the original's account and instrument.
+                if case .correction(let target) = execution.kind, let original = model.live[target] {
+                    execution.account = original.account
+                    execution.instrument = original.instrument
+                }
+                batch.append(execution)
+                model.apply(execution)
+                if batch.count == Int.random(in: 1...50, using: &rng) {
+                    try ledger.book(batch)
+                    batch.removeAll()
+                }
+            }
+            try ledger.book(batch)
+            for (key, book) in model.books {
+                let parts = key.split(separator: "|").map(String.init)
+                let position = try #require(try ledger.position(account: parts[0], instrument: parts[1]), "round \(round) \(key)")
+                #expect(position.quantity == book.quantity, "round \(round) \(key) quantity")
+                #expect(position.averageCost == book.averageCost, "round \(round) \(key) average cost")
+                #expect(position.realizedPnL == book.realized, "round \(round) \(key) realized")
+            }
+            for row in try ledger.cash() {
+                #expect(row.amount == model.cash[row.account + "|" + row.currency, default: .zero], "round \(round) cash \(row.account)")
+            }
+            let report = try ledger.check()
+            #expect(report.isClean, "round \(round): \(report.problems.prefix(5))")
+        }
+    }
+
+    @Test("positions as of an earlier offset and time are the books as they stood then")
+    func asOf() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        try ledger.book([trade("E1", "A", "AAPL", .buy, "10", "100"), trade("E2", "A", "AAPL", .sell, "4", "110")])
+        let middle = LedgerClock.now()
+        Thread.sleep(forTimeInterval: 0.002)
+        try ledger.book([trade("E3", "A", "AAPL", .buy, "6", "120")])
+        let past = try ledger.positions(account: "A", asOf: 2)
+        #expect(past.count == 1 && past[0].quantity == 6 && past[0].realizedPnL == 40)
+        #expect(try ledger.offset(atOrBefore: middle) == 2)
+        let now = try ledger.positions(account: "A", asOf: .max)
+        let stored = try #require(try ledger.position(account: "A", instrument: "AAPL"))
+        #expect(now == [stored])
+    }
+
+    @Test("adjustments and settlement status changes are journal entries; the books stay balanced")
+    func adjustmentsAndSettlement() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        try ledger.book([trade("E1", "A", "EUR/USD", .buy, "1000", "1.1")])
+        let cashOffset = try ledger.adjust(Adjustment(account: "A", amount: ExactDecimal("-12.5")!, currency: "USD", who: "ops:ann", why: "bank fee"))
+        let unitsOffset = try ledger.adjust(Adjustment(account: "A", instrument: "EUR/USD", amount: -1000, price: ExactDecimal("1.1")!,
+                                                       currency: "USD", who: "ops:ann", why: "recon break 42"))
+        #expect(try ledger.entry(at: cashOffset)?.memo == "ops:ann: bank fee")
+        #expect(try ledger.position(account: "A", instrument: "EUR/USD")?.quantity == 0)
+        #expect(try ledger.cash(account: "A").first?.amount == ExactDecimal("-12.5")!)
+        #expect(unitsOffset == 3)
+        let obligation = try #require(try ledger.obligations(account: "A").first { $0.asset == .currency("USD") && $0.valueDate == CalendarDay(year: 2026, month: 12, day: 1) })
+        #expect(obligation.amount == ExactDecimal("-1100")! && obligation.status == .pending)
+        try ledger.setSettlementStatus(account: "A", asset: .currency("USD"), valueDate: obligation.valueDate, status: .settled, who: "ops:bob", why: "confirmed")
+        #expect(try ledger.obligations(account: "A").first { $0.asset == .currency("USD") && $0.valueDate == obligation.valueDate }?.status == .settled)
+        #expect(throws: LedgerError.self) {
+            try ledger.setSettlementStatus(account: "A", asset: .currency("JPY"), valueDate: obligation.valueDate, status: .failed, who: "x", why: "y")
+        }
+        let report = try ledger.check()
+        #expect(report.isClean, "\(report.problems)")
+    }
+
+    @Test("check finds a balance that does not match the journal")
+    func checkFindsTampering() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        try ledger.book([trade("E1", "A", "AAPL", .buy, "10", "100")])
+        // Tamper with a stored balance behind the ledger's back.
+        try ledger.writer.submitAndWait { booking in
+            try booking.addToBalance("A", .currency("USD"), 1)
+        }
+        let report = try ledger.check()
+        #expect(!report.isClean)
+        #expect(report.problems.contains { $0.contains("balance: A USD is -999") })
+        #expect(report.problems.contains { $0.contains("USD sums to 1") })
+    }
+
+    @Test("the map grows on demand from a tiny start, and nothing is lost")
+    func mapGrowth() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path, settings: LedgerSettings(initialMapSize: 256 * 1024))
+        defer { ledger.close() }
+        let before = ledger.environment.mapSize
+        for chunk in 0..<20 {
+            try ledger.book((0..<200).map { trade("E\(chunk)-\($0)", "ACC-\($0 % 50)", "SYM\($0 % 7)", .buy, "1", "10") })
+        }
+        #expect(ledger.environment.mapSize > before)
+        #expect(try ledger.nextOffset() == 4001)
+        #expect(try ledger.check().isClean)
+    }
+
+    @Test("an environment cannot be opened twice in one process")
+    func openTwice() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        #expect(throws: StorageError.self) { _ = try Ledger(folder: folder.path) }
+    }
+
+    @Test("a backup taken while bookings go on opens and checks clean")
+    func backupDuringWrites() throws {
+        let folder = TemporaryFolder()
+        let copy = TemporaryFolder("backup")
+        defer { folder.cleanup(); copy.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        let finished = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            for chunk in 0..<60 {
+                _ = try? ledger.book((0..<100).map { trade("E\(chunk)-\($0)", "ACC-\($0 % 9)", "SYM\($0 % 5)", .sell, "2", "31.5") })
+            }
+            finished.signal()
+        }
+        while try ledger.nextOffset() < 500 { Thread.sleep(forTimeInterval: 0.005) }
+        try ledger.backup(to: copy.path)
+        finished.wait()
+        let total = try ledger.nextOffset() - 1
+        ledger.close()
+        let restored = try Ledger(folder: copy.path)
+        defer { restored.close() }
+        let report = try restored.check()
+        #expect(report.isClean, "\(report.problems)")
+        #expect(report.entries >= 499 && report.entries <= Int(total))
+    }
+}
+
+@Suite struct SettlementCalendarTests {
+    @Test("value dates follow the instrument's convention over business days and holidays")
+    func valueDates() throws {
+        let folder = TemporaryFolder("calendar")
+        defer { folder.cleanup() }
+        try FileManager.default.createDirectory(atPath: folder.path, withIntermediateDirectories: true)
+        let instruments = folder.path + "/instruments.csv"
+        let holidays = folder.path + "/holidays.csv"
+        try "instrument,business_days,calendars\nUS500,0\nVOD.L,2,GBP\n".write(toFile: instruments, atomically: true, encoding: .utf8)
+        try "calendar,date,name\nUSD,2026-11-26,Thanksgiving\nUSD,2026-12-25,Christmas\nEUR,2026-12-25,Christmas\n".write(toFile: holidays, atomically: true, encoding: .utf8)
+        let calendar = try SettlementCalendar.load(instrumentsFile: instruments, holidaysFile: holidays)
+        let wednesday = CalendarDay(year: 2026, month: 11, day: 25)!
+        // EUR/USD T+2 from a Wednesday: Thanksgiving (USD) is no business day, so Friday is
+        // day one and Monday day two. USD/CAD is T+1: Friday.
+        #expect(calendar.valueDate(tradeDate: wednesday, instrument: "EUR/USD", currency: "USD") == CalendarDay(year: 2026, month: 11, day: 30))
+        #expect(calendar.valueDate(tradeDate: wednesday, instrument: "USD/CAD", currency: "CAD") == CalendarDay(year: 2026, month: 11, day: 27))
+        #expect(calendar.valueDate(tradeDate: wednesday, instrument: "US500", currency: "USD") == wednesday)
+        #expect(calendar.valueDate(tradeDate: CalendarDay(year: 2026, month: 12, day: 23)!, instrument: "EUR/USD", currency: "USD")
+                == CalendarDay(year: 2026, month: 12, day: 28))
+        #expect(calendar.valueDate(tradeDate: CalendarDay(year: 2026, month: 11, day: 27)!, instrument: "AAPL", currency: "USD")
+                == CalendarDay(year: 2026, month: 11, day: 30))
+    }
+
+    @Test("a bad line in a calendar file is named with its line and field")
+    func badFile() throws {
+        let folder = TemporaryFolder("calendar")
+        defer { folder.cleanup() }
+        try FileManager.default.createDirectory(atPath: folder.path, withIntermediateDirectories: true)
+        let holidays = folder.path + "/holidays.csv"
+        try "calendar,date\nUSD,2026-11-26\nUSD,26/12/2026\n".write(toFile: holidays, atomically: true, encoding: .utf8)
+        do {
+            _ = try SettlementCalendar.load(instrumentsFile: nil, holidaysFile: holidays)
+            Issue.record("no error")
+        } catch {
+            #expect("\(error)" == "\(holidays):3: date '26/12/2026' is not YYYY-MM-DD")
+        }
+    }
+}
