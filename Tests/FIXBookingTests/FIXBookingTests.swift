@@ -1,0 +1,214 @@
+import ExactNumbers
+@testable import FIXBooking
+import FIXCore
+import Foundation
+import Ledger
+import Testing
+
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func temporaryPath(_ name: String) -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("cf-\(name)-\(UUID().uuidString)").path
+}
+
+/// Parses one message written as `tag=value|…` (BodyLength and CheckSum filled in).
+func withMessage<R>(_ fields: [(Int, String)], begin: String = "FIX.4.4", _ body: (FIXMessage) throws -> R) throws -> R {
+    let encoder = FIXEncoder(beginString: begin)
+    encoder.start(msgType: fields[0].1)
+    for (tag, value) in fields.dropFirst() { encoder.append(tag, value) }
+    let bytes = Array(encoder.finish())
+    let parser = FIXParser()
+    return try withExtendedLifetime(parser) { try bytes.withUnsafeBytes { try body(try parser.parse($0)) } }
+}
+
+let header: [(Int, String)] = [(49, "PLATFORM1"), (56, "COUNTERFOIL"), (34, "7"), (52, "20261127-10:00:00.000")]
+
+@Suite struct MappingTests {
+    let mapping = ExecutionMapping()
+
+    @Test("a FIX 4.4 fill becomes a trade with exact quantity, price, dates and commission")
+    func fill() throws {
+        let mapped = try withMessage([(35, "8")] + header + [(37, "O1"), (17, "E1"), (150, "F"), (39, "2"), (1, "ACC-1"), (55, "EUR/USD"),
+                                     (54, "2"), (32, "100000"), (31, "1.08425"), (15, "USD"), (60, "20261127-09:59:59.123456"),
+                                     (75, "20261127"), (64, "20261201"), (12, "0.00002"), (13, "1")]) {
+            mapping.map($0, source: ExecutionMapping.source(of: $0))
+        }
+        guard case .execution(let e) = mapped else { Issue.record("\(mapped)"); return }
+        #expect(e.source == "FIX.4.4:PLATFORM1->COUNTERFOIL" && e.executionID == "E1" && e.kind == .trade)
+        #expect(e.account == "ACC-1" && e.instrument == "EUR/USD" && e.side == .sell && e.currency == "USD")
+        #expect(e.quantity == 100_000 && e.price == ExactDecimal("1.08425")!)
+        #expect(e.settlementDate == CalendarDay(year: 2026, month: 12, day: 1))
+        #expect(e.commission == 2)  // 0.00002 per unit × 100,000
+        #expect(e.transactTime == 1_795_773_599_123_456_000)
+    }
+
+    @Test("ExecType G and H correct and bust the execution named in ExecRefID")
+    func correctionsAndBusts() throws {
+        for (execType, expected) in [("G", ExecutionKind.correction(of: "E1")), ("H", .bust(of: "E1"))] {
+            let mapped = try withMessage([(35, "8")] + header + [(17, "E2"), (19, "E1"), (150, execType), (1, "A"), (55, "AAPL"),
+                                         (54, "1"), (32, "5"), (31, "190"), (15, "USD")]) { mapping.map($0, source: "s") }
+            guard case .execution(let e) = mapped else { Issue.record("\(mapped)"); return }
+            #expect(e.kind == expected)
+        }
+    }
+
+    @Test("FIX 4.2 fills by ExecType 1/2 and corrections by ExecTransType 1/2")
+    func legacy() throws {
+        let base: [(Int, String)] = [(1, "A"), (55, "AAPL"), (54, "1"), (32, "5"), (31, "190"), (15, "USD")]
+        let fill = try withMessage([(35, "8")] + header + [(17, "X1"), (20, "0"), (150, "2")] + base, begin: "FIX.4.2") { mapping.map($0, source: "s") }
+        guard case .execution(let trade) = fill else { Issue.record("\(fill)"); return }
+        #expect(trade.kind == .trade)
+        let cancel = try withMessage([(35, "8")] + header + [(17, "X2"), (20, "1"), (19, "X1"), (150, "2")] + base, begin: "FIX.4.2") { mapping.map($0, source: "s") }
+        guard case .execution(let bust) = cancel else { Issue.record("\(cancel)"); return }
+        #expect(bust.kind == .bust(of: "X1"))
+        let newOrder = try withMessage([(35, "8")] + header + [(17, "X3"), (20, "0"), (150, "0")] + base, begin: "FIX.4.2") { mapping.map($0, source: "s") }
+        guard case .notBooked = newOrder else { Issue.record("\(newOrder)"); return }
+    }
+
+    @Test("order events, session messages and position reports are not booked")
+    func notBooked() throws {
+        for fields in [[(35, "8")] + header + [(17, "E1"), (150, "0"), (1, "A"), (55, "X"), (54, "1")],
+                       [(35, "0")] + header, [(35, "AP")] + header + [(721, "P1")]] {
+            let mapped = try withMessage(fields) { mapping.map($0, source: "s") }
+            guard case .notBooked = mapped else { Issue.record("\(fields): \(mapped)"); continue }
+        }
+    }
+
+    static let invalidCases: [(fields: [(Int, String)], reason: String)] = [
+        ([(17, "E1"), (150, "F"), (55, "AAPL"), (54, "1"), (32, "5"), (31, "190"), (15, "USD")], "missing Account (1)"),
+        ([(17, "E1"), (150, "F"), (1, "A"), (55, "AAPL"), (54, "1"), (32, "5"), (31, "1,90"), (15, "USD")], "LastPx (31) '1,90' is not a number"),
+        ([(17, "E1"), (150, "F"), (1, "A"), (55, "AAPL"), (54, "9"), (32, "5"), (31, "190"), (15, "USD")], "Side (54) 9 is neither a buy nor a sell"),
+        ([(17, "E1"), (150, "F"), (1, "A"), (55, "AAPL"), (54, "1"), (31, "190"), (15, "USD")], "missing LastQty (32)"),
+        ([(17, "E1"), (150, "G"), (1, "A"), (55, "AAPL"), (54, "1"), (32, "5"), (31, "190"), (15, "USD")], "trade correction or bust without ExecRefID (19)"),
+    ]
+
+    @Test("a trade with a missing or malformed field is invalid and says which")
+    func invalid() throws {
+        for (fields, reason) in Self.invalidCases {
+            let mapped = try withMessage([(35, "8")] + header + fields) { mapping.map($0, source: "s") }
+            guard case .invalid(let why) = mapped else { Issue.record("\(mapped)"); continue }
+            #expect(why == reason)
+        }
+    }
+
+    @Test("a TradeCaptureReport books the first side's account and side under its TradeReportID")
+    func tradeCapture() throws {
+        let mapped = try withMessage([(35, "AE")] + header + [(571, "TR1"), (487, "0"), (55, "US500"), (32, "7"), (31, "5019.7"),
+                                     (15, "USD"), (75, "20261127"), (552, "1"), (54, "2"), (37, "O1"), (1, "ACC-6")]) {
+            mapping.map($0, source: "s")
+        }
+        guard case .execution(let e) = mapped else { Issue.record("\(mapped)"); return }
+        #expect(e.executionID == "TR1" && e.account == "ACC-6" && e.side == .sell && e.quantity == 7)
+    }
+}
+
+@Suite struct ReplayTests {
+    @Test("the fixtures book cleanly, and a second replay books nothing twice")
+    func fixtures() throws {
+        let folder = temporaryPath("replay")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let ledger = try Ledger(folder: folder)
+        defer { ledger.close() }
+        let replay = DropCopyReplay(ledger: ledger, batchSize: 250)
+        let first = try replay.run(path: packageRoot.appendingPathComponent("Fixtures/dropcopy-fix44.log").path)
+        #expect(first.messages == 3001 && first.malformed == 0 && first.refused == 0 && first.quarantined == 0)
+        #expect(first.booked > 2800)
+        let legacy = try replay.run(path: packageRoot.appendingPathComponent("Fixtures/dropcopy-fix42-pipe.log").path)
+        #expect(legacy.booked > 390)
+        let entries = try ledger.nextOffset()
+        let again = try replay.run(path: packageRoot.appendingPathComponent("Fixtures/dropcopy-fix44.log").path)
+        #expect(again.booked == 0 && again.alreadyCommitted == 3001)
+        #expect(try ledger.nextOffset() == entries)
+        let report = try ledger.check()
+        #expect(report.isClean, "\(report.problems.prefix(5))")
+    }
+}
+
+/// A drop-copy log of `count` ExecutionReports: fills across accounts and instruments,
+/// with busts, corrections and a few invalid ones, as one FIX 4.4 session.
+func makeLog(count: Int, path: String) throws {
+    var rng = SystemRandomNumberGenerator()
+    let encoder = FIXEncoder(beginString: "FIX.4.4")
+    var out = Data()
+    var fills: [String] = []
+    for n in 1...count {
+        encoder.start(msgType: "8")
+        encoder.append(49, "PLATFORM1")
+        encoder.append(56, "COUNTERFOIL")
+        encoder.append(34, n)
+        encoder.append(52, FIXTimestamp(nanosecondsSinceEpoch: 1_795_800_000_000_000_000 + Int64(n) * 1_000_000))
+        encoder.append(17, "E\(n)")
+        let roll = Int.random(in: 0..<100, using: &rng)
+        if roll < 3, let target = fills.randomElement(using: &rng) {
+            encoder.append(19, target)
+            encoder.append(150, char: UInt8(ascii: roll == 0 ? "H" : "G"))
+        } else {
+            encoder.append(150, char: UInt8(ascii: "F"))
+            fills.append("E\(n)")
+        }
+        encoder.append(1, roll == 50 ? "" : "ACC-\(n % 97)")
+        encoder.append(55, ["AAPL", "EUR/USD", "US500", "XAU/USD"][n % 4])
+        encoder.append(54, char: UInt8(ascii: n % 3 == 0 ? "2" : "1"))
+        encoder.append(32, ExactDecimal(mantissa: Int128(1 + n % 50), scale: 0))
+        encoder.append(31, ExactDecimal(mantissa: Int128(10_000 + n % 777), scale: 2))
+        encoder.append(15, "USD")
+        encoder.append(75, FIXDate(year: 2026, month: 11, day: 27)!)
+        out.append(contentsOf: encoder.finish())
+        out.append(UInt8(ascii: "\n"))
+    }
+    try out.write(to: URL(fileURLWithPath: path))
+}
+
+@Suite(.serialized) struct CrashTests {
+    /// A real process books a long log and is killed with SIGKILL at random moments,
+    /// twenty times; each restart resumes from the committed progress. The final books
+    /// equal those of one uninterrupted replay: nothing lost, nothing booked twice.
+    @Test("SIGKILL at random moments loses nothing and books nothing twice")
+    func killAndResume() throws {
+        let binary = packageRoot.appendingPathComponent(".build/debug/counterfoil").path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the package first (swift build --build-tests)")
+        let log = temporaryPath("crash-log")
+        let crashed = temporaryPath("crashed")
+        let reference = temporaryPath("reference")
+        defer { for path in [log, crashed, reference] { try? FileManager.default.removeItem(atPath: path) } }
+        try makeLog(count: 20_000, path: log)
+
+        let clean = try Ledger(folder: reference)
+        defer { clean.close() }
+        _ = try DropCopyReplay(ledger: clean, batchSize: 500).run(path: log)
+
+        func replay() throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["replay", log, "--ledger", crashed, "--batch", "100", "--quiet"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        var killedMidway = 0
+        for _ in 0..<20 {
+            let process = try replay()
+            Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.6))
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                killedMidway += 1
+            }
+            process.waitUntilExit()
+        }
+        let finish = try replay()
+        finish.waitUntilExit()
+        #expect(finish.terminationStatus == 0)
+        #expect(killedMidway >= 10, "the log was booked too fast to be interrupted")
+
+        let survivor = try Ledger(folder: crashed)
+        defer { survivor.close() }
+        #expect(try survivor.nextOffset() == clean.nextOffset())
+        #expect(try survivor.positions(includeHouse: true) == clean.positions(includeHouse: true))
+        let cash = try survivor.cash(includeHouse: true).map { "\($0.account) \($0.currency) \($0.amount)" }
+        #expect(cash == (try clean.cash(includeHouse: true).map { "\($0.account) \($0.currency) \($0.amount)" }))
+        #expect(try survivor.quarantined().map(\.reason) == clean.quarantined().map(\.reason))
+        let report = try survivor.check()
+        #expect(report.isClean, "\(report.problems.prefix(5))")
+    }
+}
