@@ -176,6 +176,21 @@ struct BookingTransaction {
     let now: Int64
     var nextOffset: UInt64
     var nextQuarantine: UInt64
+    /// Balance and obligation changes are sums: gathered over the whole transaction and
+    /// written once per key in `finish()`. Positions depend on order: each is loaded at
+    /// its first touch, moved in memory, and written once. A retried transaction starts
+    /// from a fresh `BookingTransaction`, so nothing here outlives an abort.
+    var balanceDeltas: [BalanceKey: ExactDecimal] = [:]
+    var obligationDeltas: [ObligationKey: ExactDecimal] = [:]
+    var touchedPositions: [PositionKey: Position] = [:]
+    /// Value dates already worked out in this transaction (most trades share a few).
+    var valueDates: [ValueDateKey: CalendarDay] = [:]
+
+    struct ValueDateKey: Hashable {
+        let day: CalendarDay
+        let instrument: String
+        let currency: String
+    }
 
     init(txn: WriteTransaction, db: Databases, settings: LedgerSettings, now: Int64) throws {
         self.txn = txn
@@ -186,10 +201,38 @@ struct BookingTransaction {
         nextQuarantine = try txn.get(db.meta, Keys.nextQuarantine) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
     }
 
-    /// Writes the counters back; call once before commit.
-    func finish() throws {
+    /// Writes what was gathered and the counters; call once before commit.
+    mutating func finish() throws {
+        for (key, delta) in balanceDeltas where !delta.isZero {
+            let stored = Keys.balance(key.account, key.asset)
+            let current = try txn.get(db.balances, stored) { var r = ByteReader($0); return try r.decimal() } ?? .zero
+            var w = ByteWriter(capacity: 17)
+            w.decimal(current + delta)
+            try txn.put(db.balances, stored, w.bytes)
+        }
+        balanceDeltas.removeAll()
+        try flushObligations()
+        for (key, position) in touchedPositions {
+            try txn.put(db.positions, Keys.position(key.account, key.instrument), position.encoded())
+        }
+        touchedPositions.removeAll()
         try txn.put(db.meta, Keys.nextOffset, Key.offset(nextOffset))
         try txn.put(db.meta, Keys.nextQuarantine, Key.offset(nextQuarantine))
+    }
+
+    mutating func flushObligations() throws {
+        for (key, delta) in obligationDeltas where !delta.isZero {
+            let stored = Keys.obligation(key.account, key.asset, key.day)
+            let (current, status) = try txn.get(db.settlement, stored) { bytes -> (ExactDecimal, SettlementStatus) in
+                var r = ByteReader(bytes)
+                return (try r.decimal(), SettlementStatus(rawValue: try r.u8()) ?? .pending)
+            } ?? (.zero, .pending)
+            var w = ByteWriter(capacity: 18)
+            w.decimal(current + delta)
+            w.u8(status.rawValue)
+            try txn.put(db.settlement, stored, w.bytes)
+        }
+        obligationDeltas.removeAll()
     }
 
     // MARK: Executions
@@ -262,8 +305,18 @@ struct BookingTransaction {
 
     /// Books a trade-shaped entry for `execution`; returns its offset.
     mutating func bookTrade(_ execution: Execution, kind: JournalEntry.Kind, reference: UInt64) throws -> UInt64 {
-        let valueDate = execution.settlementDate
-            ?? settings.calendar.valueDate(tradeDate: execution.tradeDate, instrument: execution.instrument, currency: execution.currency)
+        var valueDate: CalendarDay
+        if let given = execution.settlementDate {
+            valueDate = given
+        } else {
+            let key = ValueDateKey(day: execution.tradeDate, instrument: execution.instrument, currency: execution.currency)
+            if let known = valueDates[key] {
+                valueDate = known
+            } else {
+                valueDate = settings.calendar.valueDate(tradeDate: execution.tradeDate, instrument: execution.instrument, currency: execution.currency)
+                valueDates[key] = valueDate
+            }
+        }
         let postings = JournalEntry.tradePostings(
             account: execution.account, contra: LedgerAccounts.contra(for: execution.source),
             instrument: execution.instrument, side: execution.side, quantity: execution.quantity,
@@ -334,9 +387,10 @@ struct BookingTransaction {
         precondition(entry.offset == nextOffset, "journal offsets are consecutive")
         nextOffset += 1
         try txn.put(db.journal, Key.offset(entry.offset), entry.encoded(), append: true)
-        var touchedAccounts: Set<String> = []
+        // The accounts an entry touches are few (two to four): an array beats hashing.
+        var touchedAccounts: [String] = []
         for posting in entry.postings {
-            touchedAccounts.insert(posting.account)
+            if !touchedAccounts.contains(posting.account) { touchedAccounts.append(posting.account) }
             try addToBalance(posting.account, posting.asset, posting.amount)
             if entry.kind != .settlementStatus {
                 try addToObligation(posting.account, posting.asset, entry.valueDate, posting.amount)
@@ -346,37 +400,31 @@ struct BookingTransaction {
                                     price: entry.price, currency: entry.currency)
             }
         }
-        if entry.postings.isEmpty { touchedAccounts.insert(entry.account) }
+        if entry.postings.isEmpty { touchedAccounts.append(entry.account) }
         for account in touchedAccounts where !LedgerAccounts.isHouse(account) {
             try txn.put(db.accountEntries, Keys.accountEntry(account, entry.offset), [])
         }
     }
 
-    func addToBalance(_ account: String, _ asset: Asset, _ amount: ExactDecimal) throws {
-        let key = Keys.balance(account, asset)
-        let current = try txn.get(db.balances, key) { var r = ByteReader($0); return try r.decimal() } ?? .zero
-        var w = ByteWriter(capacity: 17)
-        w.decimal(current + amount)
-        try txn.put(db.balances, key, w.bytes)
+    mutating func addToBalance(_ account: String, _ asset: Asset, _ amount: ExactDecimal) throws {
+        balanceDeltas[BalanceKey(account: account, asset: asset), default: .zero] += amount
     }
 
-    func addToObligation(_ account: String, _ asset: Asset, _ day: CalendarDay, _ amount: ExactDecimal) throws {
-        let key = Keys.obligation(account, asset, day)
-        let (current, status) = try txn.get(db.settlement, key) { bytes -> (ExactDecimal, SettlementStatus) in
-            var r = ByteReader(bytes)
-            return (try r.decimal(), SettlementStatus(rawValue: try r.u8()) ?? .pending)
-        } ?? (.zero, .pending)
-        var w = ByteWriter(capacity: 18)
-        w.decimal(current + amount)
-        w.u8(status.rawValue)
-        try txn.put(db.settlement, key, w.bytes)
+    mutating func addToObligation(_ account: String, _ asset: Asset, _ day: CalendarDay, _ amount: ExactDecimal) throws {
+        obligationDeltas[ObligationKey(account: account, asset: asset, day: day), default: .zero] += amount
     }
 
     mutating func applyToPosition(account: String, instrument: String, units: ExactDecimal, price: ExactDecimal,
                                   currency: String) throws {
-        let key = Keys.position(account, instrument)
-        var position = try txn.get(db.positions, key) { try Position(account: account, instrument: instrument, decoding: $0) }
-            ?? Position(account: account, instrument: instrument, currency: currency)
+        let cacheKey = PositionKey(account: account, instrument: instrument)
+        var position: Position
+        if let touched = touchedPositions[cacheKey] {
+            position = touched
+        } else {
+            position = try txn.get(db.positions, Keys.position(account, instrument)) {
+                try Position(account: account, instrument: instrument, decoding: $0)
+            } ?? Position(account: account, instrument: instrument, currency: currency)
+        }
         switch settings.pnlMethod {
         case .averageCost:
             PositionMath.applyAverageCost(&position, units: units, price: price)
@@ -384,7 +432,7 @@ struct BookingTransaction {
             var lots = StoredLots(txn: txn, dbi: db.lots, account: account, instrument: instrument)
             try PositionMath.applyFIFO(&position, lots: &lots, units: units, price: price)
         }
-        try txn.put(db.positions, key, position.encoded())
+        touchedPositions[cacheKey] = position
     }
 
     // MARK: Adjustments, settlement status, marks, progress
@@ -415,6 +463,7 @@ struct BookingTransaction {
 
     mutating func setSettlementStatus(account: String, asset: Asset, valueDate: CalendarDay, status: SettlementStatus,
                                       who: String, why: String) throws -> UInt64 {
+        try flushObligations()
         let key = Keys.obligation(account, asset, valueDate)
         guard let amount = try txn.get(db.settlement, key, { var r = ByteReader($0); return try r.decimal() }) else {
             throw LedgerError.notFound("no obligation for \(account) in \(asset) on \(valueDate)")

@@ -154,7 +154,9 @@ public struct JournalEntry: Hashable, Sendable {
         self.postings = postings
     }
 
-    init(decoding bytes: UnsafeRawBufferPointer) throws {
+    /// Decodes a stored entry; without `postings`, the legs are skipped (listings need
+    /// only the trade's terms, and the legs are most of the work).
+    init(decoding bytes: UnsafeRawBufferPointer, postings withPostings: Bool = true) throws {
         var r = ByteReader(bytes)
         guard try r.u8() == 1 else { throw LedgerError.corrupt("unknown journal record version") }
         offset = try r.u64()
@@ -177,6 +179,10 @@ public struct JournalEntry: Hashable, Sendable {
         fees = try r.decimal()
         bookedAt = try r.i64()
         memo = try r.string()
+        guard withPostings else {
+            postings = []
+            return
+        }
         let count = Int(try r.u32())
         var postings: [Posting] = []
         postings.reserveCapacity(count)

@@ -222,7 +222,8 @@ public final class Ledger: Sendable {
     }
 
     /// An account's journal entries, newest first, starting below `before` (an offset).
-    public func entries(account: String, before: UInt64 = .max, limit: Int = 100) throws -> [JournalEntry] {
+    /// Without `postings` the entries' legs are left empty, which makes listing cheaper.
+    public func entries(account: String, before: UInt64 = .max, limit: Int = 100, postings: Bool = true) throws -> [JournalEntry] {
         var result: [JournalEntry] = []
         try environment.read { txn in
             let start = Keys.accountEntry(account, before == .max ? .max : before - 1)
@@ -231,7 +232,7 @@ public final class Ledger: Sendable {
                 guard key.starts(with: prefix), result.count < limit else { return false }
                 var r = ByteReader(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
                 let offset = ~(try r.u64())
-                if let entry = try txn.get(db.journal, Key.offset(offset), { try JournalEntry(decoding: $0) }) {
+                if let entry = try txn.get(db.journal, Key.offset(offset), { try JournalEntry(decoding: $0, postings: postings) }) {
                     result.append(entry)
                 }
                 return true

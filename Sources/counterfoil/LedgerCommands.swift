@@ -132,7 +132,7 @@ struct TradesCommand: ParsableCommand {
         var rows = Rows(["offset", "kind", "execution_id", "instrument", "side", "quantity", "price", "currency",
                          "trade_date", "value_date", "commission", "memo"],
                         numeric: ["offset", "quantity", "price", "commission"])
-        for entry in try book.entries(account: account, limit: max(1, limit)) {
+        for entry in try book.entries(account: account, limit: max(1, limit), postings: false) {
             rows.append([String(entry.offset), entry.kind.description, entry.executionID, entry.instrument,
                          entry.side.description, entry.quantity.normalized.description, entry.price.normalized.description,
                          entry.currency, entry.tradeDate.description, entry.valueDate.description,

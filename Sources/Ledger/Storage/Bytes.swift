@@ -10,27 +10,22 @@ public struct ByteWriter {
     public mutating func u8(_ value: UInt8) { bytes.append(value) }
 
     public mutating func u32(_ value: UInt32) {
-        bytes.append(UInt8(truncatingIfNeeded: value >> 24))
-        bytes.append(UInt8(truncatingIfNeeded: value >> 16))
-        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
-        bytes.append(UInt8(truncatingIfNeeded: value))
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     public mutating func u64(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
-        }
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// Signed, ordered: the sign bit flipped so that negative values sort first.
     public mutating func i64(_ value: Int64) { u64(UInt64(bitPattern: value) ^ (1 << 63)) }
 
     public mutating func string(_ value: String) {
-        let utf8 = Array(value.utf8)
-        precondition(utf8.count <= Int(UInt16.max), "string too long for a key or record")
-        bytes.append(UInt8(truncatingIfNeeded: utf8.count >> 8))
-        bytes.append(UInt8(truncatingIfNeeded: utf8.count))
-        bytes += utf8
+        let count = value.utf8.count
+        precondition(count <= Int(UInt16.max), "string too long for a key or record")
+        bytes.append(UInt8(truncatingIfNeeded: count >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: count))
+        bytes.append(contentsOf: value.utf8)
     }
 
     public mutating func blob(_ value: [UInt8]) {
@@ -80,9 +75,7 @@ public struct ByteReader {
 
     public mutating func u64() throws -> UInt64 {
         let b = try take(8)
-        var value: UInt64 = 0
-        for byte in b { value = value << 8 | UInt64(byte) }
-        return value
+        return UInt64(bigEndian: b.loadUnaligned(as: UInt64.self))
     }
 
     public mutating func i64() throws -> Int64 { Int64(bitPattern: try u64() ^ (1 << 63)) }

@@ -1,0 +1,109 @@
+import Benchmark
+import ExactNumbers
+import Foundation
+import Ledger
+
+let day = CalendarDay(year: 2026, month: 11, day: 27)!
+let instruments = ["AAPL", "EUR/USD", "US500", "MSFT", "XAU/USD", "DE40", "GBP/USD", "VOD.L"]
+
+/// `count` fills from `first` on: 10,000 accounts, eight instruments, both sides.
+func executions(from first: Int, count: Int) -> [Execution] {
+    var out: [Execution] = []
+    out.reserveCapacity(count)
+    for i in first..<(first + count) {
+        let quantity = ExactDecimal(mantissa: Int128(1 + i % 50), scale: 0)
+        let price = ExactDecimal(mantissa: Int128(10_000 + i % 777), scale: 2)
+        let side: Side = i % 3 == 0 ? .sell : .buy
+        out.append(Execution(source: "bench", executionID: "E\(i)", account: "ACC-\(i % 10_000)", instrument: instruments[i % 8],
+                             side: side, quantity: quantity, price: price, currency: "USD", tradeDate: day,
+                             transactTime: 1_795_800_000_000_000_000 + Int64(i)))
+    }
+    return out
+}
+
+func freshFolder(_ name: String) -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("cf-bench-\(name)-\(UUID().uuidString)").path
+    return path
+}
+
+let benchmarks: @Sendable () -> Void = {
+    // Durable booking into one ledger whose journal grows over the run: each iteration
+    // books 1,000 fills as four concurrent requests of 250, which the writer groups into
+    // write transactions with one fsync each.
+    Benchmark("Ledger book fills (durable, group commit)",
+              configuration: .init(metrics: [.wallClock, .throughput, .peakMemoryResident, .cpuTotal],
+                                   warmupIterations: 2, scalingFactor: .kilo, maxDuration: .seconds(30),
+                                   maxIterations: 10_000)) { benchmark in
+        let state = BookingState.shared
+        let batches = (0..<4).map { executions(from: state.next + $0 * 250, count: 250) }
+        state.next += 1000
+        benchmark.startMeasurement()
+        let group = DispatchGroup()
+        for batch in batches {
+            group.enter()
+            Thread.detachNewThread {
+                _ = try? state.ledger.book(batch)
+                group.leave()
+            }
+        }
+        group.wait()
+        benchmark.stopMeasurement()
+    }
+
+    // Reads while the writer is busy: a position, and a client's latest ten trades.
+    Benchmark("Ledger read a position while booking",
+              configuration: .init(metrics: [.wallClock, .throughput], warmupIterations: 1000, scalingFactor: .one,
+                                   maxDuration: .seconds(5), maxIterations: 200_000)) { benchmark in
+        let state = ReadState.shared
+        let i = state.nextIndex()
+        benchmark.startMeasurement()
+        blackHole(try state.ledger.position(account: "ACC-\(i % 10_000)", instrument: instruments[i % 8]))
+        benchmark.stopMeasurement()
+    }
+    Benchmark("Ledger read a client's latest 10 trades while booking",
+              configuration: .init(metrics: [.wallClock, .throughput], warmupIterations: 1000, scalingFactor: .one,
+                                   maxDuration: .seconds(5), maxIterations: 200_000)) { benchmark in
+        let state = ReadState.shared
+        let i = state.nextIndex()
+        benchmark.startMeasurement()
+        blackHole(try state.ledger.entries(account: "ACC-\(i % 10_000)", limit: 10, postings: false))
+        benchmark.stopMeasurement()
+    }
+}
+
+/// A ledger with 200,000 fills and a writer that keeps booking 500 at a time while the
+/// read benchmarks run.
+final class ReadState: @unchecked Sendable {
+    static let shared = ReadState()
+    let ledger: Ledger
+    private var index = 0
+
+    init() {
+        ledger = try! Ledger(folder: freshFolder("read"))
+        for start in stride(from: 0, to: 200_000, by: 5000) { try! ledger.book(executions(from: start, count: 5000)) }
+        let ledger = self.ledger
+        Thread.detachNewThread {
+            var next = 200_000
+            while true {
+                _ = try? ledger.book(executions(from: next, count: 500))
+                next += 500
+            }
+        }
+    }
+
+    func nextIndex() -> Int {
+        index &+= 7919
+        return index
+    }
+}
+
+/// One ledger for the whole booking run, so that the journal grows.
+final class BookingState: @unchecked Sendable {
+    static let shared = BookingState()
+    let ledger: Ledger
+    var next = 0
+
+    init() {
+        ledger = try! Ledger(folder: freshFolder("book"))
+    }
+}
