@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ExactNumbers", targets: ["ExactNumbers"]),
         .library(name: "FIXCore", targets: ["FIXCore"]),
         .library(name: "Ledger", targets: ["Ledger"]),
+        .library(name: "FIXDictionary", targets: ["FIXDictionary"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,6 +31,8 @@ let package = Package(
         .target(name: "CFIXScan"),
         // Zero-copy FIX tag=value framing, parsing, values and encoding. No I/O.
         .target(name: "FIXCore", dependencies: ["ExactNumbers", "CFIXScan"]),
+        // QuickFIX-format data dictionaries and message validation.
+        .target(name: "FIXDictionary", dependencies: ["FIXCore", "ExactNumbers"]),
         // The books in LMDB: journal, positions, cash, settlement. Knows nothing of FIX.
         .target(name: "Ledger", dependencies: ["CLMDB", "ExactNumbers"]),
         // FIX drop-copy messages to ledger executions.
@@ -39,6 +42,7 @@ let package = Package(
             dependencies: [
                 "FIXCore",
                 "FIXBooking",
+                "FIXDictionary",
                 "Ledger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -47,6 +51,7 @@ let package = Package(
         .testTarget(name: "FIXCoreTests", dependencies: ["FIXCore"]),
         .testTarget(name: "CLMDBTests", dependencies: ["CLMDB"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger"]),
+        .testTarget(name: "FIXDictionaryTests", dependencies: ["FIXDictionary", "FIXCore"]),
         .testTarget(name: "FIXBookingTests", dependencies: ["FIXBooking", "FIXCore", "Ledger"]),
     ],
     swiftLanguageModes: [.v6]

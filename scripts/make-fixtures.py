@@ -112,14 +112,15 @@ def fix44_dropcopy(count):
             f = fills[-1]
             out.append(s.send("AE", [
                 (571, "TR%d" % exec_no), (487, 0), (856, 0), (570, "N"), (55, f[1]), (32, f[8]),
-                (31, price_text(f[3], f[4])), (15, f[2]), (75, s.clock.strftime("%Y%m%d")), (60, ts(s.clock, 6)),
-                (552, 1), (54, f[7]), (37, f[9]), (1, f[6]), (453, 1), (448, "EXECBROKER1"), (447, "D"), (452, 1)]))
+                (31, price_text(f[3], f[4])), (75, s.clock.strftime("%Y%m%d")), (60, ts(s.clock, 6)),
+                (552, 1), (54, f[7]), (37, f[9]), (453, 1), (448, "EXECBROKER1"), (447, "D"), (452, 1),
+                (1, f[6]), (15, f[2])]))
         if random.random() < 0.02:
             acct = random.choice(ACCOUNTS)
             sym, ccy, px, dec, _ = random.choice(INSTRUMENTS)
             out.append(s.send("AP", [
                 (721, "P%d" % s.seq), (724, 0), (728, 0), (715, s.clock.strftime("%Y%m%d")), (1, acct), (581, 1),
-                (55, sym), (15, ccy), (730, price_text(px, dec)), (731, 1),
+                (55, sym), (15, ccy), (730, price_text(px, dec)), (731, 1), (734, price_text(px, dec)),
                 (702, 1), (703, "TOT"), (704, random.randint(0, 20) * 100), (705, random.randint(0, 20) * 100),
                 (753, 1), (707, "FMTM"), (708, "%.2f" % random.uniform(-5000, 5000))]))
     out.append(s.send("5", [(58, "end of day")]))

@@ -148,6 +148,8 @@ public final class FIXParser {
         let delimiters = markDelimiters(base, n)
         // Pass one: field boundaries from the bitmap alone, a chain of a few instructions
         // per field. Each entry holds (field start, field end) until pass two.
+        let entries = self.entries
+        let entriesMax = self.entriesMax
         var count = 0
         var fieldStart = 0
         let words = (n &+ 63) &>> 6
@@ -169,6 +171,11 @@ public final class FIXParser {
         // data field, whose SOH bytes pass one took for delimiters; a long tag; a malformed
         // field) sends the message to the careful parser, which also names the error.
         let generationTag = generation &<< 16
+        // Locals, not properties: stores through the table pointers could, as far as the
+        // compiler knows, change this object, which would reload every property per field.
+        let tagIndex = self.tagIndex
+        let tagCache = self.tagCache
+        let allowsEmptyValues = self.allowsEmptyValues
         for i in 0..<count {
             let entry = entries + i
             let start = Int(entry.pointee.valueOffset)
