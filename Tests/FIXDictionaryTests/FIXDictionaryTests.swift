@@ -216,3 +216,30 @@ let fill44: [(Int, String)] = [(37, "O1"), (17, "E1"), (150, "F"), (39, "2"), (1
         }
     }
 }
+
+@Suite struct DropCopyProfileTests {
+    static let path = packageRoot.appendingPathComponent("FixDictionaries/FIX44-DropCopy.xml").path
+
+    @Test("Counterfoil's FIX 4.4 drop-copy profile has no defects and validates the drop-copy traffic")
+    func profile() throws {
+        let (dictionary, defects) = try FIXDataDictionary.load(path: Self.path)
+        #expect(defects.isEmpty, "\(defects)")
+        #expect(Set(dictionary.messages.keys) == ["0", "1", "2", "3", "4", "5", "A", "j", "8", "AE", "AR", "AN", "AO", "AP"])
+        let validator = FIXValidator(application: dictionary)
+        let parser = FIXParser()
+        let data = try Data(contentsOf: packageRoot.appendingPathComponent("Fixtures/dropcopy-fix44.log"))
+        var checked = 0
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            try Array(line).withUnsafeBytes { bytes in
+                let message = try parser.parse(bytes)
+                let rejection = validator.validate(message)
+                #expect(rejection == nil, "\(String(describing: rejection))")
+                checked += 1
+            }
+        }
+        #expect(checked == 3001)
+        // A message type outside the profile is refused as such.
+        let order = try withMessage(header44.map { $0.0 == 35 ? (35, "D") : $0 } + [(11, "C1")]) { validator.validate($0) }
+        #expect(order?.reason == .invalidMsgType)
+    }
+}
