@@ -26,6 +26,16 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
         .executableTarget(
+            name: "FIXDictionaryBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "FIXCore", package: "Counterfoil"),
+                .product(name: "FIXDictionary", package: "Counterfoil"),
+            ],
+            path: "Benchmarks/FIXDictionaryBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        .executableTarget(
             name: "LedgerBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "package-benchmark"),

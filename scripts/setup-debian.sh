@@ -5,7 +5,8 @@
 set -euo pipefail
 
 # liblmdb-dev: the ledger's storage (found through pkg-config by the CLMDB target).
-packages=(liblmdb-dev pkg-config)
+# libquickfix-dev, g++: QuickFIX as a test peer (validation agreement, acceptance).
+packages=(liblmdb-dev pkg-config libquickfix-dev g++)
 
 missing=()
 for package in "${packages[@]}"; do

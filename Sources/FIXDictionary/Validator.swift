@@ -94,6 +94,18 @@ public final class FIXValidator {
     let seen: UnsafeMutablePointer<UInt32>
     let seenLimit: Int
     var stamp: UInt32 = 0
+    /// Per tag below `seenLimit`: type and single-byte enum values from both
+    /// dictionaries, in plain memory so that the hot path touches no reference counts.
+    let info: UnsafeMutablePointer<TagInfo>
+
+    struct TagInfo {
+        var defined = false
+        var type = FIXFieldType.other
+        /// Enumerated: single-byte values in `bytes`; longer ones need `longerValues`.
+        var hasEnums = false
+        var hasLongerValues = false
+        var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    }
 
     /// `application` for the body; `transport` (a FIXT dictionary) for the header, trailer
     /// and admin messages when they differ, as in FIX 5.0 sessions.
@@ -110,9 +122,26 @@ public final class FIXValidator {
         seenLimit = max(application.tableLimit, self.transport.tableLimit)
         seen = .allocate(capacity: seenLimit)
         seen.initialize(repeating: 0, count: seenLimit)
+        info = .allocate(capacity: seenLimit)
+        info.initialize(repeating: TagInfo(), count: seenLimit)
+        for tag in 1..<seenLimit {
+            guard let type = application.type(of: tag) ?? self.transport.type(of: tag) else { continue }
+            var entry = TagInfo(defined: true, type: type)
+            let set = (tag < application.tableLimit ? application.enumTable[tag] : nil)
+                ?? (tag < self.transport.tableLimit ? self.transport.enumTable[tag] : nil)
+            if let set {
+                entry.hasEnums = true
+                entry.hasLongerValues = !set.longer.isEmpty
+                entry.bytes = set.singleBytes
+            }
+            info[tag] = entry
+        }
     }
 
-    deinit { seen.deallocate() }
+    deinit {
+        seen.deallocate()
+        info.deallocate()
+    }
 
     static func key(_ text: String) -> UInt64 {
         var key: UInt64 = 0
@@ -156,10 +185,23 @@ public final class FIXValidator {
         let header = transport.header
         let trailer = transport.trailer
         let body = definition.body
+        let count = message.count
+        // Structure before content, as QuickFIX: a header field after the first body field
+        // is reported first, naming that header field.
+        if options.validateFieldsOutOfOrder {
+            var inBody = false
+            for position in 0..<count {
+                let tag = message.tag(at: position)
+                if header.members.contains(tag) {
+                    if inBody { return reject(.tagSpecifiedOutOfRequiredOrder, tag, message, "\(fieldName(tag)) (\(tag)) belongs in the header") }
+                } else if !trailer.members.contains(tag) {
+                    inBody = true
+                }
+            }
+        }
         // 0 header, 1 body, 2 trailer
         var part = 0
         var position = 0
-        let count = message.count
         while position < count {
             let tag = message.tag(at: position)
             let inHeader = header.members.contains(tag)
@@ -176,7 +218,7 @@ public final class FIXValidator {
                 if seen[tag] == stamp { return reject(.tagAppearsMoreThanOnce, tag, message, "\(fieldName(tag)) (\(tag)) appears more than once") }
                 seen[tag] = stamp
             }
-            if let group = layout.groups[tag] {
+            if tag < seenLimit && info[tag].type == .numInGroup, let group = layout.groups[tag] {
                 switch walkGroup(group, at: position, message) {
                 case .failure(let failure): return failure
                 case .end(let next): position = next
@@ -237,7 +279,7 @@ public final class FIXValidator {
                     lastOrder = order
                 }
                 if let failure = checkField(tag, message[position].value, message, inLayout: layout, isBody: false) { return .failure(failure) }
-                if let nested = layout.groups[tag] {
+                if tag < seenLimit && info[tag].type == .numInGroup, let nested = layout.groups[tag] {
                     switch walkGroup(nested, at: position, message) {
                     case .failure(let failure): return .failure(failure)
                     case .end(let next): position = next
@@ -264,14 +306,16 @@ public final class FIXValidator {
             if options.validateFieldsHaveValues { return reject(.tagSpecifiedWithoutValue, tag, message, "\(fieldName(tag)) (\(tag)) has no value") }
             return nil
         }
-        guard let type = type(of: tag) else {
+        guard tag < seenLimit, info[tag].defined else {
             if tag >= 5000 && !options.validateUserDefinedFields { return nil }
             return reject(.invalidTagNumber, tag, message, "tag \(tag) is not defined in the dictionary")
         }
+        let entry = info + tag
+        let type = entry.pointee.type
         if !FIXValidator.hasFormat(value, type) {
             return reject(.incorrectDataFormat, tag, message, "\(fieldName(tag)) (\(tag)) '\(value.printable)' is not a valid \(type)")
         }
-        if !options.allowUnknownEnumValues, let allowed = enums(of: tag), !FIXValidator.isAllowed(value, type, allowed) {
+        if entry.pointee.hasEnums && !options.allowUnknownEnumValues && !isAllowed(value, tag, entry) {
             return reject(.valueIsIncorrect, tag, message, "\(fieldName(tag)) (\(tag)) '\(value.printable)' is not one of its values")
         }
         if isBody && !layout.members.contains(tag) && !options.allowUnknownMessageFields
@@ -279,6 +323,23 @@ public final class FIXValidator {
             return reject(.tagNotDefinedForMessageType, tag, message, "\(fieldName(tag)) (\(tag)) is not defined for this message type")
         }
         return nil
+    }
+
+    /// Whether an enumerated field's value is one of its values: single bytes from the
+    /// table, longer ones (and multiple-value fields) from the dictionary's set.
+    func isAllowed(_ value: FIXValue, _ tag: Int, _ entry: UnsafeMutablePointer<TagInfo>) -> Bool {
+        if value.count == 1 && entry.pointee.type != .multipleValue {
+            let b = value.bytes[0]
+            let bit = UInt64(1) << UInt64(b & 63)
+            switch b >> 6 {
+            case 0: return entry.pointee.bytes.0 & bit != 0
+            case 1: return entry.pointee.bytes.1 & bit != 0
+            case 2: return entry.pointee.bytes.2 & bit != 0
+            default: return entry.pointee.bytes.3 & bit != 0
+            }
+        }
+        guard let allowed = enums(of: tag) else { return true }
+        return FIXValidator.isAllowed(value, entry.pointee.type, allowed)
     }
 
     static func hasFormat(_ value: FIXValue, _ type: FIXFieldType) -> Bool {
