@@ -56,23 +56,27 @@ public struct FIXFieldDefinition: Sendable {
     let line: Int
 }
 
-/// A set of tags as a bitmap: membership is one load and a bit test.
-public struct TagSet: Sendable {
-    @usableFromInline var words: [UInt64] = []
+/// A set of tags as a bitmap: membership is one load and a bit test, with no reference
+/// counting on the validator's hot path. The bits live in memory owned by the
+/// `FIXLayout` that holds the set, and are never changed after it is built.
+public struct TagSet: @unchecked Sendable {
+    @usableFromInline let words: UnsafeMutablePointer<UInt64>
+    @usableFromInline let wordCount: Int
 
-    public init() {}
-
-    public mutating func insert(_ tag: Int) {
-        guard tag > 0 else { return }
-        let word = tag >> 6
-        if word >= words.count { words += [UInt64](repeating: 0, count: word - words.count + 1) }
-        words[word] |= 1 << UInt64(tag & 63)
+    init(_ tags: [Int]) {
+        let count = ((tags.max() ?? 0) >> 6) + 1
+        words = .allocate(capacity: count)
+        words.initialize(repeating: 0, count: count)
+        wordCount = count
+        for tag in tags where tag > 0 { words[tag >> 6] |= 1 << UInt64(tag & 63) }
     }
+
+    func deallocate() { words.deallocate() }
 
     @inlinable
     public func contains(_ tag: Int) -> Bool {
         let word = tag >> 6
-        return tag > 0 && word < words.count && words[word] & (1 << UInt64(tag & 63)) != 0
+        return tag > 0 && word < wordCount && words[word] & (1 << UInt64(tag & 63)) != 0
     }
 }
 
@@ -88,13 +92,13 @@ public final class FIXLayout: Sendable {
     public let groups: [Int: FIXGroupLayout]
 
     init(order: [Int], required: [Int], groups: [Int: FIXGroupLayout]) {
-        var members = TagSet()
-        for tag in order { members.insert(tag) }
-        self.members = members
+        members = TagSet(order)
         self.order = order
         self.required = required
         self.groups = groups
     }
+
+    deinit { members.deallocate() }
 }
 
 /// A repeating group: its count field, the field that starts each instance, and the

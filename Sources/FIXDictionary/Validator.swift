@@ -89,8 +89,8 @@ public final class FIXValidator {
     public let application: FIXDataDictionary
     public let transport: FIXDataDictionary
     public let options: FIXValidationOptions
-    /// Message definitions by MsgType packed into an integer (no String per message).
-    let messagesByKey: [UInt64: FIXMessageDefinition]
+    /// Message layouts by MsgType packed into an integer (no String per message).
+    let messagesByKey: [UInt64: FIXLayout]
     let seen: UnsafeMutablePointer<UInt32>
     let seenLimit: Int
     var stamp: UInt32 = 0
@@ -113,11 +113,11 @@ public final class FIXValidator {
         self.application = application
         self.transport = transport ?? application
         self.options = options
-        var byKey: [UInt64: FIXMessageDefinition] = [:]
+        var byKey: [UInt64: FIXLayout] = [:]
         for (type, message) in self.transport.messages where self.transport !== application && message.category == "admin" {
-            byKey[FIXValidator.key(type)] = message
+            byKey[FIXValidator.key(type)] = message.body
         }
-        for (type, message) in application.messages { byKey[FIXValidator.key(type)] = message }
+        for (type, message) in application.messages { byKey[FIXValidator.key(type)] = message.body }
         messagesByKey = byKey
         seenLimit = max(application.tableLimit, self.transport.tableLimit)
         seen = .allocate(capacity: seenLimit)
@@ -174,7 +174,7 @@ public final class FIXValidator {
     public func validate(_ message: FIXMessage) -> FIXRejection? {
         guard options.validateIncomingMessage else { return nil }
         let msgTypeKey = FIXValidator.key(message.msgType)
-        guard let definition = messagesByKey[msgTypeKey] else {
+        guard let body = messagesByKey[msgTypeKey] else {
             return reject(.invalidMsgType, nil, message, "MsgType \(message.msgType.printable) is not in the dictionary")
         }
         stamp &+= 1
@@ -184,46 +184,43 @@ public final class FIXValidator {
         }
         let header = transport.header
         let trailer = transport.trailer
-        let body = definition.body
         let count = message.count
-        // Structure before content, as QuickFIX: a header field after the first body field
-        // is reported first, naming that header field.
-        if options.validateFieldsOutOfOrder {
-            var inBody = false
-            for position in 0..<count {
-                let tag = message.tag(at: position)
-                if header.members.contains(tag) {
-                    if inBody { return reject(.tagSpecifiedOutOfRequiredOrder, tag, message, "\(fieldName(tag)) (\(tag)) belongs in the header") }
-                } else if !trailer.members.contains(tag) {
-                    inBody = true
-                }
-            }
-        }
+        // Plain bitmaps in the loop: class references there would be retained and
+        // released on every field.
+        let headerMembers = header.members
+        let trailerMembers = trailer.members
+        let bodyMembers = body.members
+        let checksOrder = options.validateFieldsOutOfOrder
         // 0 header, 1 body, 2 trailer
         var part = 0
         var position = 0
         while position < count {
             let tag = message.tag(at: position)
-            let inHeader = header.members.contains(tag)
-            let inTrailer = trailer.members.contains(tag)
+            let inHeader = headerMembers.contains(tag)
+            let inTrailer = trailerMembers.contains(tag)
             if part == 0 && !inHeader { part = 1 }
             if part == 1 && inTrailer { part = 2 }
-            if options.validateFieldsOutOfOrder {
+            if checksOrder {
                 if inHeader && part != 0 { return reject(.tagSpecifiedOutOfRequiredOrder, tag, message, "\(fieldName(tag)) (\(tag)) belongs in the header") }
                 if part == 2 && !inTrailer { return reject(.tagSpecifiedOutOfRequiredOrder, tag, message, "\(fieldName(tag)) (\(tag)) after the trailer began") }
             }
-            let layout = part == 0 ? header : (part == 1 ? body : trailer)
-            if let failure = checkField(tag, message[position].value, message, inLayout: layout, isBody: part == 1) { return failure }
+            let members = part == 0 ? headerMembers : (part == 1 ? bodyMembers : trailerMembers)
+            let value = message[position].value
+            if let reason = checkField(tag, value, members: members, isBody: part == 1) {
+                return misplacedHeaderField(message, header: headerMembers, trailer: trailerMembers)
+                    ?? rejection(for: reason, tag, value, message)
+            }
             if tag < seenLimit {
                 if seen[tag] == stamp { return reject(.tagAppearsMoreThanOnce, tag, message, "\(fieldName(tag)) (\(tag)) appears more than once") }
                 seen[tag] = stamp
-            }
-            if tag < seenLimit && info[tag].type == .numInGroup, let group = layout.groups[tag] {
-                switch walkGroup(group, at: position, message) {
-                case .failure(let failure): return failure
-                case .end(let next): position = next
+                if info[tag].type == .numInGroup, let group = (part == 0 ? header : (part == 1 ? body : trailer)).groups[tag] {
+                    switch walkGroup(group, at: position, message) {
+                    case .failure(let failure):
+                        return misplacedHeaderField(message, header: headerMembers, trailer: trailerMembers) ?? failure
+                    case .end(let next): position = next
+                    }
+                    continue
                 }
-                continue
             }
             position += 1
         }
@@ -231,10 +228,28 @@ public final class FIXValidator {
             return reject(.requiredTagMissing, tag, message, "\(fieldName(tag)) (\(tag)) is required in the header")
         }
         if let tag = missing(body.required) {
-            return reject(.requiredTagMissing, tag, message, "\(fieldName(tag)) (\(tag)) is required in \(definition.name)")
+            let name = application.messages[message.msgType.string]?.name ?? transport.messages[message.msgType.string]?.name ?? "the message"
+            return reject(.requiredTagMissing, tag, message, "\(fieldName(tag)) (\(tag)) is required in \(name)")
         }
         if let tag = missing(trailer.required) {
             return reject(.requiredTagMissing, tag, message, "\(fieldName(tag)) (\(tag)) is required in the trailer")
+        }
+        return nil
+    }
+
+    /// Structure before content, as QuickFIX reports it: a header field after the first
+    /// body field, named. Looked for only once a message has failed, so valid messages
+    /// do not pay for a second pass.
+    func misplacedHeaderField(_ message: FIXMessage, header: TagSet, trailer: TagSet) -> FIXRejection? {
+        guard options.validateFieldsOutOfOrder else { return nil }
+        var inBody = false
+        for position in 0..<message.count {
+            let tag = message.tag(at: position)
+            if header.contains(tag) {
+                if inBody { return reject(.tagSpecifiedOutOfRequiredOrder, tag, message, "\(fieldName(tag)) (\(tag)) belongs in the header") }
+            } else if !trailer.contains(tag) {
+                inBody = true
+            }
         }
         return nil
     }
@@ -278,7 +293,10 @@ public final class FIXValidator {
                     }
                     lastOrder = order
                 }
-                if let failure = checkField(tag, message[position].value, message, inLayout: layout, isBody: false) { return .failure(failure) }
+                let value = message[position].value
+                if let reason = checkField(tag, value, members: layout.members, isBody: false) {
+                    return .failure(rejection(for: reason, tag, value, message))
+                }
                 if tag < seenLimit && info[tag].type == .numInGroup, let nested = layout.groups[tag] {
                     switch walkGroup(nested, at: position, message) {
                     case .failure(let failure): return .failure(failure)
@@ -300,29 +318,40 @@ public final class FIXValidator {
         return .end(position)
     }
 
-    /// Value, type, enum and membership checks of one field.
-    func checkField(_ tag: Int, _ value: FIXValue, _ message: FIXMessage, inLayout layout: FIXLayout, isBody: Bool) -> FIXRejection? {
+    /// Value, type, enum and membership checks of one field: the reason it fails, or nil.
+    /// A small result on purpose: the hot path returns nil, and only a failure pays for
+    /// building the Reject's text (`rejection(for:)`).
+    @inline(__always)
+    func checkField(_ tag: Int, _ value: FIXValue, members: TagSet, isBody: Bool) -> SessionRejectReason? {
         if value.isEmpty {
-            if options.validateFieldsHaveValues { return reject(.tagSpecifiedWithoutValue, tag, message, "\(fieldName(tag)) (\(tag)) has no value") }
-            return nil
+            return options.validateFieldsHaveValues ? .tagSpecifiedWithoutValue : nil
         }
         guard tag < seenLimit, info[tag].defined else {
             if tag >= 5000 && !options.validateUserDefinedFields { return nil }
-            return reject(.invalidTagNumber, tag, message, "tag \(tag) is not defined in the dictionary")
+            return .invalidTagNumber
         }
         let entry = info + tag
-        let type = entry.pointee.type
-        if !FIXValidator.hasFormat(value, type) {
-            return reject(.incorrectDataFormat, tag, message, "\(fieldName(tag)) (\(tag)) '\(value.printable)' is not a valid \(type)")
-        }
-        if entry.pointee.hasEnums && !options.allowUnknownEnumValues && !isAllowed(value, tag, entry) {
-            return reject(.valueIsIncorrect, tag, message, "\(fieldName(tag)) (\(tag)) '\(value.printable)' is not one of its values")
-        }
-        if isBody && !layout.members.contains(tag) && !options.allowUnknownMessageFields
+        if !FIXValidator.hasFormat(value, entry.pointee.type) { return .incorrectDataFormat }
+        if entry.pointee.hasEnums && !options.allowUnknownEnumValues && !isAllowed(value, tag, entry) { return .valueIsIncorrect }
+        if isBody && !members.contains(tag) && !options.allowUnknownMessageFields
             && !(tag >= 5000 && !options.validateUserDefinedFields) {
-            return reject(.tagNotDefinedForMessageType, tag, message, "\(fieldName(tag)) (\(tag)) is not defined for this message type")
+            return .tagNotDefinedForMessageType
         }
         return nil
+    }
+
+    /// The Reject for a field that failed `checkField` with `reason`.
+    func rejection(for reason: SessionRejectReason, _ tag: Int, _ value: FIXValue, _ message: FIXMessage) -> FIXRejection {
+        let name = "\(fieldName(tag)) (\(tag))"
+        let text: String
+        switch reason {
+        case .tagSpecifiedWithoutValue: text = "\(name) has no value"
+        case .invalidTagNumber: text = "tag \(tag) is not defined in the dictionary"
+        case .incorrectDataFormat: text = "\(name) '\(value.printable)' is not a valid \(type(of: tag).map { "\($0)" } ?? "value")"
+        case .valueIsIncorrect: text = "\(name) '\(value.printable)' is not one of its values"
+        default: text = "\(name) is not defined for this message type"
+        }
+        return reject(reason, tag, message, text)
     }
 
     /// Whether an enumerated field's value is one of its values: single bytes from the
@@ -345,7 +374,7 @@ public final class FIXValidator {
     static func hasFormat(_ value: FIXValue, _ type: FIXFieldType) -> Bool {
         switch type {
         case .int, .length, .seqNum, .numInGroup, .tagNum, .dayOfMonth: return (try? value.int()) != nil
-        case .decimal: return (try? value.decimal()) != nil
+        case .decimal: return isDecimal(value.bytes)
         case .char: return value.count == 1
         case .boolean: return (try? value.bool()) != nil
         case .utcTimestamp: return (try? value.timestamp()) != nil
@@ -354,6 +383,26 @@ public final class FIXValidator {
         case .monthYear: return (try? value.monthYear()) != nil
         case .string, .data, .multipleValue, .other: return true
         }
+    }
+
+    /// `-`? digits with at most one `.`, and at least one digit: the form, without the value.
+    static func isDecimal(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        if bytes.count > 0 && bytes[0] == UInt8(ascii: "-") { i = 1 }
+        var digits = 0
+        var points = 0
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == UInt8(ascii: ".") {
+                points += 1
+            } else if c &- UInt8(ascii: "0") <= 9 {
+                digits += 1
+            } else {
+                return false
+            }
+            i += 1
+        }
+        return digits > 0 && points <= 1
     }
 
     static func isAllowed(_ value: FIXValue, _ type: FIXFieldType, _ allowed: EnumSet) -> Bool {
