@@ -1,6 +1,7 @@
 import ArgumentParser
 import ExactNumbers
 import FIXBooking
+import FIXCore
 import Foundation
 import Ledger
 
@@ -79,13 +80,31 @@ struct PositionsCommand: ParsableCommand {
     @Option(help: "table, csv or json.") var format: OutputFormat = .table
     @Flag(help: "Include the ledger's own accounts (contra, revenue, adjustments).") var house = false
     @Flag(help: "Include closed (zero) positions.") var all = false
+    @Option(help: "The books as they stood after this journal offset, or at this UTC time (YYYYMMDD-HH:MM:SS); needs --account.")
+    var asOf: String?
 
     func run() throws {
         let book = try openExistingLedger(ledger.folder)
         defer { book.close() }
         var rows = Rows(["account", "instrument", "quantity", "average_cost", "realized_pnl", "unrealized_pnl", "currency"],
                         numeric: ["quantity", "average_cost", "realized_pnl", "unrealized_pnl"])
-        for position in try book.positions(account: account, includeHouse: house) where all || !position.quantity.isZero {
+        let positions: [Position]
+        if let asOf {
+            guard let account else { throw ValidationError("--as-of needs --account") }
+            let offset: UInt64
+            if let number = UInt64(asOf) {
+                offset = number
+            } else if let time = asOf.utf8.withContiguousStorageIfAvailable({ try? FIXValue(UnsafeRawBufferPointer($0)).timestamp() }) ?? nil {
+                offset = try book.offset(atOrBefore: time.nanosecondsSinceEpoch)
+            } else {
+                throw ValidationError("--as-of '\(asOf)' is neither a journal offset nor a time YYYYMMDD-HH:MM:SS")
+            }
+            positions = try book.positions(account: account, asOf: offset)
+        } else {
+            positions = try book.positions(account: account, includeHouse: house)
+        }
+        let ordered = positions.sorted { ($0.account, $0.instrument) < ($1.account, $1.instrument) }
+        for position in ordered where all || !position.quantity.isZero {
             let unrealized = try book.mark(instrument: position.instrument).map { position.unrealizedPnL(mark: $0.price).description } ?? ""
             rows.append([position.account, position.instrument, position.quantity.normalized.description,
                          position.averageCost.normalized.description, position.realizedPnL.normalized.description,

@@ -212,3 +212,61 @@ func makeLog(count: Int, path: String) throws {
         #expect(report.isClean, "\(report.problems.prefix(5))")
     }
 }
+
+@Suite struct CommandLineTests {
+    let binary = packageRoot.appendingPathComponent(".build/debug/counterfoil").path
+
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    @Test("the commands a newcomer runs: replay, check, positions as JSON, as of an offset, validate, inspect")
+    func commands() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the package first")
+        let folder = temporaryPath("cli")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let log = packageRoot.appendingPathComponent("Fixtures/dropcopy-fix44.log").path
+        let replay = try run(["replay", log, "--ledger", folder, "--quiet"])
+        #expect(replay.status == 0 && replay.output.contains("booked"), "\(replay)")
+        let check = try run(["check", "--ledger", folder])
+        #expect(check.status == 0 && check.output.hasPrefix("clean:"), "\(check)")
+        let json = try run(["positions", "--ledger", folder, "--account", "ACC-0001", "--format", "json"])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: String]])
+        #expect(!rows.isEmpty && rows.allSatisfy { $0["account"] == "ACC-0001" && $0["quantity"] != nil })
+        let past = try run(["positions", "--ledger", folder, "--account", "ACC-0001", "--as-of", "1", "--format", "csv"])
+        #expect(past.status == 0 && past.output.split(separator: "\n").count <= 2, "\(past)")
+        let profile = packageRoot.appendingPathComponent("FixDictionaries/FIX44-DropCopy.xml").path
+        let validate = try run(["validate", "--dict", profile, log])
+        #expect(validate.status == 0 && validate.output.contains("3001 valid, 0 failed"), "\(validate)")
+        let summary = try run(["inspect", "--summary", log])
+        #expect(summary.output.contains("3001 messages, 0 malformed"), "\(summary)")
+    }
+
+    @Test("a user mistake is one clear line and a non-zero exit, never a stack trace")
+    func mistakes() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the package first")
+        let missing = try run(["inspect", "/nonexistent/log"])
+        #expect(missing.status != 0)
+        #expect(missing.errors.contains("cannot read /nonexistent/log: no such file"))
+        #expect(!missing.errors.contains("Backtrace") && !missing.errors.contains("Fatal"))
+        let noLedger = try run(["positions", "--ledger", "/nonexistent/ledger"])
+        #expect(noLedger.status != 0 && noLedger.errors.contains("no ledger in /nonexistent/ledger"))
+        let badDictionary = temporaryPath("dict") + ".xml"
+        defer { try? FileManager.default.removeItem(atPath: badDictionary) }
+        try "<fix type='FIX' major='4' minor='4'><fields><field number='1' name='A' type='INT'><value enum='x' description='X'/></field></fields></fix>"
+            .write(toFile: badDictionary, atomically: true, encoding: .utf8)
+        let check = try run(["dict", "check", badDictionary])
+        #expect(check.status == 1 && check.output.contains("\(badDictionary):1: enum 'x' of A (INT) is not an integer"), "\(check)")
+    }
+}
