@@ -43,6 +43,21 @@ public struct FIXDate: Hashable, Comparable, Sendable, CustomStringConvertible {
         FIXDigits.pad(year, 4) + FIXDigits.pad(month, 2) + FIXDigits.pad(day, 2)
     }
 
+    /// Whether `bytes` are a valid `YYYYMMDD` day, without building one.
+    @inlinable
+    public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count == 8 else { return false }
+        var value = 0
+        for i in 0..<8 {
+            let d = bytes[i] &- 48
+            if d > 9 { return false }
+            value = value * 10 + Int(d)
+        }
+        let month = value / 100 % 100
+        let day = value % 100
+        return month >= 1 && month <= 12 && day >= 1 && day <= daysIn(month: month, year: value / 10_000)
+    }
+
     @inlinable
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> FIXDate? {
         guard bytes.count == 8,
@@ -68,7 +83,8 @@ public struct FIXTimestamp: Hashable, Comparable, Sendable, CustomStringConverti
     /// A valid timestamp from its parts, or nil. A leap second (60) is accepted as FIX allows.
     public init?(date: FIXDate, hour: Int, minute: Int, second: Int, nanosecond: Int = 0, fractionDigits: Int = 3) {
         guard hour >= 0 && hour < 24, minute >= 0 && minute < 60, second >= 0 && second <= 60,
-              nanosecond >= 0 && nanosecond < 1_000_000_000, [0, 3, 6, 9].contains(fractionDigits) else { return nil }
+              nanosecond >= 0 && nanosecond < 1_000_000_000, [0, 3, 6, 9].contains(fractionDigits),
+              FIXTimestamp.years.contains(date.year) else { return nil }
         let seconds = Int64(date.daysSinceEpoch) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
         let (ns, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         guard !overflow else { return nil }
@@ -123,6 +139,30 @@ public struct FIXTimestamp: Hashable, Comparable, Sendable, CustomStringConverti
         out.storeBytes(of: UInt8(ascii: ":"), toByteOffset: 14, as: UInt8.self)
         FIXDigits.write(secondOfDay % 60, 2, out + 15)
         return 17 + FIXDigits.writeFraction(nanos, value.fractionDigits, out + 17)
+    }
+
+    /// The years a timestamp can hold: whole years within nanoseconds since 1970 in 64 bits.
+    public static let years = 1678...2261
+
+    /// Whether `bytes` are a valid UTCTimestamp, checked without working out the instant
+    /// (a validator's question, asked for every timestamp of every message).
+    @inlinable
+    public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let n = bytes.count
+        guard n == 17 || n == 21 || n == 24 || n == 27 || n == 30, FIXDate.isValid(UnsafeRawBufferPointer(rebasing: bytes[0..<8])),
+              let year = FIXDigits.number(bytes, 0, 4), years.contains(year),
+              bytes[8] == UInt8(ascii: "-"), bytes[11] == UInt8(ascii: ":"), bytes[14] == UInt8(ascii: ":") else { return false }
+        let h0 = bytes[9] &- 48, h1 = bytes[10] &- 48, m0 = bytes[12] &- 48, m1 = bytes[13] &- 48
+        let s0 = bytes[15] &- 48, s1 = bytes[16] &- 48
+        guard h0 <= 2, h1 <= 9, h0 * 10 + h1 < 24, m0 <= 5, m1 <= 9, s0 <= 6, s1 <= 9, s0 * 10 + s1 <= 60 else { return false }
+        if n == 17 { return true }
+        guard bytes[17] == UInt8(ascii: ".") else { return false }
+        var i = 18
+        while i < n {
+            if bytes[i] &- 48 > 9 { return false }
+            i += 1
+        }
+        return true
     }
 
     @inlinable

@@ -94,6 +94,9 @@ public final class FIXValidator {
     let seen: UnsafeMutablePointer<UInt32>
     let seenLimit: Int
     var stamp: UInt32 = 0
+    /// Tags seen in the current group instance, stamped per instance.
+    let instanceSeen: UnsafeMutablePointer<UInt32>
+    var instanceStamp: UInt32 = 0
     /// Per tag below `seenLimit`: type and single-byte enum values from both
     /// dictionaries, in plain memory so that the hot path touches no reference counts.
     let info: UnsafeMutablePointer<TagInfo>
@@ -122,6 +125,8 @@ public final class FIXValidator {
         seenLimit = max(application.tableLimit, self.transport.tableLimit)
         seen = .allocate(capacity: seenLimit)
         seen.initialize(repeating: 0, count: seenLimit)
+        instanceSeen = .allocate(capacity: seenLimit)
+        instanceSeen.initialize(repeating: 0, count: seenLimit)
         info = .allocate(capacity: seenLimit)
         info.initialize(repeating: TagInfo(), count: seenLimit)
         for tag in 1..<seenLimit {
@@ -140,6 +145,7 @@ public final class FIXValidator {
 
     deinit {
         seen.deallocate()
+        instanceSeen.deallocate()
         info.deallocate()
     }
 
@@ -273,15 +279,24 @@ public final class FIXValidator {
         var instances = 0
         let count = message.count
         let layout = group.instance
+        let members = layout.members
         while position < count && message.tag(at: position) == group.delimiter {
             instances += 1
-            let start = position
+            // Each instance has its own stamp in `instanceSeen`: duplicates and required
+            // fields are one lookup each. A nested group takes later stamps, which does
+            // not disturb this instance's.
+            instanceStamp &+= 1
+            if instanceStamp == 0 {
+                instanceSeen.update(repeating: 0, count: seenLimit)
+                instanceStamp = 1
+            }
+            let mark = instanceStamp
             var lastOrder = -1
             while position < count {
                 let tag = message.tag(at: position)
-                if position > start && tag == group.delimiter { break }
-                guard layout.members.contains(tag) else { break }
-                if position > start && message.position(of: tag, from: start) != position {
+                if tag == group.delimiter && tag < seenLimit && instanceSeen[tag] == mark { break }
+                guard members.contains(tag) else { break }
+                if tag < seenLimit && instanceSeen[tag] == mark {
                     // A tag twice in one instance starts nothing new: QuickFIX counts it as a miscount.
                     return .failure(reject(.incorrectNumInGroupCount, group.countTag, message,
                                            "\(fieldName(tag)) (\(tag)) repeats inside one instance of \(fieldName(group.countTag))"))
@@ -293,8 +308,9 @@ public final class FIXValidator {
                     }
                     lastOrder = order
                 }
+                if tag < seenLimit { instanceSeen[tag] = mark }
                 let value = message[position].value
-                if let reason = checkField(tag, value, members: layout.members, isBody: false) {
+                if let reason = checkField(tag, value, members: members, isBody: false) {
                     return .failure(rejection(for: reason, tag, value, message))
                 }
                 if tag < seenLimit && info[tag].type == .numInGroup, let nested = layout.groups[tag] {
@@ -306,7 +322,7 @@ public final class FIXValidator {
                 }
                 position += 1
             }
-            for tag in layout.required where message.position(of: tag, from: start).map({ $0 >= position }) ?? true {
+            for tag in layout.required where tag >= seenLimit || instanceSeen[tag] != mark {
                 return .failure(reject(.requiredTagMissing, tag, message,
                                        "\(fieldName(tag)) (\(tag)) is required in each \(fieldName(group.countTag)) entry"))
             }
@@ -377,9 +393,9 @@ public final class FIXValidator {
         case .decimal: return isDecimal(value.bytes)
         case .char: return value.count == 1
         case .boolean: return (try? value.bool()) != nil
-        case .utcTimestamp: return (try? value.timestamp()) != nil
+        case .utcTimestamp: return FIXTimestamp.isValid(value.bytes)
         case .utcTimeOnly: return (try? value.timeOnly()) != nil
-        case .utcDateOnly, .localMktDate: return (try? value.date()) != nil
+        case .utcDateOnly, .localMktDate: return FIXDate.isValid(value.bytes)
         case .monthYear: return (try? value.monthYear()) != nil
         case .string, .data, .multipleValue, .other: return true
         }

@@ -127,3 +127,28 @@ func withValue<R>(_ text: String, _ body: (FIXValue) throws -> R) rethrows -> R 
         #expect(message[tag: 213].map { Array($0.bytes) } == xml)
     }
 }
+
+@Suite struct TimeValidityTests {
+    @Test("isValid answers exactly as parse does, for good, bad and random timestamps and dates")
+    func agreesWithParse() {
+        var rng = SplitMix64(seed: 314)
+        var samples = ["20261129-09:04:31", "20261129-09:04:31.123", "20261129-09:04:31.123456", "20261129-09:04:31.123456789",
+                       "20261129-09:04:31.123456789012", "20240229-23:59:60", "20230229-00:00:00", "20261129-24:00:00",
+                       "20261129-09:60:00", "20261129 09:04:31", "20261129-09:04:31.12", "2026112-09:04:31", "20261329-09:04:31"]
+        let alphabet = Array("0123456789-:. x".utf8)
+        for _ in 0..<20_000 {
+            var bytes = Array(samples[Int.random(in: 0..<5, using: &rng)].utf8)
+            for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                bytes[Int.random(in: 0..<bytes.count, using: &rng)] = alphabet.randomElement(using: &rng)!
+            }
+            samples.append(String(decoding: bytes, as: UTF8.self))
+        }
+        for text in samples {
+            Array(text.utf8).withUnsafeBytes { bytes in
+                #expect(FIXTimestamp.isValid(bytes) == (FIXTimestamp.parse(bytes) != nil), "\(text)")
+                let day = UnsafeRawBufferPointer(rebasing: bytes[0..<min(8, bytes.count)])
+                #expect(FIXDate.isValid(day) == (FIXDate.parse(day) != nil), "\(text.prefix(8))")
+            }
+        }
+    }
+}
