@@ -401,8 +401,12 @@ struct BookingTransaction {
             }
         }
         if entry.postings.isEmpty { touchedAccounts.append(entry.account) }
+        // Each client's index holds a summary of the entry, so that a client's latest
+        // trades are read from a few neighbouring index pages, not from all over the journal.
+        var summary: [UInt8]?
         for account in touchedAccounts where !LedgerAccounts.isHouse(account) {
-            try txn.put(db.accountEntries, Keys.accountEntry(account, entry.offset), [])
+            if summary == nil { summary = entry.encodedSummary() }
+            try txn.put(db.accountEntries, Keys.accountEntry(account, entry.offset), summary!)
         }
     }
 

@@ -98,7 +98,10 @@ public struct JournalEntry: Hashable, Sendable {
         kind != .settlementStatus && !instrument.isEmpty && !quantity.isZero
     }
 
-    func encoded() -> [UInt8] {
+    /// The record without its legs: what a listing of an account's entries shows.
+    func encodedSummary() -> [UInt8] { encoded(withPostings: false) }
+
+    func encoded(withPostings: Bool = true) -> [UInt8] {
         var w = ByteWriter(capacity: 256)
         w.u8(1)  // record version
         w.u64(offset)
@@ -119,6 +122,7 @@ public struct JournalEntry: Hashable, Sendable {
         w.decimal(fees)
         w.i64(bookedAt)
         w.string(memo)
+        guard withPostings else { return w.bytes }
         w.u32(UInt32(postings.count))
         for posting in postings {
             w.string(posting.account)

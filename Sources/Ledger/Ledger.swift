@@ -228,8 +228,13 @@ public final class Ledger: Sendable {
         try environment.read { txn in
             let start = Keys.accountEntry(account, before == .max ? .max : before - 1)
             let prefix = Key.of { $0.string(account) }
-            try txn.scan(db.accountEntries, from: start) { key, _ in
+            result.reserveCapacity(min(limit, 1000))
+            try txn.scan(db.accountEntries, from: start) { key, value in
                 guard key.starts(with: prefix), result.count < limit else { return false }
+                if !postings && !value.isEmpty {
+                    result.append(try JournalEntry(decoding: value, postings: false))
+                    return true
+                }
                 var r = ByteReader(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
                 let offset = ~(try r.u64())
                 if let entry = try txn.get(db.journal, Key.offset(offset), { try JournalEntry(decoding: $0, postings: postings) }) {

@@ -134,6 +134,24 @@ extension Ledger {
 
             let indexed = try txn.count(db.accountEntries)
             if indexed != indexEntries { problem("index: \(indexed) account entries where the journal gives \(indexEntries)") }
+            // Every index entry points at a journal entry of its account, and its summary
+            // is that entry's.
+            try txn.scan(db.accountEntries, from: []) { key, value in
+                var k = ByteReader(key)
+                let account = try k.string()
+                let offset = ~(try k.u64())
+                guard let stored = try txn.get(db.journal, Key.offset(offset), { try JournalEntry(decoding: $0) }) else {
+                    problem("index: \(account) lists entry \(offset), which is not in the journal")
+                    return true
+                }
+                if !stored.postings.contains(where: { $0.account == account }) && stored.account != account {
+                    problem("index: \(account) lists entry \(offset), which does not touch it")
+                }
+                if !value.isEmpty && !value.elementsEqual(stored.encodedSummary()) {
+                    problem("index: the summary of entry \(offset) for \(account) differs from the journal")
+                }
+                return true
+            }
             // Double entry: every asset's stored balances sum to zero over all accounts.
             for (asset, total) in storedTotals.sorted(by: { $0.key < $1.key }) where !total.isZero {
                 problem("books: \(asset) sums to \(total) over all accounts, not zero")
