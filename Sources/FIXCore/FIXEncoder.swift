@@ -103,8 +103,8 @@ public final class FIXEncoder {
         let utf8 = value.utf8
         let written: Void? = utf8.withContiguousStorageIfAvailable { appendField(tag, UnsafeRawBufferPointer($0)) }
         if written == nil {
+            ensure(utf8.count + 1 + 16)
             writeTag(tag)
-            ensure(utf8.count + 1)
             for byte in utf8 {
                 storage.storeBytes(of: byte, toByteOffset: position, as: UInt8.self)
                 position += 1
@@ -126,8 +126,8 @@ public final class FIXEncoder {
 
     @inlinable
     public func append(_ tag: Int, _ value: Int) {
+        ensure(21 + 16)
         writeTag(tag)
-        ensure(21)
         if value < 0 {
             storage.storeBytes(of: UInt8(ascii: "-"), toByteOffset: position, as: UInt8.self)
             position += 1
@@ -138,8 +138,8 @@ public final class FIXEncoder {
 
     @inlinable
     public func append(_ tag: Int, _ value: ExactDecimal) {
+        ensure(44 + 16)
         writeTag(tag)
-        ensure(44)
         var mantissa = value.mantissa
         if mantissa < 0 {
             storage.storeBytes(of: UInt8(ascii: "-"), toByteOffset: position, as: UInt8.self)
@@ -171,8 +171,8 @@ public final class FIXEncoder {
     /// A `char` field.
     @inlinable
     public func append(_ tag: Int, char: UInt8) {
+        ensure(2 + 16)
         writeTag(tag)
-        ensure(2)
         storage.storeBytes(of: char, toByteOffset: position, as: UInt8.self)
         position += 1
         writeSOH()
@@ -186,8 +186,8 @@ public final class FIXEncoder {
 
     @inlinable
     public func append(_ tag: Int, _ value: FIXTimestamp) {
+        ensure(28 + 16)
         writeTag(tag)
-        ensure(28)
         // Messages carry several timestamps of the same day: the date part is
         // written once and copied after that.
         let nanos = value.nanosecondsSinceEpoch
@@ -215,8 +215,8 @@ public final class FIXEncoder {
 
     @inlinable
     public func append(_ tag: Int, _ value: FIXDate) {
+        ensure(9 + 16)
         writeTag(tag)
-        ensure(9)
         FIXDigits.write(value.year, 4, storage + position)
         FIXDigits.write(value.month, 2, storage + position + 4)
         FIXDigits.write(value.day, 2, storage + position + 6)
@@ -273,8 +273,8 @@ public final class FIXEncoder {
 
     @inlinable @inline(__always)
     func appendField(_ tag: Int, _ value: UnsafeRawBufferPointer) {
+        ensure(value.count + 1 + 16)
         writeTag(tag)
-        ensure(value.count + 1)
         if let source = value.baseAddress, value.count > 0 {
             FIXEncoder.copy(storage + position, source, value.count)
         }
@@ -307,11 +307,11 @@ public final class FIXEncoder {
         }
     }
 
+    /// Writes `tag=`. The caller has ensured room for it (16 bytes) and its value.
     @inlinable @inline(__always)
     func writeTag(_ tag: Int) {
         precondition(started, "append before start(msgType:)")
         precondition(tag > 0, "FIX tags are positive")
-        ensure(16)
         if tag < FIXEncoder.renderedTagLimit {
             // "tag=" rendered once per encoder: its bytes in the low seven bytes, its length in the top one.
             var rendered = renderedTags[tag]
@@ -350,6 +350,17 @@ public final class FIXEncoder {
     /// Writes the decimal digits of `value` at `position` (room already ensured).
     @inlinable
     func writeDigits(_ value: UInt) {
+        // Most numbers in a message are small (counts, roles, sides); write them directly.
+        if value < 10 {
+            storage.storeBytes(of: UInt8(truncatingIfNeeded: value) &+ 48, toByteOffset: position, as: UInt8.self)
+            position += 1
+            return
+        }
+        if value < 100 {
+            FIXDigits.writeTwo(Int(value), storage + position)
+            position += 2
+            return
+        }
         var digits = 1
         var bound: UInt = 10
         while digits < 20 && value >= bound {
