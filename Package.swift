@@ -47,11 +47,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // What the test targets share (a seeded random generator).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ExactNumbersTests", dependencies: ["ExactNumbers"]),
-        .testTarget(name: "FIXCoreTests", dependencies: ["FIXCore"]),
+        .testTarget(name: "FIXCoreTests", dependencies: ["FIXCore", "TestSupport"]),
         .testTarget(name: "CLMDBTests", dependencies: ["CLMDB"]),
-        .testTarget(name: "LedgerTests", dependencies: ["Ledger"]),
-        .testTarget(name: "FIXDictionaryTests", dependencies: ["FIXDictionary", "FIXCore"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "TestSupport"]),
+        .testTarget(name: "FIXDictionaryTests", dependencies: ["FIXDictionary", "FIXCore", "TestSupport"]),
         .testTarget(name: "FIXBookingTests", dependencies: ["FIXBooking", "FIXCore", "Ledger"]),
     ],
     swiftLanguageModes: [.v6]

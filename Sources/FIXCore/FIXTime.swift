@@ -291,16 +291,10 @@ public enum FIXDigits {
         return (nanos, min(digits, 9))
     }
 
-    /// Writes `value` as exactly `width` digits, zero-padded.
+    /// Writes `value` (not negative) as exactly `width` digits, zero-padded.
     @inlinable
     public static func write(_ value: Int, _ width: Int, _ out: UnsafeMutableRawPointer) {
-        var v = value
-        var i = width - 1
-        while i >= 0 {
-            out.storeBytes(of: UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v % 10), toByteOffset: i, as: UInt8.self)
-            v /= 10
-            i -= 1
-        }
+        writeUInt(UInt(value), width, out)
     }
 
     /// Writes `.` and the first `digits` digits of `nanos` (none if `digits` is 0); returns bytes written.

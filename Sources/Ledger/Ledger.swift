@@ -307,24 +307,11 @@ public final class Ledger: Sendable {
     /// the account's own entries.
     public func positions(account: String, asOf offset: UInt64) throws -> [Position] {
         let entries = try self.entries(account: account, before: offset == .max ? .max : offset + 1, limit: .max).reversed()
-        var positions: [String: Position] = [:]
-        var lots: [String: MemoryLots] = [:]
-        for entry in entries where entry.movesPosition {
-            for posting in entry.postings where posting.account == account {
-                guard case .instrument(let instrument) = posting.asset else { continue }
-                var position = positions[instrument] ?? Position(account: account, instrument: instrument, currency: entry.currency)
-                switch settings.pnlMethod {
-                case .averageCost:
-                    PositionMath.applyAverageCost(&position, units: posting.amount, price: entry.price)
-                case .fifo:
-                    var queue = lots[instrument] ?? MemoryLots()
-                    try PositionMath.applyFIFO(&position, lots: &queue, units: posting.amount, price: entry.price)
-                    lots[instrument] = queue
-                }
-                positions[instrument] = position
-            }
+        var replay = PositionReplay(method: settings.pnlMethod)
+        for entry in entries {
+            for posting in entry.postings where posting.account == account { try replay.apply(posting, of: entry) }
         }
-        return positions.values.sorted { $0.instrument < $1.instrument }
+        return replay.positions.values.sorted { $0.instrument < $1.instrument }
     }
 }
 

@@ -17,8 +17,7 @@ extension Ledger {
         var report = CheckReport()
         var balances: [BalanceKey: ExactDecimal] = [:]
         var obligations: [ObligationKey: (amount: ExactDecimal, status: SettlementStatus)] = [:]
-        var positions: [PositionKey: Position] = [:]
-        var lots: [PositionKey: MemoryLots] = [:]
+        var replay = PositionReplay(method: settings.pnlMethod)
         var indexEntries = 0
         let problemsMax = 1000
         func problem(_ text: String) {
@@ -41,19 +40,7 @@ extension Ledger {
                         let key = ObligationKey(account: posting.account, asset: posting.asset, day: entry.valueDate)
                         obligations[key, default: (.zero, .pending)].amount += posting.amount
                     }
-                    if case .instrument(let instrument) = posting.asset, entry.movesPosition {
-                        let key = PositionKey(account: posting.account, instrument: instrument)
-                        var position = positions[key] ?? Position(account: posting.account, instrument: instrument, currency: entry.currency)
-                        switch settings.pnlMethod {
-                        case .averageCost:
-                            PositionMath.applyAverageCost(&position, units: posting.amount, price: entry.price)
-                        case .fifo:
-                            var queue = lots[key] ?? MemoryLots()
-                            try PositionMath.applyFIFO(&position, lots: &queue, units: posting.amount, price: entry.price)
-                            lots[key] = queue
-                        }
-                        positions[key] = position
-                    }
+                    try replay.apply(posting, of: entry)
                 }
                 for (asset, sum) in sums where !sum.isZero {
                     problem("journal: entry \(entry.offset) does not balance in \(asset) (off by \(sum))")
@@ -100,7 +87,7 @@ extension Ledger {
                 let position = try Position(account: positionKey.account, instrument: positionKey.instrument, decoding: value)
                 storedPositions.insert(positionKey)
                 report.positions += 1
-                guard let expected = positions[positionKey] else {
+                guard let expected = replay.positions[positionKey] else {
                     problem("position: \(positionKey.account) \(positionKey.instrument) is stored but has no entries")
                     return true
                 }
@@ -110,7 +97,7 @@ extension Ledger {
                 }
                 return true
             }
-            for key in positions.keys where !storedPositions.contains(key) {
+            for key in replay.positions.keys where !storedPositions.contains(key) {
                 problem("position: \(key.account) \(key.instrument) is missing")
             }
 

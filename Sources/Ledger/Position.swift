@@ -133,3 +133,30 @@ protocol LotQueue {
     mutating func set(_ number: UInt64, _ lot: Lot) throws
     mutating func remove(_ number: UInt64) throws
 }
+
+/// Positions rebuilt in memory from journal entries, with the ledger's P&L method: what
+/// `check` compares with the stored positions, and what as-of queries return.
+struct PositionReplay {
+    let method: RealizedPnLMethod
+    var positions: [PositionKey: Position] = [:]
+    var lots: [PositionKey: MemoryLots] = [:]
+
+    init(method: RealizedPnLMethod) { self.method = method }
+
+    /// Applies `posting` of `entry` if it moves a position (an instrument leg of a trade,
+    /// reversal, replacement or position adjustment).
+    mutating func apply(_ posting: Posting, of entry: JournalEntry) throws {
+        guard entry.movesPosition, case .instrument(let instrument) = posting.asset else { return }
+        let key = PositionKey(account: posting.account, instrument: instrument)
+        var position = positions[key] ?? Position(account: posting.account, instrument: instrument, currency: entry.currency)
+        switch method {
+        case .averageCost:
+            PositionMath.applyAverageCost(&position, units: posting.amount, price: entry.price)
+        case .fifo:
+            var queue = lots[key] ?? MemoryLots()
+            try PositionMath.applyFIFO(&position, lots: &queue, units: posting.amount, price: entry.price)
+            lots[key] = queue
+        }
+        positions[key] = position
+    }
+}

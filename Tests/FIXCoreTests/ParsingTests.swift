@@ -1,3 +1,4 @@
+import TestSupport
 import ExactNumbers
 @testable import FIXCore
 import Testing

@@ -1,3 +1,4 @@
+import TestSupport
 import FIXCore
 import Foundation
 
@@ -63,18 +64,5 @@ func fixtureMessages(_ name: String) throws -> [[UInt8]] {
     let data = try Data(contentsOf: fixturesFolder.appendingPathComponent(name))
     return data.split(separator: UInt8(ascii: "\n")).map { line in
         line.contains(1) ? Array(line) : line.map { $0 == UInt8(ascii: "|") ? 1 : $0 }
-    }
-}
-
-/// A small deterministic generator, so that a failing random case can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

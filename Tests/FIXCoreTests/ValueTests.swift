@@ -1,3 +1,4 @@
+import TestSupport
 import ExactNumbers
 import FIXCore
 import Testing

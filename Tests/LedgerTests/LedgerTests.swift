@@ -1,3 +1,4 @@
+import TestSupport
 import ExactNumbers
 import Foundation
 @testable import Ledger
