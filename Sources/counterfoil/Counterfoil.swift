@@ -11,7 +11,7 @@ struct Counterfoil: ParsableCommand {
         """,
         subcommands: [ReplayCommand.self, PositionsCommand.self, CashCommand.self, TradesCommand.self,
                       SettlementCommand.self, CheckCommand.self, BackupCommand.self, QuarantineCommand.self,
-                      DictCommand.self, ValidateCommand.self, InspectCommand.self]
+                      MarkCommand.self, DictCommand.self, ValidateCommand.self, InspectCommand.self]
     )
 }
 

@@ -259,3 +259,24 @@ struct QuarantineCommand: ParsableCommand {
         print(rows.render(format))
     }
 }
+
+struct MarkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mark",
+        abstract: "Set the latest price of an instrument, which values open positions (unrealized P&L).",
+        discussion: "Feeds set marks as prices arrive; this sets one by hand, for example from an official close.")
+
+    @OptionGroup var ledger: LedgerOption
+    @Argument(help: "The instrument.") var instrument: String
+    @Argument(help: "Its price (an exact decimal).") var price: String
+
+    func run() throws {
+        guard let value = ExactDecimal(price) else { throw ValidationError("'\(price)' is not a decimal number") }
+        let book = try openExistingLedger(ledger.folder)
+        defer { book.close() }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        try book.setMark(instrument: instrument, price: value, time: Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec))
+        print("\(instrument) marked at \(value)")
+    }
+}

@@ -246,6 +246,11 @@ func makeLog(count: Int, path: String) throws {
         #expect(!rows.isEmpty && rows.allSatisfy { $0["account"] == "ACC-0001" && $0["quantity"] != nil })
         let past = try run(["positions", "--ledger", folder, "--account", "ACC-0001", "--as-of", "1", "--format", "csv"])
         #expect(past.status == 0 && past.output.split(separator: "\n").count <= 2, "\(past)")
+        let mark = try run(["mark", "--ledger", folder, "AAPL", "190.125"])
+        #expect(mark.status == 0, "\(mark)")
+        let valued = try run(["positions", "--ledger", folder, "--account", "ACC-0001", "--format", "json"])
+        let aapl = try #require((try JSONSerialization.jsonObject(with: Data(valued.output.utf8)) as? [[String: String]])?.first { $0["instrument"] == "AAPL" })
+        #expect(aapl["unrealized_pnl"]?.isEmpty == false, "\(aapl)")
         let profile = packageRoot.appendingPathComponent("FixDictionaries/FIX44-DropCopy.xml").path
         let validate = try run(["validate", "--dict", profile, log])
         #expect(validate.status == 0 && validate.output.contains("3001 valid, 0 failed"), "\(validate)")

@@ -192,6 +192,21 @@ import Testing
         #expect(report.isClean, "\(report.problems)")
     }
 
+    @Test("unrealized P&L values the open position at the latest mark")
+    func unrealized() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        try ledger.book([trade("E1", "A", "XAU/USD", .buy, "3", "2000.50"), trade("E2", "A", "XAU/USD", .sell, "1", "2010")])
+        #expect(try ledger.mark(instrument: "XAU/USD") == nil)
+        try ledger.setMark(instrument: "XAU/USD", price: ExactDecimal("2005.25")!, time: 1)
+        let mark = try #require(try ledger.mark(instrument: "XAU/USD"))
+        let position = try #require(try ledger.position(account: "A", instrument: "XAU/USD"))
+        #expect(position.realizedPnL == ExactDecimal("9.5")!)
+        #expect(position.unrealizedPnL(mark: mark.price) == ExactDecimal("9.5")!)  // 2 × (2005.25 − 2000.50)
+    }
+
     @Test("check finds a balance that does not match the journal")
     func checkFindsTampering() throws {
         let folder = TemporaryFolder()
