@@ -42,6 +42,8 @@ public struct DropCopyReplay {
         let fileSize = log.fileSize
         var stats = Statistics()
         var committed: [String: UInt64] = [:]
+        var lastSequence: [String: UInt64] = [:]
+        var sequenceReset: Set<String> = []
         var pendingSource = ""
         var pendingExecutions: [Execution] = []
         var pendingRejected: [Rejected] = []
@@ -80,7 +82,11 @@ public struct DropCopyReplay {
                 if committed[source] == nil { committed[source] = try ledger.progress(of: source) }
             }
             let sequence = UInt64((try? message[tag: 34]?.int()) ?? 0)
-            if sequence > 0 && sequence <= committed[source]! {
+            // A log may span sequence resets (a new session day): once the numbers go
+            // back, progress no longer says what was booked, and identities alone decide.
+            if sequence < lastSequence[source, default: 0] { sequenceReset.insert(source) }
+            lastSequence[source] = sequence
+            if !sequenceReset.contains(source) && sequence > 0 && sequence <= committed[source]! {
                 stats.alreadyCommitted += 1
                 return
             }

@@ -58,6 +58,12 @@ public final class Ledger: Sendable {
         writer.stop()
     }
 
+    deinit {
+        // The writer thread holds the environment open; a ledger dropped without close()
+        // must still let it go.
+        writer.stop()
+    }
+
     // MARK: Writing
 
     /// Books `executions` and keeps `rejected` inputs in quarantine, advancing `progress`,

@@ -124,6 +124,47 @@ let header: [(Int, String)] = [(49, "PLATFORM1"), (56, "COUNTERFOIL"), (34, "7")
     }
 }
 
+extension ReplayTests {
+    /// A log that spans a sequence reset (a new session day): resuming after a partial
+    /// replay must not take the second day's low sequence numbers for committed ones.
+    @Test("a log across a sequence reset resumes without losing the second day")
+    func sequenceReset() throws {
+        let encoder = FIXEncoder(beginString: "FIX.4.4")
+        func fill(_ seq: Int, _ id: String) -> [UInt8] {
+            encoder.start(msgType: "8")
+            encoder.append(49, "P")
+            encoder.append(56, "C")
+            encoder.append(34, seq)
+            encoder.append(52, FIXTimestamp(nanosecondsSinceEpoch: 1_795_800_000_000_000_000))
+            encoder.append(17, id)
+            encoder.append(150, char: UInt8(ascii: "F"))
+            encoder.append(1, "ACC-1")
+            encoder.append(55, "AAPL")
+            encoder.append(54, char: UInt8(ascii: "1"))
+            encoder.append(32, 1)
+            encoder.append(31, 100)
+            encoder.append(15, "USD")
+            return Array(encoder.finish()) + [UInt8(ascii: "\n")]
+        }
+        let lines = (1...50).map { fill($0, "D1-\($0)") } + (1...60).map { fill($0, "D2-\($0)") }
+        let whole = temporaryPath("reset-log")
+        let part = temporaryPath("reset-part")
+        let folder = temporaryPath("reset-ledger")
+        defer { for path in [whole, part, folder] { try? FileManager.default.removeItem(atPath: path) } }
+        try Data(lines.joined()).write(to: URL(fileURLWithPath: whole))
+        try Data(lines.prefix(80).joined()).write(to: URL(fileURLWithPath: part))
+        let ledger = try Ledger(folder: folder)
+        defer { ledger.close() }
+        let replay = DropCopyReplay(ledger: ledger, batchSize: 7)
+        let first = try replay.run(path: part)
+        #expect(first.booked == 80)
+        let second = try replay.run(path: whole)
+        #expect(second.booked == 30, "\(second)")
+        #expect(try ledger.position(account: "ACC-1", instrument: "AAPL")?.quantity == 110)
+        #expect(try ledger.check().isClean)
+    }
+}
+
 /// A drop-copy log of `count` ExecutionReports: fills across accounts and instruments,
 /// with busts, corrections and a few invalid ones, as one FIX 4.4 session.
 func makeLog(count: Int, path: String) throws {

@@ -117,18 +117,25 @@ public final class LMDBEnvironment: @unchecked Sendable {
         while true {
             var txn: OpaquePointer?
             try check(mdb_txn_begin(env, nil, 0, &txn), "begin write transaction")
+            let result: R
             do {
-                let result = try body(WriteTransaction(txn: txn!))
-                try check(mdb_txn_commit(txn), "commit")
-                return result
+                result = try body(WriteTransaction(txn: txn!))
             } catch let error as StorageError where error.isMapFull {
-                // mdb_txn_commit frees the transaction even on failure; abort only if open.
-                if error.operation != "commit" { mdb_txn_abort(txn) }
+                mdb_txn_abort(txn)
                 try growMap()
+                continue
             } catch {
                 mdb_txn_abort(txn)
                 throw error
             }
+            // mdb_txn_commit frees the transaction whether it succeeds or not.
+            let code = mdb_txn_commit(txn)
+            if code == 0 { return result }
+            if code == MDB_MAP_FULL {
+                try growMap()
+                continue
+            }
+            throw StorageError(code, "commit")
         }
     }
 
