@@ -21,8 +21,20 @@ func executions(from first: Int, count: Int) -> [Execution] {
     return out
 }
 
+/// A folder for one benchmark ledger, removed when the benchmark process exits (the
+/// ledgers hold hundreds of megabytes after a run).
 func freshFolder(_ name: String) -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("cf-bench-\(name)-\(UUID().uuidString)").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("cf-bench-\(name)-\(getpid())").path
+    try? FileManager.default.removeItem(atPath: path)
+    atexit {
+        let prefix = "cf-bench-"
+        let suffix = "-\(getpid())"
+        let temporary = FileManager.default.temporaryDirectory
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []
+        where name.hasPrefix(prefix) && name.hasSuffix(suffix) {
+            try? FileManager.default.removeItem(at: temporary.appendingPathComponent(name))
+        }
+    }
     return path
 }
 
