@@ -146,71 +146,68 @@ public final class FIXParser {
         let generation = advanceGeneration()
         if hasHighRawDataFields { return try parseCarefully(bytes) }
         let delimiters = markDelimiters(base, n)
-        // Pass one: field boundaries from the bitmap alone, a chain of a few instructions
-        // per field. Each entry holds (field start, field end) until pass two.
+        // Field boundaries come from the bitmap: each field's end is the next set bit, a
+        // chain of a few instructions that reading the tag does not hold up. Anything
+        // unusual (a raw data field, whose SOH bytes the bitmap takes for delimiters; a
+        // long tag; a malformed field) sends the message to the careful parser, which
+        // also names the error.
+        //
+        // Locals, not properties: stores through the table pointers could, as far as the
+        // compiler knows, change this object, which would reload every property per field.
         let entries = self.entries
         let entriesMax = self.entriesMax
+        let tagIndex = self.tagIndex
+        let tagCache = self.tagCache
+        let allowsEmptyValues = self.allowsEmptyValues
+        let generationTag = generation &<< 16
         var count = 0
-        var fieldStart = 0
+        var start = 0
         let words = (n &+ 63) &>> 6
         for wordIndex in 0..<words {
             var bits = delimiters[wordIndex]
             let wordBase = wordIndex &<< 6
             while bits != 0 {
-                if count == entriesMax { return try parseCarefully(bytes) }
-                let fieldEnd = wordBase &+ bits.trailingZeroBitCount
+                let end = wordBase &+ bits.trailingZeroBitCount
                 bits &= bits &- 1
-                entries[count] = FIXFieldEntry(tag: 0, valueOffset: UInt32(truncatingIfNeeded: fieldStart),
-                                               valueLength: UInt32(truncatingIfNeeded: fieldEnd))
-                count &+= 1
-                fieldStart = fieldEnd &+ 1
-            }
-        }
-        if fieldStart != n || count < 4 { return try parseCarefully(bytes) }
-        // Pass two: each field's tag, independent of the others. Anything unusual (a raw
-        // data field, whose SOH bytes pass one took for delimiters; a long tag; a malformed
-        // field) sends the message to the careful parser, which also names the error.
-        let generationTag = generation &<< 16
-        // Locals, not properties: stores through the table pointers could, as far as the
-        // compiler knows, change this object, which would reload every property per field.
-        let tagIndex = self.tagIndex
-        let tagCache = self.tagCache
-        let allowsEmptyValues = self.allowsEmptyValues
-        for i in 0..<count {
-            let entry = entries + i
-            let start = Int(entry.pointee.valueOffset)
-            let end = Int(entry.pointee.valueLength)
-            guard start &+ 8 <= n else {
-                // The last field or two, too near the end for an eight-byte load.
-                if !readTagCarefully(base, entry, start, end, i, generationTag) { return try parseCarefully(bytes) }
-                continue
-            }
-            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
-            let tagLength = FIXParser.zeroBytes(word ^ 0x3D3D_3D3D_3D3D_3D3D).trailingZeroBitCount &>> 3
-            guard UInt(bitPattern: tagLength &- 1) < 4 && tagLength < end &- start else { return try parseCarefully(bytes) }
-            // The tag's digits as a key into a small cache of tags already read: tags
-            // repeat from message to message, so converting digits is rare.
-            let key = UInt32(truncatingIfNeeded: word & ((1 &<< UInt64(tagLength &* 8)) &- 1))
-            let cached = tagCache + Int(truncatingIfNeeded: (key &* 0x9E37_79B1) &>> 22)
-            var tag = UInt32(truncatingIfNeeded: cached.pointee &>> 32)
-            if UInt32(truncatingIfNeeded: cached.pointee) != key {
-                tag = FIXParser.digitsValue(word, tagLength)
-                if tag == 0 { return try parseCarefully(bytes) }
-                cached.pointee = UInt64(tag) &<< 32 | UInt64(key)
-            }
-            let valueStart = start &+ tagLength &+ 1
-            if valueStart == end && !allowsEmptyValues { return try parseCarefully(bytes) }
-            entry.pointee = FIXFieldEntry(tag: tag, valueOffset: UInt32(truncatingIfNeeded: valueStart),
-                                          valueLength: UInt32(truncatingIfNeeded: end &- valueStart))
-            if tag < UInt32(FIXParser.indexedTagLimit) {
-                let slot = tagIndex + Int(tag)
-                let old = slot.pointee
-                if old & FIXParser.rawDataFlag != 0 { return try parseCarefully(bytes) }
-                if old & 0xFFFF_0000 != generationTag {
-                    slot.pointee = generationTag | UInt32(truncatingIfNeeded: i)
+                if count == entriesMax { return try parseCarefully(bytes) }
+                let entry = entries + count
+                defer {
+                    count &+= 1
+                    start = end &+ 1
+                }
+                guard start &+ 8 <= n else {
+                    // The last field or two, too near the end for an eight-byte load.
+                    if !readTagCarefully(base, entry, start, end, count, generationTag) { return try parseCarefully(bytes) }
+                    continue
+                }
+                let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+                let tagLength = FIXParser.zeroBytes(word ^ 0x3D3D_3D3D_3D3D_3D3D).trailingZeroBitCount &>> 3
+                guard UInt(bitPattern: tagLength &- 1) < 4 && tagLength < end &- start else { return try parseCarefully(bytes) }
+                // The tag's digits as a key into a small cache of tags already read: tags
+                // repeat from message to message, so converting digits is rare.
+                let key = UInt32(truncatingIfNeeded: word & ((1 &<< UInt64(tagLength &* 8)) &- 1))
+                let cached = tagCache + Int(truncatingIfNeeded: (key &* 0x9E37_79B1) &>> 22)
+                var tag = UInt32(truncatingIfNeeded: cached.pointee &>> 32)
+                if UInt32(truncatingIfNeeded: cached.pointee) != key {
+                    tag = FIXParser.digitsValue(word, tagLength)
+                    if tag == 0 { return try parseCarefully(bytes) }
+                    cached.pointee = UInt64(tag) &<< 32 | UInt64(key)
+                }
+                let valueStart = start &+ tagLength &+ 1
+                if valueStart == end && !allowsEmptyValues { return try parseCarefully(bytes) }
+                entry.pointee = FIXFieldEntry(tag: tag, valueOffset: UInt32(truncatingIfNeeded: valueStart),
+                                              valueLength: UInt32(truncatingIfNeeded: end &- valueStart))
+                if tag < UInt32(FIXParser.indexedTagLimit) {
+                    let slot = tagIndex + Int(tag)
+                    let old = slot.pointee
+                    if old & FIXParser.rawDataFlag != 0 { return try parseCarefully(bytes) }
+                    if old & 0xFFFF_0000 != generationTag {
+                        slot.pointee = generationTag | UInt32(truncatingIfNeeded: count)
+                    }
                 }
             }
         }
+        if start != n || count < 4 { return try parseCarefully(bytes) }
         return try checkStructure(bytes, count: count, generation: generation)
     }
 
