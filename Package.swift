@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "FIXCore", dependencies: ["ExactNumbers", "CFIXScan"]),
         // QuickFIX-format data dictionaries and message validation.
         .target(name: "FIXDictionary", dependencies: ["FIXCore", "ExactNumbers"]),
+        // The FIX session layer: settings now; the pure session state machine to come.
+        .target(name: "FIXSession", dependencies: ["FIXCore", "FIXDictionary"]),
         // The books in LMDB: journal, positions, cash, settlement. Knows nothing of FIX.
         .target(name: "Ledger", dependencies: ["CLMDB", "ExactNumbers"]),
         // FIX drop-copy messages to ledger executions.
@@ -54,6 +56,7 @@ let package = Package(
         .testTarget(name: "CLMDBTests", dependencies: ["CLMDB"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "TestSupport"]),
         .testTarget(name: "FIXDictionaryTests", dependencies: ["FIXDictionary", "FIXCore", "TestSupport"]),
+        .testTarget(name: "FIXSessionTests", dependencies: ["FIXSession"]),
         .testTarget(name: "FIXBookingTests", dependencies: ["FIXBooking", "FIXCore", "Ledger"]),
     ],
     swiftLanguageModes: [.v6]
