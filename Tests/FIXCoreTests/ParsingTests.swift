@@ -208,3 +208,43 @@ import Testing
         }
     }
 }
+
+@Suite struct RobustnessTests {
+    /// Mutated and random bytes through the framer, the parser and the stream reader:
+    /// every outcome is a message or a named error; nothing crashes or reads out of bounds
+    /// (the fast path loads eight bytes at a time, so lengths near the end matter).
+    @Test("random and mutated input never crashes the codec")
+    func fuzz() throws {
+        var rng = SplitMix64(seed: 4242)
+        let messages = try fixtureMessages("dropcopy-fix44.log").prefix(200)
+        let parser = FIXParser()
+        var parsed = 0
+        var refused = 0
+        for round in 0..<20_000 {
+            var bytes = Array(messages[round % messages.count])
+            for _ in 0..<Int.random(in: 0...6, using: &rng) {
+                let at = Int.random(in: 0..<bytes.count, using: &rng)
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0: bytes[at] = UInt8.random(in: 0...255, using: &rng)
+                case 1: bytes.remove(at: at)
+                case 2: bytes.insert([1, 61, 48, 57].randomElement(using: &rng)!, at: at)
+                default: bytes = Array(bytes[0..<at])
+                }
+                if bytes.isEmpty { bytes = [56] }
+            }
+            bytes.withUnsafeBytes { buffer in
+                if (try? parser.parse(buffer)) != nil { parsed += 1 } else { refused += 1 }
+                _ = FIXFramer().frame(buffer)
+            }
+        }
+        #expect(parsed + refused == 20_000 && refused > 0)
+        let reader = FIXStreamReader()
+        for _ in 0..<200 {
+            let alphabet: [UInt8] = [1, 56, 61, 70, 73, 88, 57, 48, 49]
+            let junk = (0..<Int.random(in: 1...2000, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            reader.append(junk)
+            while reader.next() != nil {}
+        }
+        #expect(reader.bufferedByteCount < 70_000)
+    }
+}
