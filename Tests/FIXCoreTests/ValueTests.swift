@@ -124,7 +124,10 @@ func withValue<R>(_ text: String, _ body: (FIXValue) throws -> R) rethrows -> R 
         let xml = Array("<a>\u{1}</a>".utf8)
         xml.withUnsafeBytes { encoder.appendRawData(lengthTag: 212, dataTag: 213, $0) }
         let bytes = encoder.finish()
-        let message = try FIXParser().parse(bytes)
+        // The message is a view into the parser's table: the parser must outlive it.
+        let parser = FIXParser()
+        let message = try parser.parse(bytes)
+        defer { withExtendedLifetime(parser) {} }
         #expect(message[tag: 213].map { Array($0.bytes) } == xml)
     }
 }
