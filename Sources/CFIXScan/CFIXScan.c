@@ -1,1 +1,2 @@
+// SwiftPM needs one source file in a C target; everything is in include/CFIXScan.h.
 #include "CFIXScan.h"

@@ -315,7 +315,7 @@ public enum FIXDigits {
 }
 
 extension Int64 {
-    @inlinable @usableFromInline
+    @inlinable
     func floorDivided(by divisor: Int64) -> Int64 {
         let (q, r) = quotientAndRemainder(dividingBy: divisor)
         return r < 0 ? q - 1 : q

@@ -155,11 +155,6 @@ public final class LMDBEnvironment: @unchecked Sendable {
         defer { resizeLock.unlockShared() }
         try check(mdb_env_copy2(env, destination, UInt32(MDB_CP_COMPACT)), "back up to \(destination)")
     }
-
-    /// Flushes to disk (after writes made without sync, which Counterfoil does not make).
-    public func sync() throws {
-        try check(mdb_env_sync(env, 1), "sync")
-    }
 }
 
 /// A read-only snapshot.
