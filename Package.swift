@@ -17,6 +17,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // LMDB from Debian's liblmdb-dev, through pkg-config.
@@ -39,6 +45,20 @@ let package = Package(
         .target(name: "Ledger", dependencies: ["CLMDB", "ExactNumbers"]),
         // FIX drop-copy messages to ledger executions.
         .target(name: "FIXBooking", dependencies: ["FIXCore", "Ledger"]),
+        // The FIX acceptor: TLS/TCP over SwiftNIO, sessions bound to the ledger.
+        .target(
+            name: "FIXAcceptor",
+            dependencies: [
+                "FIXCore", "FIXDictionary", "FIXSession", "FIXBooking", "Ledger",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "counterfoil",
             dependencies: [
@@ -58,6 +78,13 @@ let package = Package(
         .testTarget(name: "FIXDictionaryTests", dependencies: ["FIXDictionary", "FIXCore", "TestSupport"]),
         .testTarget(name: "FIXSessionTests", dependencies: ["FIXSession"]),
         .testTarget(name: "FIXBookingTests", dependencies: ["FIXBooking", "FIXCore", "Ledger"]),
+        .testTarget(
+            name: "FIXAcceptorTests",
+            dependencies: [
+                "FIXAcceptor", "FIXSession", "FIXCore", "FIXDictionary", "Ledger",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -71,19 +71,35 @@ public struct FIXFramer: Sendable {
         if total > messageSizeMax {
             return .skip(length: FIXFramer.resyncLength(base, n), error: FIXDecodingError(.messageTooLarge, expected: messageSizeMax, actual: total))
         }
-        if n < total { return .needMoreBytes }
+        if n < total {
+            // A short CheckSum value ("10=0<SOH>") ends before `total`: do not wait for bytes
+            // that belong to the next message.
+            if n >= checksumStart + 4, base.load(fromByteOffset: checksumStart - 1, as: UInt8.self) == fixSOH,
+               base.load(fromByteOffset: checksumStart, as: UInt8.self) == UInt8(ascii: "1"),
+               base.load(fromByteOffset: checksumStart + 1, as: UInt8.self) == UInt8(ascii: "0"),
+               base.load(fromByteOffset: checksumStart + 2, as: UInt8.self) == UInt8(ascii: "=") {
+                var end = checksumStart + 3
+                while end < n && base.load(fromByteOffset: end, as: UInt8.self) != fixSOH { end += 1 }
+                if end < n { return .skip(length: end + 1, error: FIXDecodingError.badChecksumField.at(offset: checksumStart)) }
+            }
+            return .needMoreBytes
+        }
         // 10=NNN<SOH> must stand exactly where BodyLength says the body ends.
         guard base.load(fromByteOffset: checksumStart - 1, as: UInt8.self) == fixSOH,
               base.load(fromByteOffset: checksumStart, as: UInt8.self) == UInt8(ascii: "1"),
               base.load(fromByteOffset: checksumStart + 1, as: UInt8.self) == UInt8(ascii: "0"),
               base.load(fromByteOffset: checksumStart + 2, as: UInt8.self) == UInt8(ascii: "=") else {
-            return .skip(length: FIXFramer.resyncLength(base, n), error: FIXDecodingError(.bodyLengthMismatch, offset: checksumStart, expected: bodyLength))
+            return bodyLengthMismatch(base, n, checksumStart: checksumStart, bodyLength: bodyLength)
         }
         let d0 = base.load(fromByteOffset: checksumStart + 3, as: UInt8.self) &- UInt8(ascii: "0")
         let d1 = base.load(fromByteOffset: checksumStart + 4, as: UInt8.self) &- UInt8(ascii: "0")
         let d2 = base.load(fromByteOffset: checksumStart + 5, as: UInt8.self) &- UInt8(ascii: "0")
         guard d0 <= 9, d1 <= 9, d2 <= 9, base.load(fromByteOffset: checksumStart + 6, as: UInt8.self) == fixSOH else {
-            return .skip(length: total, error: FIXDecodingError.badChecksumField.at(offset: checksumStart))
+            // Not three digits: the message still ends at the delimiter after `10=` (not
+            // three bytes on), so the next message is not cut.
+            var end = checksumStart + 3
+            while end < n && end < checksumStart + 16 && base.load(fromByteOffset: end, as: UInt8.self) != fixSOH { end += 1 }
+            return .skip(length: min(end + 1, n), error: FIXDecodingError.badChecksumField.at(offset: checksumStart))
         }
         let declared = Int(d0) * 100 + Int(d1) * 10 + Int(d2)
         let computed = Int(FIXFramer.checksum(UnsafeRawBufferPointer(start: base, count: checksumStart)))
@@ -91,6 +107,32 @@ public struct FIXFramer: Sendable {
             return .skip(length: total, error: FIXDecodingError(.badChecksum, offset: checksumStart, expected: computed, actual: declared))
         }
         return .message(length: total)
+    }
+
+    /// BodyLength does not end at `10=`. As QuickFIX (and so the standard acceptance
+    /// scripts) expects, the broken message runs to the first `<SOH>10=nnn<SOH>` from
+    /// where BodyLength says the body ends: its own trailer when BodyLength is too short,
+    /// the next message's when it is too long (that message is lost with it, and the
+    /// session's gap detection asks for it again).
+    @usableFromInline
+    func bodyLengthMismatch(_ base: UnsafeRawPointer, _ n: Int, checksumStart: Int, bodyLength: Int) -> FIXFrame {
+        let error = FIXDecodingError(.bodyLengthMismatch, offset: checksumStart, expected: bodyLength)
+        var i = checksumStart - 1
+        let limit = min(n, messageSizeMax)
+        while i + 4 < limit {
+            if base.load(fromByteOffset: i, as: UInt8.self) == fixSOH,
+               base.load(fromByteOffset: i + 1, as: UInt8.self) == UInt8(ascii: "1"),
+               base.load(fromByteOffset: i + 2, as: UInt8.self) == UInt8(ascii: "0"),
+               base.load(fromByteOffset: i + 3, as: UInt8.self) == UInt8(ascii: "=") {
+                var end = i + 4
+                while end < limit && base.load(fromByteOffset: end, as: UInt8.self) != fixSOH { end += 1 }
+                if end < limit { return .skip(length: end + 1, error: error) }
+                break
+            }
+            i += 1
+        }
+        if n >= messageSizeMax { return .skip(length: FIXFramer.resyncLength(base, n), error: error) }
+        return .needMoreBytes
     }
 
     /// The FIX CheckSum: the sum of all bytes modulo 256.

@@ -107,6 +107,8 @@ public final class FIXValidator {
         /// Enumerated: single-byte values in `bytes`; longer ones need `longerValues`.
         var hasEnums = false
         var hasLongerValues = false
+        /// A repeating group's count field somewhere (FIX 4.2 types them INT, not NUMINGROUP).
+        var isGroupCount = false
         var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     }
 
@@ -141,6 +143,19 @@ public final class FIXValidator {
             }
             info[tag] = entry
         }
+        var counts = Set<Int>()
+        func collect(_ layout: FIXLayout) {
+            for (tag, group) in layout.groups {
+                counts.insert(tag)
+                collect(group.instance)
+            }
+        }
+        for dictionary in [application, self.transport] {
+            collect(dictionary.header)
+            collect(dictionary.trailer)
+            for message in dictionary.messages.values { collect(message.body) }
+        }
+        for tag in counts where tag < seenLimit { info[tag].isGroupCount = true }
     }
 
     deinit {
@@ -219,7 +234,7 @@ public final class FIXValidator {
             if tag < seenLimit {
                 if seen[tag] == stamp { return reject(.tagAppearsMoreThanOnce, tag, message, "\(fieldName(tag)) (\(tag)) appears more than once") }
                 seen[tag] = stamp
-                if info[tag].type == .numInGroup, let group = (part == 0 ? header : (part == 1 ? body : trailer)).groups[tag] {
+                if info[tag].isGroupCount, let group = (part == 0 ? header : (part == 1 ? body : trailer)).groups[tag] {
                     switch walkGroup(group, at: position, message) {
                     case .failure(let failure):
                         return misplacedHeaderField(message, header: headerMembers, trailer: trailerMembers) ?? failure
@@ -313,7 +328,7 @@ public final class FIXValidator {
                 if let reason = checkField(tag, value, members: members, isBody: false) {
                     return .failure(rejection(for: reason, tag, value, message))
                 }
-                if tag < seenLimit && info[tag].type == .numInGroup, let nested = layout.groups[tag] {
+                if tag < seenLimit && info[tag].isGroupCount, let nested = layout.groups[tag] {
                     switch walkGroup(nested, at: position, message) {
                     case .failure(let failure): return .failure(failure)
                     case .end(let next): position = next

@@ -59,6 +59,22 @@ public struct SessionSettings: Sendable {
     public let certificateVerifyLevel: Int
     /// Plain TCP, only when a session says so (SocketUseSSL=N, Counterfoil's own setting).
     public let useTLS: Bool
+    /// Mutual TLS: the client certificate this session must present, by subject (as
+    /// `CN=…,O=…`) or by SHA-256 fingerprint (hex). Counterfoil's own settings.
+    public let clientCertificateSubject: String?
+    public let clientCertificateFingerprint: String?
+    public let logonTimeoutSeconds: Int
+    public let checkLatency: Bool
+    public let maxLatencySeconds: Int
+    public let resendRequestChunkSize: Int
+    /// Counterfoil: inbound messages per second beyond which reading pauses.
+    public let maxMessagesPerSecond: Int
+    /// Counterfoil: what a message the ledger refuses gets besides quarantine:
+    /// a BusinessMessageReject (Y, the default) or nothing more (N).
+    public let rejectRefusedBookings: Bool
+    /// Counterfoil: answer each TradeCaptureReport with a TradeCaptureReportAck (35=AR).
+    public let tradeCaptureReportAck: Bool
+    public let allowUnknownEnumValues: Bool
 
     static let known: Set<String> = [
         "BeginString", "SenderCompID", "TargetCompID", "SessionQualifier", "HeartBtInt", "DataDictionary",
@@ -67,13 +83,15 @@ public struct SessionSettings: Sendable {
         "SocketAcceptPort", "ConnectionType", "UseDataDictionary", "ValidateIncomingMessage", "ValidateFieldsOutOfOrder",
         "ValidateFieldsHaveValues", "ValidateUserDefinedFields", "AllowUnknownMsgFields", "ValidateUnorderedGroupFields",
         "RejectInvalidMessage", "Username", "Password", "ServerCertificateFile", "ServerCertificateKeyFile",
-        "CertificationAuthoritiesFile", "CertificateVerifyLevel", "SocketUseSSL",
+        "CertificationAuthoritiesFile", "CertificateVerifyLevel", "SocketUseSSL", "LogonTimeout", "CheckLatency",
+        "MaxLatency", "ResendRequestChunkSize", "ClientCertificateSubject", "ClientCertificateFingerprint",
+        "MaxMessagesPerSecond", "RejectRefusedBookings", "TradeCaptureReportAck", "AllowUnknownEnumValues",
     ]
     /// QuickFIX settings with no meaning here (stores and logs are in LMDB; no initiator).
     static let ignored: Set<String> = [
         "FileStorePath", "FileLogPath", "FileLogBackupPath", "PersistMessages", "ReconnectInterval", "SocketConnectHost",
         "SocketConnectPort", "SocketNodelay", "SocketReuseAddress", "ScreenLogShowIncoming", "ScreenLogShowOutgoing",
-        "ScreenLogShowEvents", "LogonTimeout", "LogoutTimeout", "CheckLatency", "MaxLatency", "SendRedundantResendRequests",
+        "ScreenLogShowEvents", "LogoutTimeout", "SendRedundantResendRequests",
         "MillisecondsInTimeStamp", "TimeStampPrecision",
     ]
 
@@ -204,6 +222,20 @@ public struct SessionSettings: Sendable {
         if useTLS && (serverCertificateFile == nil || serverCertificateKeyFile == nil) {
             throw fail(nil, "TLS needs ServerCertificateFile and ServerCertificateKeyFile (or SocketUseSSL=N for plain TCP)")
         }
+        clientCertificateSubject = block.values["ClientCertificateSubject"]
+        clientCertificateFingerprint = block.values["ClientCertificateFingerprint"]?.lowercased().replacingOccurrences(of: ":", with: "")
+        if (clientCertificateSubject != nil || clientCertificateFingerprint != nil) && (certificateVerifyLevel != 1 || !useTLS) {
+            throw fail(clientCertificateSubject != nil ? "ClientCertificateSubject" : "ClientCertificateFingerprint",
+                       "binding a session to a client certificate needs TLS with CertificateVerifyLevel=1")
+        }
+        logonTimeoutSeconds = try integer("LogonTimeout", 1...3600) ?? 10
+        checkLatency = try flag("CheckLatency", true)
+        maxLatencySeconds = try integer("MaxLatency", 1...86_400) ?? 120
+        resendRequestChunkSize = try integer("ResendRequestChunkSize", 0...1_000_000) ?? 0
+        maxMessagesPerSecond = try integer("MaxMessagesPerSecond", 1...10_000_000) ?? 1_000_000
+        rejectRefusedBookings = try flag("RejectRefusedBookings", true)
+        tradeCaptureReportAck = try flag("TradeCaptureReportAck", false)
+        allowUnknownEnumValues = try flag("AllowUnknownEnumValues", false)
         if certificateVerifyLevel > 0 && certificationAuthoritiesFile == nil {
             throw fail("CertificateVerifyLevel", "verifying client certificates needs CertificationAuthoritiesFile")
         }

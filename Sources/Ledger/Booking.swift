@@ -15,6 +15,10 @@ struct Databases {
     let quarantine: MDB_dbi
     let parked: MDB_dbi
     let marks: MDB_dbi
+    let sessions: MDB_dbi
+    let sessionOutbound: MDB_dbi
+    let sessionAudit: MDB_dbi
+    let reports: MDB_dbi
 
     init(_ env: LMDBEnvironment) throws {
         meta = try env.database("meta")
@@ -29,6 +33,10 @@ struct Databases {
         quarantine = try env.database("quarantine")
         parked = try env.database("parked")
         marks = try env.database("marks")
+        sessions = try env.database("sessions")
+        sessionOutbound = try env.database("session-outbound")
+        sessionAudit = try env.database("session-audit")
+        reports = try env.database("reports")
     }
 }
 

@@ -1,0 +1,266 @@
+import FIXCore
+import FIXDictionary
+import FIXSession
+import Foundation
+import Ledger
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+
+/// Limits that keep a hostile or slow peer from growing memory without bound.
+public struct AcceptorLimits: Sendable {
+    /// The largest FIX message accepted, in bytes.
+    public var messageSizeMax = 64 * 1024
+    /// Open connections at once, logged on or not.
+    public var connectionsMax = 256
+    /// Writes a connection may have waiting for the ledger before it stops reading.
+    public var pendingWritesMax = 4
+    /// Bytes a connection may hold unframed before it stops reading.
+    public var bufferedBytesMax = 4 * 1024 * 1024
+
+    public init() {}
+}
+
+/// The FIX acceptor: listens on the sessions' ports (TLS unless a session says
+/// otherwise), binds each connection to its session at Logon, runs the session state
+/// machine and commits every inbound message's effects (sequence number, audit,
+/// bookings) before anything it caused is sent.
+///
+/// All sessions and connections live on one event loop: the state machines need no
+/// locks, and the ledger's writer thread, not the network, is the bottleneck.
+public final class Acceptor: @unchecked Sendable {
+    public let ledger: Ledger
+    public let limits: AcceptorLimits
+    let logger: Logger
+    let group: MultiThreadedEventLoopGroup
+    let loop: EventLoop
+    let sessionSettings: [SessionSettings]
+    /// By port, BeginString, our CompID and theirs. Touched on `loop` only.
+    var runtimes: [RuntimeKey: SessionRuntime] = [:]
+    var connections: [ObjectIdentifier: ConnectionHandler] = [:]
+    private var serverChannels: [Channel] = []
+    private let tlsContexts: [Int: NIOSSLContext]
+    public private(set) var boundPorts: [Int] = []
+
+    struct RuntimeKey: Hashable {
+        let port: Int
+        let beginString: String
+        let ours: String
+        let theirs: String
+    }
+
+    /// `makeApplication` replaces Counterfoil's booking (tests use an echo application).
+    public init(sessions: [SessionSettings], ledger: Ledger, limits: AcceptorLimits = AcceptorLimits(), logger: Logger,
+                makeApplication: ((SessionSettings) -> SessionApplication)? = nil) throws {
+        self.ledger = ledger
+        self.limits = limits
+        self.logger = logger
+        sessionSettings = sessions
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        loop = group.next()
+        var contexts: [Int: NIOSSLContext] = [:]
+        var byPort: [Int: SessionSettings] = [:]
+        for settings in sessions {
+            if let first = byPort[settings.acceptPort] {
+                guard first.useTLS == settings.useTLS, first.serverCertificateFile == settings.serverCertificateFile,
+                      first.certificateVerifyLevel == settings.certificateVerifyLevel else {
+                    throw AcceptorError("sessions \(first.id) and \(settings.id) share port \(settings.acceptPort) but not its TLS settings")
+                }
+                continue
+            }
+            byPort[settings.acceptPort] = settings
+            if settings.useTLS { contexts[settings.acceptPort] = try Acceptor.tlsContext(settings) }
+        }
+        tlsContexts = contexts
+        let clock = Acceptor.now
+        for settings in sessions {
+            let validator = try Acceptor.validator(settings)
+            let store = try LedgerSessionStore(ledger: ledger, key: settings.id.description)
+            let booking: BookingApplication?
+            let application: SessionApplication
+            if let makeApplication {
+                application = makeApplication(settings)
+                booking = nil
+            } else {
+                let app = BookingApplication(store: store, settings: settings, clock: clock)
+                booking = app
+                application = app
+            }
+            var configuration = SessionConfiguration(settings: settings, validator: validator)
+            configuration.heartBtIntSeconds = settings.heartBtIntSeconds
+            let session = Session(configuration: configuration, store: store, application: application)
+            session.logonTimeoutSeconds = settings.logonTimeoutSeconds
+            let key = RuntimeKey(port: settings.acceptPort, beginString: settings.id.beginString,
+                                 ours: settings.id.senderCompID, theirs: settings.id.targetCompID)
+            runtimes[key] = SessionRuntime(settings: settings, session: session, store: store, application: application, booking: booking)
+        }
+    }
+
+    /// Wall-clock nanoseconds since the epoch.
+    static func now() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+    }
+
+    static func validator(_ settings: SessionSettings) throws -> FIXValidator? {
+        var options = FIXValidationOptions()
+        options.validateIncomingMessage = settings.validateIncomingMessage
+        options.validateFieldsOutOfOrder = settings.validateFieldsOutOfOrder
+        options.validateFieldsHaveValues = settings.validateFieldsHaveValues
+        options.validateUserDefinedFields = settings.validateUserDefinedFields
+        options.allowUnknownMessageFields = settings.allowUnknownMessageFields
+        options.validateUnorderedGroupFields = settings.validateUnorderedGroupFields
+        options.allowUnknownEnumValues = settings.allowUnknownEnumValues
+        func load(_ path: String) throws -> FIXDataDictionary {
+            let (dictionary, defects) = try FIXDataDictionary.load(path: path)
+            if let defect = defects.first {
+                throw AcceptorError("session \(settings.id): dictionary \(path) has defects, first: \(defect)")
+            }
+            return dictionary
+        }
+        if let transport = settings.transportDataDictionary, let application = settings.appDataDictionary {
+            return FIXValidator(application: try load(application), transport: try load(transport), options: options)
+        }
+        if let path = settings.dataDictionary {
+            return FIXValidator(application: try load(path), options: options)
+        }
+        return nil
+    }
+
+    static func tlsContext(_ settings: SessionSettings) throws -> NIOSSLContext {
+        guard let certificateFile = settings.serverCertificateFile, let keyFile = settings.serverCertificateKeyFile else {
+            throw AcceptorError("session \(settings.id): TLS needs ServerCertificateFile and ServerCertificateKeyFile")
+        }
+        let chain = try NIOSSLCertificate.fromPEMFile(certificateFile).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        if let authorities = settings.certificationAuthoritiesFile {
+            configuration.trustRoots = .file(authorities)
+        }
+        switch settings.certificateVerifyLevel {
+        case 1: configuration.certificateVerification = .noHostnameVerification
+        case 2: configuration.certificateVerification = .optionalVerification
+        default: configuration.certificateVerification = .none
+        }
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// Binds every session's port. Throws if one cannot be bound.
+    public func start() async throws {
+        let ports = Set(sessionSettings.map(\.acceptPort)).sorted()
+        for port in ports {
+            let tls = tlsContexts[port]
+            let bootstrap = ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.autoRead, value: false)
+                .childChannelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                        try channel.pipeline.syncOperations.addHandler(ConnectionHandler(acceptor: self, port: port, tls: tls != nil))
+                    }
+                }
+            let channel = try await bootstrap.bind(host: "0.0.0.0", port: port).get()
+            serverChannels.append(channel)
+            boundPorts.append(channel.localAddress?.port ?? port)
+            logger.info("listening", metadata: ["port": "\(port)", "tls": "\(tls != nil)"])
+        }
+    }
+
+    /// Logs every session out, waits briefly for the Logouts to be answered, then closes
+    /// everything. The books are flushed: each connection's last write is committed
+    /// before its channel closes.
+    public func shutdown() async {
+        let loop = self.loop
+        try? await loop.submit { [self] in
+            for runtime in runtimes.values {
+                runtime.session.logout(reason: "Counterfoil is shutting down", now: Acceptor.now())
+                runtime.connection?.flush()
+            }
+        }.get()
+        for _ in 0..<30 {
+            let open = (try? await loop.submit { [self] in connections.count }.get()) ?? 0
+            if open == 0 { break }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        for channel in serverChannels { try? await channel.close() }
+        try? await loop.submit { [self] in
+            for connection in connections.values { connection.close() }
+        }.get()
+        for _ in 0..<30 {
+            let open = (try? await loop.submit { [self] in connections.count }.get()) ?? 0
+            if open == 0 { break }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        try? await group.shutdownGracefully()
+    }
+
+    /// Each session's state as the acceptor sees it now.
+    public func status() async -> [SessionStatus] {
+        (try? await loop.submit { [self] in
+            runtimes.values.map { runtime in
+                SessionStatus(id: runtime.settings.id, port: runtime.settings.acceptPort, loggedOn: runtime.session.isLoggedOn,
+                              nextSenderSeqNum: runtime.store.nextSenderSeqNum, nextTargetSeqNum: runtime.store.nextTargetSeqNum,
+                              peer: runtime.connection?.peer)
+            }.sorted { $0.id.description < $1.id.description }
+        }.get()) ?? []
+    }
+
+    func runtime(port: Int, beginString: String, ours: String, theirs: String) -> SessionRuntime? {
+        runtimes[RuntimeKey(port: port, beginString: beginString, ours: ours, theirs: theirs)]
+    }
+}
+
+/// A session with its store and application, and the connection bound to it, if any.
+final class SessionRuntime {
+    let settings: SessionSettings
+    let session: Session
+    let store: LedgerSessionStore
+    /// Held here: the session keeps its application weakly.
+    let application: SessionApplication
+    let booking: BookingApplication?
+    weak var connection: ConnectionHandler?
+
+    init(settings: SessionSettings, session: Session, store: LedgerSessionStore, application: SessionApplication,
+         booking: BookingApplication?) {
+        self.settings = settings
+        self.session = session
+        self.store = store
+        self.application = application
+        self.booking = booking
+    }
+}
+
+public struct SessionStatus: Sendable {
+    public let id: SessionID
+    public let port: Int
+    public let loggedOn: Bool
+    public let nextSenderSeqNum: Int
+    public let nextTargetSeqNum: Int
+    public let peer: String?
+}
+
+public struct AcceptorError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The acceptor as a swift-service-lifecycle service: runs until shutdown is asked,
+/// then logs sessions out and lets the books flush.
+public struct AcceptorService: Service {
+    public let acceptor: Acceptor
+
+    public init(acceptor: Acceptor) { self.acceptor = acceptor }
+
+    public func run() async throws {
+        try await acceptor.start()
+        try? await gracefulShutdown()
+        acceptor.logger.info("shutting down: logging sessions out")
+        await acceptor.shutdown()
+    }
+}

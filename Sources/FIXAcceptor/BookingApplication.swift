@@ -1,0 +1,105 @@
+import FIXBooking
+import FIXCore
+import FIXSession
+import Ledger
+
+/// Counterfoil's application behind a drop-copy session: ExecutionReports and
+/// TradeCaptureReports that are trades become bookings in the session's next write
+/// (the same transaction that moves its sequence number); PositionReports and
+/// RequestForPositionsAcks are kept for reconciliation; everything else an initiator
+/// may send is refused with a BusinessMessageReject.
+final class BookingApplication: SessionApplication {
+    struct Reference {
+        let seqNum: Int
+        let msgType: String
+        /// TradeCaptureReports: what the ack needs.
+        let tradeReportID: String?
+        let symbol: String?
+    }
+
+    let store: LedgerSessionStore
+    let settings: SessionSettings
+    let mapping = ExecutionMapping()
+    let clock: () -> Int64
+    /// One per booking in `store.pending.bookings`, in the same order.
+    private(set) var references: [Reference] = []
+
+    init(store: LedgerSessionStore, settings: SessionSettings, clock: @escaping () -> Int64) {
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+    }
+
+    func fromApp(_ message: FIXMessage, raw: UnsafeRawBufferPointer, seqNum: Int, session: Session) -> BusinessReject? {
+        let type = message.msgType
+        if type.equals("8") || type.equals("AE") {
+            let source = ExecutionMapping.source(of: message)
+            let isTradeCapture = type.equals("AE")
+            switch mapping.map(message, source: source) {
+            case .execution(let execution):
+                store.pending.bookings.append(SessionBooking(execution: execution, raw: Array(raw)))
+                references.append(Reference(seqNum: seqNum, msgType: type.string,
+                                            tradeReportID: isTradeCapture ? message[tag: 571]?.string : nil,
+                                            symbol: isTradeCapture ? message[tag: 55]?.string : nil))
+            case .notBooked:
+                break
+            case .invalid(let reason):
+                store.pending.rejected.append(Rejected(source: source, raw: Array(raw), reason: reason))
+                if isTradeCapture && settings.tradeCaptureReportAck {
+                    acknowledge(session, reportID: message[tag: 571]?.string, symbol: message[tag: 55]?.string, accepted: false, text: reason)
+                }
+                if settings.rejectRefusedBookings { return BusinessReject(reason: 0, text: reason) }
+            }
+            return nil
+        }
+        if type.equals("AP") || type.equals("AO") {
+            store.pending.reports.append((type.equals("AP") ? "PositionReport" : "RequestForPositionsAck", clock(), Array(raw)))
+            return nil
+        }
+        return .unsupportedMessageType
+    }
+
+    func onLogon(_ session: Session) {
+        store.setStatus(loggedOn: true, time: clock())
+    }
+
+    func onLogout(_ session: Session) {
+        store.setStatus(loggedOn: false, time: clock())
+    }
+
+    /// The references of the bookings now pending; they go with the write `store.take()` returns.
+    func takeReferences() -> [Reference] {
+        defer { references.removeAll() }
+        return references
+    }
+
+    /// The ledger's verdicts on committed bookings: refusals get a BusinessMessageReject
+    /// (when the session says so), TradeCaptureReports their ack.
+    func committed(_ references: [Reference], outcomes: [BookingOutcome], session: Session) {
+        for (reference, outcome) in zip(references, outcomes) {
+            var refusal: String?
+            switch outcome {
+            case .quarantined(_, let reason), .refused(let reason): refusal = reason
+            case .booked, .duplicate, .parked: refusal = nil
+            }
+            if reference.msgType == "AE" && settings.tradeCaptureReportAck {
+                acknowledge(session, reportID: reference.tradeReportID, symbol: reference.symbol, accepted: refusal == nil, text: refusal)
+            }
+            if let refusal, settings.rejectRefusedBookings {
+                session.sendBusinessReject(refSeqNum: reference.seqNum, refMsgType: reference.msgType,
+                                           reject: BusinessReject(reason: 0, text: "not booked: \(refusal)"), now: clock())
+            }
+        }
+    }
+
+    /// TradeCaptureReportAck (35=AR): TrdRptStatus (939) 0 accepted, 1 rejected.
+    private func acknowledge(_ session: Session, reportID: String?, symbol: String?, accepted: Bool, text: String?) {
+        session.sendApplication(msgType: "AR", now: clock()) { encoder in
+            if let text, !accepted { encoder.append(58, text) }
+            encoder.append(55, symbol ?? "[N/A]")
+            encoder.append(571, reportID ?? "")
+            encoder.append(939, accepted ? 0 : 1)
+            if !accepted { encoder.append(751, 99) }
+        }
+    }
+}

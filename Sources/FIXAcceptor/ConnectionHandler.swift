@@ -1,0 +1,355 @@
+import Crypto
+import FIXCore
+import FIXSession
+import Ledger
+import Logging
+import NIOCore
+import NIOSSL
+import X509
+
+/// One TCP (or TLS) connection: frames FIX messages out of the bytes, binds the
+/// connection to its session at Logon, feeds the session, and writes what the session
+/// sends only once the write that recorded it is durable.
+///
+/// Reading is explicit (autoRead off): the handler reads again only while fewer than
+/// `pendingWritesMax` writes wait for the ledger and the inbound rate is within the
+/// session's MaxMessagesPerSecond, so a fast peer is slowed by TCP, not buffered.
+final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Outputs of one flush, released when their write is durable (and all before it).
+    final class Batch {
+        let outputs: [SessionOutput]
+        let references: [BookingApplication.Reference]
+        var done: Bool
+        var outcomes: [BookingOutcome] = []
+
+        init(outputs: [SessionOutput], references: [BookingApplication.Reference], done: Bool) {
+            self.outputs = outputs
+            self.references = references
+            self.done = done
+        }
+    }
+
+    unowned let acceptor: Acceptor
+    let port: Int
+    let tls: Bool
+    let framer: FIXFramer
+    private var buffer = ByteBuffer()
+    private(set) var runtime: SessionRuntime?
+    private var context: ChannelHandlerContext?
+    private var batches: [Batch] = []
+    private var pendingWrites = 0
+    private var closing = false
+    private var timer: RepeatedTask?
+    private var connectedAt: Int64 = 0
+    private var rateWindow: Int64 = 0
+    private var rateCount = 0
+    private var rateResumeScheduled = false
+    private(set) var peer: String?
+
+    init(acceptor: Acceptor, port: Int, tls: Bool) {
+        self.acceptor = acceptor
+        self.port = port
+        self.tls = tls
+        framer = FIXFramer(messageSizeMax: acceptor.limits.messageSizeMax)
+    }
+
+    var logger: Logger { acceptor.logger }
+
+    // MARK: Channel events
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.context = context
+        connectedAt = Acceptor.now()
+        peer = context.remoteAddress?.description
+        if acceptor.connections.count >= acceptor.limits.connectionsMax {
+            logger.warning("connection refused: too many connections", metadata: ["peer": "\(peer ?? "?")"])
+            context.close(promise: nil)
+            return
+        }
+        acceptor.connections[ObjectIdentifier(self)] = self
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
+            bound.value.tick()
+        }
+        context.read()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        frameMessages()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush()
+        readIfAllowed()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        acceptor.connections[ObjectIdentifier(self)] = nil
+        if let runtime, runtime.connection === self {
+            runtime.session.disconnected(now: Acceptor.now())
+            flush()
+            runtime.connection = nil
+            logger.info("disconnected", metadata: ["session": "\(runtime.settings.id)"])
+        }
+        self.context = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.warning("connection error", metadata: ["peer": "\(peer ?? "?")", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func close() {
+        closing = true
+        context?.close(promise: nil)
+    }
+
+    // MARK: Messages
+
+    private func frameMessages() {
+        while !closing {
+            if let session = runtime?.session, rateLimited(session) { return }
+            let frame = buffer.withUnsafeReadableBytes { framer.frame($0) }
+            switch frame {
+            case .needMoreBytes:
+                if buffer.readerIndex > 64 * 1024 { buffer.discardReadBytes() }
+                return
+            case .skip(let length, let error):
+                buffer.moveReaderIndex(forwardBy: length)
+                if let runtime {
+                    runtime.session.garbled(error, now: Acceptor.now())
+                } else {
+                    logger.info("garbled data before Logon, disconnecting", metadata: ["peer": "\(peer ?? "?")", "error": "\(error)"])
+                    close()
+                }
+            case .message(let length):
+                let now = Acceptor.now()
+                buffer.withUnsafeReadableBytes { raw in
+                    let message = UnsafeRawBufferPointer(rebasing: raw[0..<length])
+                    if runtime == nil { bind(message, now: now) }
+                    runtime?.session.receive(message, now: now)
+                }
+                buffer.moveReaderIndex(forwardBy: length)
+                rateCount += 1
+            }
+        }
+    }
+
+    /// Past MaxMessagesPerSecond: leave the rest in the buffer until the next second.
+    private func rateLimited(_ session: Session) -> Bool {
+        let now = Acceptor.now()
+        let second = now / 1_000_000_000
+        if second != rateWindow {
+            rateWindow = second
+            rateCount = 0
+        }
+        guard let limit = runtime?.settings.maxMessagesPerSecond, rateCount >= limit else { return false }
+        if !rateResumeScheduled, let context {
+            rateResumeScheduled = true
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let wait = (second + 1) * 1_000_000_000 - now
+            context.eventLoop.scheduleTask(in: .nanoseconds(wait)) {
+                let handler = bound.value
+                handler.rateResumeScheduled = false
+                handler.frameMessages()
+                handler.flush()
+                handler.readIfAllowed()
+            }
+        }
+        return true
+    }
+
+    /// The first message names the session: it must be a Logon for a configured one,
+    /// not already connected, and over TLS with the right client certificate if the
+    /// session is bound to one.
+    private func bind(_ raw: UnsafeRawBufferPointer, now: Int64) {
+        let parser = FIXParser(options: FIXParserOptions(allowsEmptyValues: true))
+        guard let message = try? parser.parse(raw) else {
+            logger.info("unreadable first message, disconnecting", metadata: ["peer": "\(peer ?? "?")"])
+            close()
+            return
+        }
+        guard message.msgType.equals("A") else {
+            logger.info("first message is not a Logon, disconnecting", metadata: ["peer": "\(peer ?? "?")"])
+            close()
+            return
+        }
+        let beginString = message.beginString.string
+        let theirs = message[tag: 49]?.string ?? ""
+        let ours = message[tag: 56]?.string ?? ""
+        guard let runtime = acceptor.runtime(port: port, beginString: beginString, ours: ours, theirs: theirs) else {
+            refuse(beginString: beginString, theirs: theirs, ours: ours,
+                   reason: "unknown session \(beginString):\(ours)->\(theirs) on port \(port)", now: now)
+            return
+        }
+        if let other = runtime.connection, other !== self {
+            logger.warning("second connection for a logged-on session refused",
+                           metadata: ["session": "\(runtime.settings.id)", "peer": "\(peer ?? "?")"])
+            close()
+            return
+        }
+        if let problem = certificateProblem(runtime.settings) {
+            refuse(beginString: beginString, theirs: theirs, ours: ours, reason: problem, now: now)
+            return
+        }
+        self.runtime = runtime
+        runtime.connection = self
+        runtime.session.connected(now: connectedAt)
+        logger.info("connection bound", metadata: ["session": "\(runtime.settings.id)", "peer": "\(peer ?? "?")"])
+    }
+
+    /// Nil if the session takes any client (or the certificate is the one it is bound to).
+    private func certificateProblem(_ settings: SessionSettings) -> String? {
+        guard settings.clientCertificateSubject != nil || settings.clientCertificateFingerprint != nil else { return nil }
+        guard tls, let context, let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate(),
+              let der = try? certificate.toDERBytes() else {
+            return "session \(settings.id) needs a client certificate"
+        }
+        if let expected = settings.clientCertificateFingerprint {
+            let fingerprint = SHA256.hash(data: der).map { byte in
+                let hex = String(byte, radix: 16)
+                return hex.count == 1 ? "0" + hex : hex
+            }.joined()
+            if fingerprint != expected { return "client certificate fingerprint does not match session \(settings.id)" }
+        }
+        if let expected = settings.clientCertificateSubject {
+            guard let parsed = try? Certificate(derEncoded: der) else { return "unreadable client certificate" }
+            let subject = parsed.subject.description
+            let commonNames = parsed.subject.flatMap { $0 }.filter { $0.type == .RDNAttributeType.commonName }.map { "\($0.value)" }
+            if subject != expected && !commonNames.contains(expected) && !commonNames.map({ "CN=\($0)" }).contains(expected) {
+                return "client certificate subject \(subject) does not match session \(settings.id)"
+            }
+        }
+        return nil
+    }
+
+    /// A Logout for a counterparty with no session here, then the connection closes.
+    private func refuse(beginString: String, theirs: String, ours: String, reason: String, now: Int64) {
+        logger.warning("logon refused", metadata: ["peer": "\(peer ?? "?")", "reason": "\(reason)"])
+        let encoder = FIXEncoder(beginString: beginString.isEmpty ? "FIX.4.4" : beginString)
+        encoder.start(msgType: "5")
+        encoder.append(34, 1)
+        encoder.append(49, ours)
+        encoder.append(52, FIXTimestamp(nanosecondsSinceEpoch: now, fractionDigits: 3))
+        encoder.append(56, theirs)
+        encoder.append(58, reason)
+        let bytes = encoder.finish()
+        closing = true
+        guard let context else { return }
+        var out = context.channel.allocator.buffer(capacity: bytes.count)
+        out.writeBytes(bytes)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    // MARK: Durable, then sent
+
+    /// Takes what the session produced, commits its write, and releases the outputs in
+    /// order once durable.
+    func flush() {
+        guard let runtime else { return }
+        for event in runtime.session.takeEvents() {
+            logger.info("\(event)", metadata: ["session": "\(runtime.settings.id)"])
+        }
+        let outputs = runtime.session.takeOutput()
+        let references = runtime.booking?.takeReferences() ?? []
+        let write = runtime.store.take()
+        if outputs.isEmpty && write == nil { return }
+        let batch = Batch(outputs: outputs, references: references, done: write == nil)
+        batches.append(batch)
+        if let write, let context {
+            pendingWrites += 1
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let loop = context.eventLoop
+            let batchID = ObjectIdentifier(batch)
+            acceptor.ledger.commit(write) { result in
+                loop.execute { bound.value.committed(batchID, write: write, result: result) }
+            }
+        } else if let write {
+            // The connection is gone: still make the session's state durable.
+            acceptor.ledger.commit(write) { _ in }
+            batch.done = true
+        }
+        release()
+    }
+
+    private func committed(_ batchID: ObjectIdentifier, write: SessionWrite, result: Result<[BookingOutcome], Error>) {
+        pendingWrites -= 1
+        runtime?.store.committed(write)
+        guard let batch = batches.first(where: { ObjectIdentifier($0) == batchID }) else { return }
+        switch result {
+        case .success(let outcomes):
+            batch.outcomes = outcomes
+            batch.done = true
+        case .failure(let error):
+            // Nothing it caused may go out: the books did not take it.
+            logger.error("ledger write failed, disconnecting", metadata: ["error": "\(error)"])
+            batches.removeAll()
+            close()
+            return
+        }
+        release()
+        readIfAllowed()
+    }
+
+    /// Sends the outputs of finished batches, oldest first.
+    private func release() {
+        guard let context else {
+            batches.removeAll()
+            return
+        }
+        var wrote = false
+        var decidedAfterCommit = false
+        while let first = batches.first, first.done {
+            batches.removeFirst()
+            for output in first.outputs {
+                switch output {
+                case .send(let bytes):
+                    guard !closing else { continue }
+                    var out = context.channel.allocator.buffer(capacity: bytes.count)
+                    out.writeBytes(bytes)
+                    context.write(wrapOutboundOut(out), promise: nil)
+                    wrote = true
+                case .disconnect:
+                    guard !closing else { continue }
+                    closing = true
+                    let channel = context.channel
+                    context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                        channel.close(promise: nil)
+                    }
+                }
+            }
+            if let runtime, let booking = runtime.booking, !first.references.isEmpty {
+                booking.committed(first.references, outcomes: first.outcomes, session: runtime.session)
+                decidedAfterCommit = true
+            }
+        }
+        if wrote { context.flush() }
+        // Acks and rejects decided after the commit go out with a write of their own.
+        if decidedAfterCommit && !closing { flush() }
+    }
+
+    private func readIfAllowed() {
+        guard let context, !closing, pendingWrites < acceptor.limits.pendingWritesMax, !rateResumeScheduled,
+              buffer.readableBytes < acceptor.limits.bufferedBytesMax else { return }
+        context.read()
+    }
+
+    private func tick() {
+        let now = Acceptor.now()
+        if let runtime {
+            runtime.session.tick(now: now)
+            flush()
+        } else if now - connectedAt > 10_000_000_000 && !closing {
+            logger.info("no Logon within 10 seconds, disconnecting", metadata: ["peer": "\(peer ?? "?")"])
+            close()
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import FIXSession
+import Ledger
+
+/// A session store in the ledger's LMDB environment. Changes gather in `pending` and
+/// become durable in one `SessionWrite`, together with the bookings of the messages
+/// that moved the numbers; `ConnectionHandler` commits them before it sends anything.
+final class LedgerSessionStore: SessionStore {
+    let ledger: Ledger
+    let key: String
+    private(set) var nextSenderSeqNum: Int
+    private(set) var nextTargetSeqNum: Int
+    private(set) var creationTime: Int64
+    var loggedOn = false
+    var statusTime: Int64 = 0
+    /// What the next commit writes.
+    var pending: SessionWrite
+    /// Outbound messages handed to the writer but perhaps not committed yet, by MsgSeqNum.
+    private var unflushed: [Int: [UInt8]] = [:]
+    private var changed = false
+
+    init(ledger: Ledger, key: String) throws {
+        self.ledger = ledger
+        self.key = key
+        let snapshot = try ledger.sessionSnapshot(key) ?? SessionSnapshot()
+        nextSenderSeqNum = snapshot.nextSenderSeqNum
+        nextTargetSeqNum = snapshot.nextTargetSeqNum
+        creationTime = snapshot.creationTime
+        pending = SessionWrite(key: key)
+    }
+
+    func setNextSenderSeqNum(_ value: Int) {
+        nextSenderSeqNum = value
+        changed = true
+    }
+
+    func setNextTargetSeqNum(_ value: Int) {
+        nextTargetSeqNum = value
+        changed = true
+    }
+
+    func storeOutbound(seqNum: Int, message: UnsafeRawBufferPointer) {
+        let bytes = Array(message)
+        pending.outbound.append((seqNum, bytes))
+        unflushed[seqNum] = bytes
+    }
+
+    func outbound(in range: ClosedRange<Int>) -> [(seqNum: Int, message: [UInt8])] {
+        var found: [Int: [UInt8]] = [:]
+        if let stored = try? ledger.storedOutbound(key, in: range) {
+            for (seqNum, message) in stored { found[seqNum] = message }
+        }
+        for (seqNum, message) in unflushed where range.contains(seqNum) { found[seqNum] = message }
+        return found.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    func audit(inbound: Bool, message: UnsafeRawBufferPointer, time: Int64) {
+        pending.audit.append(AuditRecord(inbound: inbound, time: time, message: Array(message)))
+    }
+
+    func reset(time: Int64) {
+        nextSenderSeqNum = 1
+        nextTargetSeqNum = 1
+        creationTime = time
+        pending.reset = true
+        pending.outbound.removeAll()
+        unflushed.removeAll()
+        changed = true
+    }
+
+    func setStatus(loggedOn: Bool, time: Int64) {
+        self.loggedOn = loggedOn
+        statusTime = time
+        changed = true
+    }
+
+    /// The changes since the last call, as one write, or nil if there are none.
+    func take() -> SessionWrite? {
+        if changed {
+            pending.state = SessionSnapshot(nextSenderSeqNum: nextSenderSeqNum, nextTargetSeqNum: nextTargetSeqNum,
+                                            creationTime: creationTime, loggedOn: loggedOn, statusTime: statusTime)
+        }
+        guard !pending.isEmpty else { return nil }
+        defer {
+            pending = SessionWrite(key: key)
+            changed = false
+        }
+        return pending
+    }
+
+    /// `write` is durable: its outbound messages are found in the ledger from now on.
+    func committed(_ write: SessionWrite) {
+        for (seqNum, _) in write.outbound { unflushed[seqNum] = nil }
+    }
+}

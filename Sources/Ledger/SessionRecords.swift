@@ -1,0 +1,229 @@
+import CLMDB
+
+/// A FIX session's durable state, as the ledger keeps it: the two sequence numbers and
+/// when they were last reset. The ledger knows nothing of FIX; the session layer names
+/// sessions by a key of its own.
+public struct SessionSnapshot: Sendable, Hashable {
+    public var nextSenderSeqNum: Int
+    public var nextTargetSeqNum: Int
+    public var creationTime: Int64
+    /// How many audit records the session has (the next one's number).
+    public var auditCount: UInt64
+    /// Whether the session was logged on when last written, and since when (ns).
+    public var loggedOn: Bool
+    public var statusTime: Int64
+
+    public init(nextSenderSeqNum: Int = 1, nextTargetSeqNum: Int = 1, creationTime: Int64 = 0, auditCount: UInt64 = 0,
+                loggedOn: Bool = false, statusTime: Int64 = 0) {
+        self.nextSenderSeqNum = nextSenderSeqNum
+        self.nextTargetSeqNum = nextTargetSeqNum
+        self.creationTime = creationTime
+        self.auditCount = auditCount
+        self.loggedOn = loggedOn
+        self.statusTime = statusTime
+    }
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 41)
+        w.u64(UInt64(nextSenderSeqNum))
+        w.u64(UInt64(nextTargetSeqNum))
+        w.i64(creationTime)
+        w.u64(auditCount)
+        w.bool(loggedOn)
+        w.i64(statusTime)
+        return w.bytes
+    }
+
+    init(decoding bytes: UnsafeRawBufferPointer) throws {
+        var r = ByteReader(bytes)
+        nextSenderSeqNum = Int(try r.u64())
+        nextTargetSeqNum = Int(try r.u64())
+        creationTime = try r.i64()
+        auditCount = try r.u64()
+        loggedOn = try r.bool()
+        statusTime = try r.i64()
+    }
+}
+
+/// One audit record: a message as it went in or out, and when.
+public struct AuditRecord: Sendable, Hashable {
+    public var inbound: Bool
+    public var time: Int64
+    public var message: [UInt8]
+
+    public init(inbound: Bool, time: Int64, message: [UInt8]) {
+        self.inbound = inbound
+        self.time = time
+        self.message = message
+    }
+}
+
+/// An execution and the message it came from, so a refusal can quarantine the original.
+public struct SessionBooking: Sendable {
+    public var execution: Execution
+    public var raw: [UInt8]
+
+    public init(execution: Execution, raw: [UInt8]) {
+        self.execution = execution
+        self.raw = raw
+    }
+}
+
+/// Everything one session asks to make durable together: messages in and out, the
+/// sequence numbers they moved, and the bookings of the executions they carried. One
+/// `SessionWrite` is applied in one write transaction, so a crash keeps all of it or
+/// none: an execution is never booked without its sequence number moving past it.
+public struct SessionWrite: Sendable {
+    public var key: String
+    /// Drop the stored outbound messages first (the session's numbers were reset).
+    public var reset = false
+    public var state: SessionSnapshot?
+    public var outbound: [(seqNum: Int, message: [UInt8])] = []
+    public var audit: [AuditRecord] = []
+    public var bookings: [SessionBooking] = []
+    public var rejected: [Rejected] = []
+    /// Messages kept for later use (PositionReports for reconciliation), by kind.
+    public var reports: [(kind: String, time: Int64, message: [UInt8])] = []
+
+    public init(key: String) { self.key = key }
+
+    public var isEmpty: Bool {
+        !reset && state == nil && outbound.isEmpty && audit.isEmpty && bookings.isEmpty && rejected.isEmpty && reports.isEmpty
+    }
+}
+
+extension Ledger {
+    /// A session's stored state, or nil if it never ran.
+    public func sessionSnapshot(_ key: String) throws -> SessionSnapshot? {
+        try environment.read { txn in
+            try txn.get(db.sessions, Key.of { $0.string(key) }) { try SessionSnapshot(decoding: $0) }
+        }
+    }
+
+    /// Every session the ledger has state for, by key.
+    public func sessionSnapshots() throws -> [(key: String, snapshot: SessionSnapshot)] {
+        try environment.read { txn in
+            var all: [(String, SessionSnapshot)] = []
+            try txn.scan(db.sessions, from: []) { key, value in
+                var r = ByteReader(key)
+                all.append((try r.string(), try SessionSnapshot(decoding: value)))
+                return true
+            }
+            return all
+        }
+    }
+
+    /// The outbound application messages a session stored, numbered within `range`.
+    public func storedOutbound(_ key: String, in range: ClosedRange<Int>) throws -> [(seqNum: Int, message: [UInt8])] {
+        try environment.read { txn in
+            var found: [(Int, [UInt8])] = []
+            let prefix = Key.of { $0.string(key) }
+            try txn.scan(db.sessionOutbound, from: Key.of { $0.string(key); $0.u64(UInt64(range.lowerBound)) }) { k, v in
+                guard k.starts(with: prefix) else { return false }
+                var r = ByteReader(k)
+                _ = try r.string()
+                let seqNum = Int(try r.u64())
+                guard seqNum <= range.upperBound else { return false }
+                found.append((seqNum, Array(v)))
+                return true
+            }
+            return found
+        }
+    }
+
+    /// A session's audit log from record `start`, at most `limit` records.
+    public func audit(_ key: String, from start: UInt64 = 0, limit: Int = 1000) throws -> [AuditRecord] {
+        try environment.read { txn in
+            var records: [AuditRecord] = []
+            let prefix = Key.of { $0.string(key) }
+            try txn.scan(db.sessionAudit, from: Key.of { $0.string(key); $0.u64(start) }) { k, v in
+                guard k.starts(with: prefix), records.count < limit else { return false }
+                var r = ByteReader(v)
+                records.append(AuditRecord(inbound: try r.bool(), time: try r.i64(), message: try r.blob()))
+                return true
+            }
+            return records
+        }
+    }
+
+    /// The reports of one kind (e.g. "PositionReport") from `source`, oldest first.
+    public func reports(kind: String, source: String) throws -> [(time: Int64, message: [UInt8])] {
+        try environment.read { txn in
+            var found: [(Int64, [UInt8])] = []
+            let prefix = Key.of { $0.string(kind); $0.string(source) }
+            try txn.scan(db.reports, from: prefix) { k, v in
+                guard k.starts(with: prefix) else { return false }
+                var r = ByteReader(v)
+                found.append((try r.i64(), try r.blob()))
+                return true
+            }
+            return found
+        }
+    }
+
+    /// Applies `write` in the next group commit and calls `completion` once it is durable,
+    /// with one outcome per booking (in order). Does not block.
+    public func commit(_ write: SessionWrite, completion: @escaping @Sendable (Result<[BookingOutcome], Error>) -> Void) {
+        let box = Box<[BookingOutcome]>()
+        writer.enqueue(LedgerWriter.Request(run: { box.value = try $0.apply(write) }, complete: { error in
+            if let error { completion(.failure(error)) } else { completion(.success(box.value ?? [])) }
+        }))
+    }
+
+    /// As `commit`, waiting until durable.
+    @discardableResult
+    public func commitAndWait(_ write: SessionWrite) throws -> [BookingOutcome] {
+        try writer.submitAndWait { try $0.apply(write) }
+    }
+}
+
+extension BookingTransaction {
+    mutating func apply(_ write: SessionWrite) throws -> [BookingOutcome] {
+        let sessionKey = Key.of { $0.string(write.key) }
+        if write.reset {
+            var doomed: [[UInt8]] = []
+            try txn.reader.scan(db.sessionOutbound, from: sessionKey) { k, _ in
+                guard k.starts(with: sessionKey) else { return false }
+                doomed.append(Array(k))
+                return true
+            }
+            for key in doomed { _ = try txn.delete(db.sessionOutbound, key) }
+        }
+        let stored = try txn.get(db.sessions, sessionKey) { try SessionSnapshot(decoding: $0) }
+        var state = write.state ?? stored ?? SessionSnapshot()
+        // The audit counter lives in the store, not in the session's copy of its numbers.
+        state.auditCount = stored?.auditCount ?? 0
+        for (seqNum, message) in write.outbound {
+            try txn.put(db.sessionOutbound, Key.of { $0.string(write.key); $0.u64(UInt64(seqNum)) }, message)
+        }
+        for record in write.audit {
+            var w = ByteWriter(capacity: record.message.count + 16)
+            w.bool(record.inbound)
+            w.i64(record.time)
+            w.blob(record.message)
+            try txn.put(db.sessionAudit, Key.of { $0.string(write.key); $0.u64(state.auditCount) }, w.bytes, append: true)
+            state.auditCount += 1
+        }
+        try txn.put(db.sessions, sessionKey, state.encoded())
+        var outcomes: [BookingOutcome] = []
+        outcomes.reserveCapacity(write.bookings.count)
+        for item in write.bookings {
+            var outcome = try book(item.execution)
+            if case .refused(let reason) = outcome {
+                // Refused executions are kept with the message they came in, never dropped.
+                if case .quarantined(let id, _) = try quarantine(source: item.execution.source, raw: item.raw, reason: reason) {
+                    outcome = .quarantined(id: id, reason: reason)
+                }
+            }
+            outcomes.append(outcome)
+        }
+        for item in write.rejected { outcomes.append(try quarantine(source: item.source, raw: item.raw, reason: item.reason)) }
+        for (index, report) in write.reports.enumerated() {
+            var w = ByteWriter(capacity: report.message.count + 12)
+            w.i64(report.time)
+            w.blob(report.message)
+            try txn.put(db.reports, Key.of { $0.string(report.kind); $0.string(write.key); $0.i64(report.time); $0.u32(UInt32(index)) }, w.bytes)
+        }
+        return outcomes
+    }
+}
