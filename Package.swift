@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(
             name: "FIXAcceptorTests",
             dependencies: [
-                "FIXAcceptor", "FIXSession", "FIXCore", "FIXDictionary", "Ledger",
+                "FIXAcceptor", "FIXSession", "FIXCore", "FIXDictionary", "Ledger", "ExactNumbers",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

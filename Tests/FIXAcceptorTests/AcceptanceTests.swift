@@ -9,7 +9,14 @@ import Testing
 
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 let spec = packageRoot.appendingPathComponent(".cache/quickfix-spec").path
-let acceptanceFolder = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/fix-acceptance/server").path
+/// The acceptance scripts are read where the team keeps them (../shared next to the
+/// repository), never copied in; COUNTERFOIL_SHARED names another place.
+let sharedFolder: String = {
+    if let path = ProcessInfo.processInfo.environment["COUNTERFOIL_SHARED"] { return path }
+    let sibling = packageRoot.deletingLastPathComponent().appendingPathComponent("shared").path
+    return FileManager.default.fileExists(atPath: sibling) ? sibling : "/work/shared"
+}()
+let acceptanceFolder = sharedFolder + "/fix-acceptance/server"
 
 /// The application QuickFIX's acceptance scripts expect behind the acceptor: it echoes
 /// NewOrderSingle and SecurityDefinition back, drops a PossResend order it has seen,

@@ -1,0 +1,108 @@
+@testable import FIXAcceptor
+import ExactNumbers
+import FIXCore
+import FIXSession
+import Foundation
+import Ledger
+import Logging
+import Testing
+
+/// Drop-copy traffic through the acceptor into the books, over a real socket.
+@Suite struct AcceptorBookingTests {
+    static func settings(port: Int) -> String {
+        """
+        [DEFAULT]
+        SenderCompID=COUNTERFOIL
+        SocketAcceptPort=\(port)
+        SocketUseSSL=N
+        DataDictionary=\(packageRoot.path)/FixDictionaries/FIX44-DropCopy.xml
+
+        [SESSION]
+        BeginString=FIX.4.4
+        TargetCompID=PLATFORM
+        """
+    }
+
+    static func message(_ type: String, seq: Int, possDup: Bool = false, _ body: [(Int, String)]) -> [UInt8] {
+        let encoder = FIXEncoder(beginString: "FIX.4.4")
+        encoder.start(msgType: type)
+        encoder.append(34, seq)
+        if possDup { encoder.append(43, "Y") }
+        encoder.append(49, "PLATFORM")
+        let now = FIXTimestamp(nanosecondsSinceEpoch: Acceptor.now(), fractionDigits: 3)
+        encoder.append(52, now)
+        encoder.append(56, "COUNTERFOIL")
+        if possDup { encoder.append(122, now) }
+        for (tag, value) in body { encoder.append(tag, value) }
+        return Array(encoder.finish())
+    }
+
+    static func fill(seq: Int, possDup: Bool = false) -> [UInt8] {
+        message("8", seq: seq, possDup: possDup, [
+            (1, "ACC\(seq % 3)"), (6, "101.5"), (11, "C\(seq)"), (14, "10"), (17, "EX\(seq)"), (31, "101.5"), (32, "10"),
+            (37, "O\(seq)"), (38, "10"), (39, "2"), (54, seq % 2 == 0 ? "1" : "2"), (55, "VOD.L"), (60, "20261129-10:00:00"),
+            (75, "20261129"), (150, "F"), (151, "0"), (15, "GBP"),
+        ])
+    }
+
+    static func logon(seq: Int) -> [UInt8] { message("A", seq: seq, [(98, "0"), (108, "30")]) }
+
+    @Test("executions are booked once, also when a reconnecting platform resends what was booked")
+    func bookedExactlyOnce() async throws {
+        let port = freePort()
+        let sessions = try SessionSettings.load(try SettingsFile(text: Self.settings(port: port), path: "booking.cfg"))
+        let folder = temporaryFolder("acceptor-booking")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let ledger = try Ledger(folder: folder)
+        defer { ledger.close() }
+        var logger = Logger(label: "booking")
+        logger.logLevel = .critical
+        let acceptor = try Acceptor(sessions: sessions, ledger: ledger, logger: logger)
+        try await acceptor.start()
+
+        let problems: [String] = await onThread {
+            var problems: [String] = []
+            do {
+                // First connection: logon, 60 fills, then the line drops without a Logout.
+                let first = try ScriptConnection(port: port)
+                first.send(Self.logon(seq: 1))
+                guard let answer = try first.readMessage(timeoutSeconds: 10), String(decoding: answer, as: UTF8.self).contains("\u{1}35=A\u{1}") else {
+                    return ["no Logon answer"]
+                }
+                for seq in 2...61 { first.send(Self.fill(seq: seq)) }
+                Thread.sleep(forTimeInterval: 0.5)
+                first.close()
+                Thread.sleep(forTimeInterval: 0.3)
+                // Second connection: the platform lost track and resends 40...61 as PossDup,
+                // then goes on to 100. Nothing may be booked twice.
+                let second = try ScriptConnection(port: port)
+                second.send(Self.logon(seq: 62))
+                guard try second.readMessage(timeoutSeconds: 10) != nil else { return ["no second Logon answer"] }
+                for seq in 40...61 { second.send(Self.fill(seq: seq, possDup: true)) }
+                for seq in 63...100 { second.send(Self.fill(seq: seq)) }
+                second.send(Self.message("5", seq: 101, []))
+                _ = try? second.readMessage(timeoutSeconds: 10)
+                second.close()
+            } catch {
+                problems.append("\(error)")
+            }
+            return problems
+        }
+        #expect(problems.isEmpty, "\(problems)")
+        try await Task.sleep(for: .milliseconds(300))
+        await acceptor.shutdown()
+
+        // 2...61 and 63...100 are fills of 10 each; even numbers buy, odd sell.
+        var expected: [String: ExactDecimal] = [:]
+        for seq in Array(2...61) + Array(63...100) {
+            expected["ACC\(seq % 3)", default: .zero] += ExactDecimal(seq % 2 == 0 ? 10 : -10)
+        }
+        for (account, quantity) in expected {
+            let position = try ledger.position(account: account, instrument: "VOD.L")
+            #expect(position?.quantity == quantity, "\(account)")
+        }
+        let snapshot = try #require(try ledger.sessionSnapshot("FIX.4.4:COUNTERFOIL->PLATFORM"))
+        #expect(snapshot.nextTargetSeqNum == 102)
+        #expect(try ledger.nextOffset() == 1 + 98)
+    }
+}
