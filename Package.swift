@@ -66,7 +66,11 @@ let package = Package(
                 "FIXBooking",
                 "FIXDictionary",
                 "Ledger",
+                "FIXSession",
+                "FIXAcceptor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // What the test targets share (a seeded random generator).

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Counterfoil: ParsableCommand {
+struct Counterfoil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "counterfoil",
         abstract: "A broker's back office: FIX and FAST in, exact books out.",
@@ -11,7 +11,8 @@ struct Counterfoil: ParsableCommand {
         """,
         subcommands: [ReplayCommand.self, PositionsCommand.self, CashCommand.self, TradesCommand.self,
                       SettlementCommand.self, CheckCommand.self, BackupCommand.self, QuarantineCommand.self,
-                      MarkCommand.self, DictCommand.self, ValidateCommand.self, InspectCommand.self]
+                      MarkCommand.self, DictCommand.self, ValidateCommand.self, InspectCommand.self,
+                      ServeCommand.self, SessionsCommand.self]
     )
 }
 

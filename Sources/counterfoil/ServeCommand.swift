@@ -1,0 +1,70 @@
+import ArgumentParser
+import FIXAcceptor
+import FIXSession
+import Foundation
+import Ledger
+import Logging
+import ServiceLifecycle
+
+/// `counterfoil serve --config FILE`: the FIX acceptor as a service.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Accept the platforms' drop-copy FIX sessions and book their executions.",
+        discussion: """
+        FILE is a QuickFIX-format settings file ([DEFAULT] and [SESSION] blocks). Besides \
+        QuickFIX's keys, [DEFAULT] may set LedgerPath (default var/ledger). SIGTERM or \
+        SIGINT logs every session out and flushes the books before exiting.
+        """
+    )
+
+    @Option(help: "The settings file.")
+    var config: String
+
+    func run() async throws {
+        let file: SettingsFile
+        let sessions: [SessionSettings]
+        do {
+            file = try SettingsFile(path: config)
+            sessions = try SessionSettings.load(file)
+        } catch let error as SettingsError {
+            throw UserError("\(error)")
+        }
+        let folder = file.defaults.values["LedgerPath"] ?? "var/ledger"
+        var logger = Logger(label: "counterfoil")
+        logger.logLevel = .info
+        let ledger = try Ledger(folder: folder)
+        defer { ledger.close() }
+        let acceptor: Acceptor
+        do {
+            acceptor = try Acceptor(sessions: sessions, ledger: ledger, logger: logger)
+        } catch let error as AcceptorError {
+            throw UserError("\(config): \(error)")
+        }
+        logger.info("ledger open", metadata: ["folder": "\(folder)", "sessions": "\(sessions.count)"])
+        let group = ServiceGroup(services: [AcceptorService(acceptor: acceptor)],
+                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}
+
+/// `counterfoil sessions`: each session's sequence numbers and state, from the ledger.
+struct SessionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sessions",
+        abstract: "List the FIX sessions the ledger knows: sequence numbers and whether logged on."
+    )
+
+    @OptionGroup var ledger: LedgerOption
+    @Option(help: "table, csv or json.") var format: OutputFormat = .table
+
+    func run() throws {
+        let books = try openExistingLedger(ledger.folder)
+        var rows = Rows(["session", "logged_on", "since", "next_out", "next_in"], numeric: ["next_out", "next_in"])
+        for (key, snapshot) in try books.sessionSnapshots() {
+            let since = snapshot.statusTime == 0 ? "-" : Date(timeIntervalSince1970: TimeInterval(snapshot.statusTime) / 1e9).description
+            rows.append([key, snapshot.loggedOn ? "yes" : "no", since, "\(snapshot.nextSenderSeqNum)", "\(snapshot.nextTargetSeqNum)"])
+        }
+        print(rows.render(format))
+    }
+}
