@@ -88,8 +88,7 @@ public final class Acceptor: @unchecked Sendable {
                 booking = app
                 application = app
             }
-            var configuration = SessionConfiguration(settings: settings, validator: validator)
-            configuration.heartBtIntSeconds = settings.heartBtIntSeconds
+            let configuration = SessionConfiguration(settings: settings, validator: validator)
             let session = Session(configuration: configuration, store: store, application: application)
             session.logonTimeoutSeconds = settings.logonTimeoutSeconds
             let key = RuntimeKey(port: settings.acceptPort, beginString: settings.id.beginString,
@@ -150,6 +149,12 @@ public final class Acceptor: @unchecked Sendable {
     }
 
     /// Binds every session's port. Throws if one cannot be bound.
+    /// How long a connection on `port` may go without a Logon: the longest LogonTimeout
+    /// of the sessions there (the session is not known until the Logon names it).
+    func logonTimeoutSeconds(port: Int) -> Int {
+        sessionSettings.filter { $0.acceptPort == port }.map(\.logonTimeoutSeconds).max() ?? 10
+    }
+
     public func start() async throws {
         let ports = Set(sessionSettings.map(\.acceptPort)).sorted()
         for port in ports {

@@ -36,6 +36,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     let port: Int
     let tls: Bool
     let framer: FIXFramer
+    let logonTimeout: Int
     private var buffer = ByteBuffer()
     private(set) var runtime: SessionRuntime?
     private var context: ChannelHandlerContext?
@@ -54,6 +55,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         self.port = port
         self.tls = tls
         framer = FIXFramer(messageSizeMax: acceptor.limits.messageSizeMax)
+        logonTimeout = acceptor.logonTimeoutSeconds(port: port)
     }
 
     var logger: Logger { acceptor.logger }
@@ -347,8 +349,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if let runtime {
             runtime.session.tick(now: now)
             flush()
-        } else if now - connectedAt > 10_000_000_000 && !closing {
-            logger.info("no Logon within 10 seconds, disconnecting", metadata: ["peer": "\(peer ?? "?")"])
+        } else if now - connectedAt > Int64(logonTimeout) * 1_000_000_000 && !closing {
+            logger.info("no Logon within \(logonTimeout) seconds, disconnecting", metadata: ["peer": "\(peer ?? "?")"])
             close()
         }
     }

@@ -273,8 +273,11 @@ public final class Session {
         advance(past: seqNum)
     }
 
+    /// Session-level MsgTypes (0-5, A): compared as a byte, nothing allocated per message.
     private func isAdmin(_ type: FIXValue) -> Bool {
-        type.count == 1 && ["0", "1", "2", "3", "4", "5", "A"].contains(Character(Unicode.Scalar(type.bytes[0])))
+        guard type.count == 1 else { return false }
+        let byte = type.bytes[0]
+        return (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "5")) || byte == UInt8(ascii: "A")
     }
 
     /// The checks every message in sequence goes through. False: the message has been
