@@ -146,7 +146,7 @@ public final class Session {
     /// logged on, as the protocol says; before Logon the connection is dropped.
     public func garbled(_ error: FIXDecodingError, now: Int64) {
         events.append("garbled input ignored: \(error)")
-        if state == .awaitingLogon { disconnect("garbled data before Logon: \(error)") }
+        if state == .awaitingLogon { disconnect("garbled data before Logon: \(error)", now: now) }
     }
 
     /// Timers: logon and logout timeouts, heartbeats, test requests, the dead-peer check.
@@ -157,18 +157,18 @@ public final class Session {
             return
         case .awaitingLogon:
             if now - connectedAt >= Int64(logonTimeoutSeconds) * second {
-                disconnect("no Logon within \(logonTimeoutSeconds) seconds")
+                disconnect("no Logon within \(logonTimeoutSeconds) seconds", now: now)
             }
         case .logoutSent:
             if now - logoutSentAt >= Int64(logoutTimeoutSeconds) * second {
-                disconnect("no answer to our Logout within \(logoutTimeoutSeconds) seconds")
+                disconnect("no answer to our Logout within \(logoutTimeoutSeconds) seconds", now: now)
             }
         case .loggedOn:
             guard heartBtInt > 0 else { return }
             let interval = Int64(heartBtInt) * second
             let silence = now - lastReceived
             if silence >= interval * 24 / 10 {
-                disconnect("nothing received for \(silence / second) seconds, TestRequest unanswered")
+                disconnect("nothing received for \(silence / second) seconds, TestRequest unanswered", now: now)
                 return
             }
             if silence >= interval * 3 * Int64(testRequestsSent + 1) / 2 {
@@ -189,7 +189,7 @@ public final class Session {
             state = .logoutSent
             logoutSentAt = now
         case .awaitingLogon:
-            disconnect(reason ?? "logout before logon")
+            disconnect(reason ?? "logout before logon", now: now)
         case .disconnected, .logoutSent:
             return
         }
@@ -223,17 +223,17 @@ public final class Session {
         }
         guard sameBeginString(message) else {
             if state == .loggedOn { sendLogout("Incorrect BeginString", now: now) }
-            disconnect("BeginString \(message.beginString.printable), expected \(configuration.id.beginString)")
+            disconnect("BeginString \(message.beginString.printable), expected \(configuration.id.beginString)", now: now)
             return
         }
         let isLogon = message.msgType.equals("A")
         if state == .awaitingLogon && !isLogon {
-            disconnect("first message is \(message.msgType.printable), not a Logon")
+            disconnect("first message is \(message.msgType.printable), not a Logon", now: now)
             return
         }
         guard let seqField = message[tag: 34], let seqNum = try? seqField.int() else {
             if state == .loggedOn { sendLogout("MsgSeqNum (34) missing or not a number", now: now) }
-            disconnect("message without a readable MsgSeqNum (34)")
+            disconnect("message without a readable MsgSeqNum (34)", now: now)
             return
         }
         let type = message.msgType
@@ -335,7 +335,7 @@ public final class Session {
         events.append("MsgSeqNum too high, expecting \(expected) but received \(seqNum)")
         if queue.count >= configuration.queuedMessagesMax {
             sendLogout("too many messages ahead of a gap", now: now)
-            disconnect("more than \(configuration.queuedMessagesMax) messages queued behind a gap")
+            disconnect("more than \(configuration.queuedMessagesMax) messages queued behind a gap", now: now)
             return
         }
         queue[seqNum] = (Array(raw), handled)
@@ -364,7 +364,7 @@ public final class Session {
         guard possDup else {
             let text = "MsgSeqNum too low, expecting \(expected) but received \(seqNum)"
             sendLogout(text, now: now)
-            disconnect(text)
+            disconnect(text, now: now)
             return
         }
         guard let original = message[tag: 122] else {
@@ -430,7 +430,7 @@ public final class Session {
         if state == .loggedOn || state == .logoutSent {
             guard resetRequested else {
                 sendLogout("Logon received while logged on", now: now)
-                disconnect("second Logon on a logged-on session")
+                disconnect("second Logon on a logged-on session", now: now)
                 return
             }
             events.append("sequence reset by Logon with ResetSeqNumFlag")
@@ -471,7 +471,7 @@ public final class Session {
         if seqNum < expected {
             let text = "MsgSeqNum too low, expecting \(expected) but received \(seqNum)"
             sendLogout(text, now: now)
-            disconnect(text)
+            disconnect(text, now: now)
             return
         }
         let nextExpected = try? message[tag: 789]?.int()
@@ -504,16 +504,16 @@ public final class Session {
 
     private func refuseLogon(_ reason: String, now: Int64) {
         sendLogout(reason, now: now)
-        disconnect("Logon refused: \(reason)")
+        disconnect("Logon refused: \(reason)", now: now)
     }
 
     private func logoutReceived(_ message: FIXMessage, seqNum: Int, now: Int64) {
         if seqNum == store.nextTargetSeqNum { store.setNextTargetSeqNum(seqNum + 1) }
         if state == .logoutSent {
-            disconnect("Logout confirmed")
+            disconnect("Logout confirmed", now: now)
         } else {
             sendLogout(nil, now: now)
-            disconnect("Logout requested" + (message[tag: 58].map { ": \($0.string)" } ?? ""))
+            disconnect("Logout requested" + (message[tag: 58].map { ": \($0.string)" } ?? ""), now: now)
         }
         if configuration.resetOnLogout { store.reset(time: now) }
     }
@@ -614,10 +614,12 @@ public final class Session {
         logoutSentAt = now
     }
 
-    private func disconnect(_ reason: String) {
+    /// Ends the session from our side: the same as the connection going away
+    /// (`disconnected(now:)`), and the socket is to be closed.
+    private func disconnect(_ reason: String, now: Int64) {
         events.append("disconnecting: \(reason)")
         output.append(.disconnect(reason: reason))
-        state = .disconnected
+        disconnected(now: now)
     }
 
     /// A session-level Reject (35=3) of `message`, with the fields its FIX version knows.
