@@ -5,8 +5,9 @@
 set -euo pipefail
 
 # liblmdb-dev: the ledger's storage (found through pkg-config by the CLMDB target).
-# libquickfix-dev, g++: QuickFIX as a test peer (validation agreement, acceptance).
-packages=(liblmdb-dev pkg-config libquickfix-dev g++)
+# libquickfix-dev, g++: QuickFIX as a test peer (validation agreement, the TLS platform).
+# openssl: test certificates, and the development certificate made on the service's first start.
+packages=(liblmdb-dev pkg-config libquickfix-dev g++ openssl)
 
 missing=()
 for package in "${packages[@]}"; do
