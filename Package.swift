@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "FIXCore", dependencies: ["ExactNumbers", "CFIXScan"]),
         // QuickFIX-format data dictionaries and message validation.
         .target(name: "FIXDictionary", dependencies: ["FIXCore", "ExactNumbers"]),
-        // The FIX session layer: settings now; the pure session state machine to come.
+        // The FIX session layer: QuickFIX-format settings and the pure session state machine.
         .target(name: "FIXSession", dependencies: ["FIXCore", "FIXDictionary"]),
         // The books in LMDB: journal, positions, cash, settlement. Knows nothing of FIX.
         .target(name: "Ledger", dependencies: ["CLMDB", "ExactNumbers"]),
@@ -59,6 +59,19 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // A trading platform played by Counterfoil itself: realistic executions over a FIX
+        // initiator, for the demo and the load generator.
+        .target(
+            name: "PlatformSimulator",
+            dependencies: [
+                "FIXCore", "ExactNumbers",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "counterfoil",
             dependencies: [
@@ -68,7 +81,11 @@ let package = Package(
                 "Ledger",
                 "FIXSession",
                 "FIXAcceptor",
+                "PlatformSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -41,6 +41,9 @@ public final class Acceptor: @unchecked Sendable {
     var runtimes: [RuntimeKey: SessionRuntime] = [:]
     var connections: [ObjectIdentifier: ConnectionHandler] = [:]
     private var serverChannels: [Channel] = []
+    /// Per inbound message, the time from reading it off the socket to the durable commit
+    /// of what it caused. Touched on `loop` only.
+    var readToDurable = LatencyHistogram()
     private let tlsContexts: [Int: NIOSSLContext]
     public private(set) var boundPorts: [Int] = []
 
@@ -206,6 +209,15 @@ public final class Acceptor: @unchecked Sendable {
     }
 
     /// Each session's state as the acceptor sees it now.
+    /// The read-to-durable latencies since the last reset (and resets them if asked).
+    public func latencies(reset: Bool = false) async -> LatencyHistogram {
+        (try? await loop.submit {
+            let histogram = self.readToDurable
+            if reset { self.readToDurable.reset() }
+            return histogram
+        }.get()) ?? LatencyHistogram()
+    }
+
     public func status() async -> [SessionStatus] {
         (try? await loop.submit { [self] in
             runtimes.values.map { runtime in

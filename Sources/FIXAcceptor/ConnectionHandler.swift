@@ -24,11 +24,16 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         let references: [BookingApplication.Reference]
         var done: Bool
         var outcomes: [BookingOutcome] = []
+        /// When the first of the batch's inbound messages was read, and how many there are.
+        let readAt: Int64
+        let messages: Int
 
-        init(outputs: [SessionOutput], references: [BookingApplication.Reference], done: Bool) {
+        init(outputs: [SessionOutput], references: [BookingApplication.Reference], done: Bool, readAt: Int64, messages: Int) {
             self.outputs = outputs
             self.references = references
             self.done = done
+            self.readAt = readAt
+            self.messages = messages
         }
     }
 
@@ -48,6 +53,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private var rateWindow: Int64 = 0
     private var rateCount = 0
     private var rateResumeScheduled = false
+    /// Read time of the first message not yet in a batch, and the count since.
+    private var firstReadAt: Int64 = 0
+    private var messagesRead = 0
     private(set) var peer: String?
 
     init(acceptor: Acceptor, port: Int, tls: Bool) {
@@ -133,6 +141,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 }
             case .message(let length):
                 let now = Acceptor.now()
+                if messagesRead == 0 { firstReadAt = now }
+                messagesRead += 1
                 buffer.withUnsafeReadableBytes { raw in
                     let message = UnsafeRawBufferPointer(rebasing: raw[0..<length])
                     if runtime == nil { bind(message, now: now) }
@@ -264,7 +274,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         let references = runtime.booking?.takeReferences() ?? []
         let write = runtime.store.take()
         if outputs.isEmpty && write == nil { return }
-        let batch = Batch(outputs: outputs, references: references, done: write == nil)
+        let batch = Batch(outputs: outputs, references: references, done: write == nil, readAt: firstReadAt,
+                          messages: messagesRead)
+        messagesRead = 0
         batches.append(batch)
         if let write, let context {
             pendingWrites += 1
@@ -290,6 +302,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         case .success(let outcomes):
             batch.outcomes = outcomes
             batch.done = true
+            if batch.messages > 0 {
+                acceptor.readToDurable.record(Acceptor.now() - batch.readAt, times: UInt64(batch.messages))
+            }
         case .failure(let error):
             // Nothing it caused may go out: the books did not take it.
             logger.error("ledger write failed, disconnecting", metadata: ["error": "\(error)"])

@@ -1,0 +1,171 @@
+import ArgumentParser
+import FIXAcceptor
+import FIXSession
+import Foundation
+import Ledger
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PlatformSimulator
+import ServiceLifecycle
+
+/// `counterfoil demo`: the service with a built-in trading platform streaming to it.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run the service with a demo trading platform that streams executions to it over TLS.",
+        discussion: """
+        On first start it makes FOLDER/tls (a development CA, the acceptor's certificate \
+        and the demo platform's client certificate) and FOLDER/counterfoil.cfg (QuickFIX-format \
+        settings: one mutual-TLS drop-copy session, the ledger in FOLDER/ledger). Edit the \
+        settings freely; later starts use them as they are. While it runs, look at the books \
+        from another terminal: counterfoil sessions, counterfoil positions, counterfoil trades \
+        --account ALPHA-001. SIGINT (Ctrl-C) or SIGTERM stops the platform, logs the session \
+        out and flushes the books.
+        """
+    )
+
+    @Option(help: "Where the settings, the certificates and the ledger live.")
+    var folder = "var"
+
+    @Option(help: "The acceptor's port, when the settings are first written.")
+    var port = 9878
+
+    @Option(help: "Executions per second the demo platform sends.")
+    var rate = 20
+
+    static let platform = "DEMO-PLATFORM"
+    static let clientName = "demo-platform"
+
+    func run() async throws {
+        guard rate > 0 else { throw UserError("--rate must be at least 1") }
+        var logger = Logger(label: "counterfoil")
+        logger.logLevel = .info
+        let (certificates, made) = try DevelopmentCertificates.ensure(folder: folder + "/tls", clients: [Self.clientName])
+        if made { logger.info("made development certificates", metadata: ["folder": "\(certificates.folder)"]) }
+        let path = folder + "/counterfoil.cfg"
+        if !FileManager.default.fileExists(atPath: path) {
+            try demoSettings(certificates).write(toFile: path, atomically: true, encoding: .utf8)
+            logger.info("wrote demo settings", metadata: ["file": "\(path)"])
+        }
+        let file: SettingsFile
+        let sessions: [SessionSettings]
+        do {
+            file = try SettingsFile(path: path)
+            sessions = try SessionSettings.load(file)
+        } catch let error as SettingsError {
+            throw UserError("\(error)")
+        }
+        guard let session = sessions.first(where: { $0.id.targetCompID == Self.platform }) else {
+            throw UserError("\(path): no session with TargetCompID=\(Self.platform) for the demo platform")
+        }
+        let ledgerFolder = file.defaults.values["LedgerPath"] ?? folder + "/ledger"
+        let ledger = try Ledger(folder: ledgerFolder)
+        defer { ledger.close() }
+        let acceptor: Acceptor
+        do {
+            acceptor = try Acceptor(sessions: sessions, ledger: ledger, logger: logger)
+        } catch let error as AcceptorError {
+            throw UserError("\(path): \(error)")
+        }
+
+        var initiator = InitiatorConfiguration(port: session.acceptPort, senderCompID: Self.platform,
+                                               targetCompID: session.id.senderCompID)
+        initiator.beginString = session.id.beginString
+        if session.useTLS {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(certificates.authority)
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificates.clientCertificate(Self.clientName)).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: certificates.clientKey(Self.clientName), format: .pem))
+            initiator.tls = tls
+            initiator.serverHostname = "localhost"
+        }
+        let bin = CommandLine.arguments.first.map { $0.contains("/") ? $0 : "counterfoil" } ?? "counterfoil"
+        print("""
+            Counterfoil demo: the acceptor listens on port \(session.acceptPort), the demo platform streams \(rate) executions/s.
+            Books in \(ledgerFolder). In another terminal:
+              \(bin) sessions --ledger \(ledgerFolder)
+              \(bin) positions --ledger \(ledgerFolder)
+              \(bin) trades --ledger \(ledgerFolder) --account ALPHA-001
+            Ctrl-C stops it.
+            """)
+        let platform = DemoPlatformService(initiator: DropCopyInitiator(configuration: initiator, logger: logger), rate: rate,
+                                           logger: logger)
+        let group = ServiceGroup(services: [AcceptorService(acceptor: acceptor), platform],
+                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+
+    private func demoSettings(_ certificates: DevelopmentCertificates) -> String {
+        let dictionary = "FixDictionaries/FIX44-DropCopy.xml"
+        let validation = FileManager.default.fileExists(atPath: dictionary)
+            ? "DataDictionary=\(dictionary)"
+            : "UseDataDictionary=N"
+        return """
+            # Counterfoil settings for the demo, written by `counterfoil demo` on its first start.
+            # QuickFIX's layout and names; `counterfoil serve --config \(folder)/counterfoil.cfg` runs
+            # the same acceptor without the demo platform.
+            [DEFAULT]
+            SenderCompID=COUNTERFOIL
+            SocketAcceptPort=\(port)
+            LedgerPath=\(folder)/ledger
+            HeartBtInt=30
+            ServerCertificateFile=\(certificates.serverCertificate)
+            ServerCertificateKeyFile=\(certificates.serverKey)
+            CertificationAuthoritiesFile=\(certificates.authority)
+            CertificateVerifyLevel=1
+            \(validation)
+
+            # The demo platform: mutual TLS, bound to its certificate's subject. It keeps no
+            # message store, so it resets sequence numbers at each Logon.
+            [SESSION]
+            BeginString=FIX.4.4
+            TargetCompID=\(Self.platform)
+            ClientCertificateSubject=CN=\(Self.clientName)
+
+            """
+    }
+}
+
+/// The demo platform as a service: connects (again, after a pause, whenever the
+/// connection ends), streams until shutdown, and says every ten seconds what it sent.
+struct DemoPlatformService: Service {
+    let initiator: DropCopyInitiator
+    let rate: Int
+    let logger: Logger
+
+    func run() async throws {
+        let control = InitiatorControl()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let seed = UInt64(Date().timeIntervalSince1970 * 1000)
+        let reporter = Task {
+            var last = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(10))
+                let sent = control.sent
+                if sent != last { logger.info("demo platform: \(sent) executions sent") }
+                last = sent
+            }
+        }
+        defer { reporter.cancel() }
+        await withGracefulShutdownHandler {
+            var attempt = 0
+            while !control.isStopped {
+                attempt += 1
+                // A fresh prefix per connection: ExecIDs never repeat across runs on the same books.
+                let flow = ExecutionFlow(seed: seed &+ UInt64(attempt), prefix: "D\(seed % 1_000_000_000)-\(attempt)")
+                do {
+                    let report = try await initiator.run(flow: flow, count: nil, ratePerSecond: rate, group: group, control: control)
+                    if let failure = report.failure { logger.warning("demo platform: \(failure)") }
+                } catch {
+                    logger.warning("demo platform cannot connect: \(error)")
+                }
+                if !control.isStopped { try? await Task.sleep(for: .seconds(2)) }
+            }
+        } onGracefulShutdown: {
+            control.stop()
+        }
+        try? await group.shutdownGracefully()
+    }
+}
