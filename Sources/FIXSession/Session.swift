@@ -164,6 +164,14 @@ public final class Session {
                 disconnect("no answer to our Logout within \(logoutTimeoutSeconds) seconds", now: now)
             }
         case .loggedOn:
+            if let schedule = configuration.schedule, !schedule.isCurrent(created: store.creationTime, now: now) {
+                // The session period is over; the next Logon begins a new one from 1.
+                events.append("end of session time")
+                sendLogout("End of session time", now: now)
+                state = .logoutSent
+                logoutSentAt = now
+                return
+            }
             guard heartBtInt > 0 else { return }
             let interval = Int64(heartBtInt) * second
             let silence = now - lastReceived
@@ -461,6 +469,18 @@ public final class Session {
         guard let interval = try? message[tag: 108]?.int(), interval >= 0 else {
             refuseLogon("HeartBtInt (108) is required", now: now)
             return
+        }
+        if let schedule = configuration.schedule {
+            guard schedule.isActive(at: now) else {
+                refuseLogon("Logon attempt not within session time", now: now)
+                return
+            }
+            if !schedule.isCurrent(created: store.creationTime, now: now) {
+                events.append("new session period: sequence numbers start again at 1")
+                store.reset(time: now)
+                queue.removeAll()
+                resendRange = nil
+            }
         }
         if resetRequested || (configuration.resetOnLogon && state == .awaitingLogon) {
             store.reset(time: now)

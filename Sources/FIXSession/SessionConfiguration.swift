@@ -21,6 +21,8 @@ public struct SessionConfiguration: @unchecked Sendable {
     public var password: String?
     /// The checks QuickFIX's DataDictionary runs; nil validator: no dictionary checks.
     public var validator: FIXValidator?
+    /// When the session is open; nil: always, with no reset but the ones asked for.
+    public var schedule: SessionSchedule?
     /// The header's tags: resent messages and replies put them before the body.
     public var header: Set<Int> = SessionConfiguration.standardHeaderTags
 
@@ -48,6 +50,7 @@ public struct SessionConfiguration: @unchecked Sendable {
         resendRequestChunkSize = settings.resendRequestChunkSize
         username = settings.username
         password = settings.password
+        schedule = SessionSchedule(settings: settings)
     }
 
     /// The header fields of FIX 4.0 to FIXT 1.1, for sessions without a dictionary.
