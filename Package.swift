@@ -102,8 +102,10 @@ let package = Package(
         .testTarget(
             name: "FIXAcceptorTests",
             dependencies: [
-                "FIXAcceptor", "FIXSession", "FIXCore", "FIXDictionary", "Ledger", "ExactNumbers",
+                "FIXAcceptor", "FIXSession", "FIXCore", "FIXDictionary", "Ledger", "ExactNumbers", "PlatformSimulator",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
     ],

@@ -82,19 +82,24 @@ struct ExecutionRecord {
     var state: State
     var offset: UInt64
     var fingerprint: UInt64
+    /// Applied corrections and busts: the execution id of the trade they apply to, so that
+    /// a later correction or bust may refer to them instead of the trade.
+    var trade: String?
 
     func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: 17)
         w.u8(state.rawValue)
         w.u64(offset)
         w.u64(fingerprint)
+        if let trade { w.string(trade) }
         return w.bytes
     }
 
-    init(state: State, offset: UInt64, fingerprint: UInt64) {
+    init(state: State, offset: UInt64, fingerprint: UInt64, trade: String? = nil) {
         self.state = state
         self.offset = offset
         self.fingerprint = fingerprint
+        self.trade = trade
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws {
@@ -103,6 +108,7 @@ struct ExecutionRecord {
         self.state = state
         offset = try r.u64()
         fingerprint = try r.u64()
+        trade = r.isAtEnd ? nil : try r.string()
     }
 }
 
@@ -264,7 +270,12 @@ struct BookingTransaction {
             try txn.put(db.executions, identity, ExecutionRecord(state: .active, offset: offset, fingerprint: fingerprint).encoded())
             try applyParked(for: execution)
             return .booked(offset: offset)
-        case .bust(let reference), .correction(let reference):
+        case .bust(var reference), .correction(var reference):
+            // A reference to an earlier correction or bust means the trade it applied to.
+            if let referenced = try txn.get(db.executions, Keys.execution(execution.source, reference), { try ExecutionRecord(decoding: $0) }),
+               referenced.state == .applied, let trade = referenced.trade {
+                reference = trade
+            }
             let originalKey = Keys.execution(execution.source, reference)
             guard var original = try txn.get(db.executions, originalKey, { try ExecutionRecord(decoding: $0) }),
                   original.state == .active || original.state == .busted else {
@@ -275,7 +286,8 @@ struct BookingTransaction {
             if original.state == .busted {
                 if case .bust = execution.kind {
                     // Busting what is already busted changes nothing.
-                    try txn.put(db.executions, identity, ExecutionRecord(state: .applied, offset: original.offset, fingerprint: fingerprint).encoded())
+                    try txn.put(db.executions, identity, ExecutionRecord(state: .applied, offset: original.offset, fingerprint: fingerprint,
+                                                                         trade: reference).encoded())
                     return .duplicate(offset: original.offset)
                 }
                 return try quarantine(source: execution.source, raw: execution.encoded(),
@@ -291,7 +303,8 @@ struct BookingTransaction {
                 original.offset = reversal
             }
             try txn.put(db.executions, originalKey, original.encoded())
-            try txn.put(db.executions, identity, ExecutionRecord(state: .applied, offset: original.offset, fingerprint: fingerprint).encoded())
+            try txn.put(db.executions, identity, ExecutionRecord(state: .applied, offset: original.offset, fingerprint: fingerprint,
+                                                                 trade: reference).encoded())
             return .booked(offset: original.offset)
         }
     }

@@ -38,6 +38,8 @@ public struct InitiatorReport: Sendable {
     public var rejects = 0
     /// Why the connection ended, if not by our own Logout.
     public var failure: String?
+    /// The flow as it stood at the end: what was reported (`netPositions()`).
+    public var flow: ExecutionFlow?
 }
 
 /// A drop-copy platform as a FIX initiator: logs on (resetting sequence numbers, so it
@@ -319,6 +321,7 @@ final class InitiatorHandler: ChannelInboundHandler, @unchecked Sendable {
         guard !completed else { return }
         completed = true
         report.failure = failure
+        report.flow = flow
         promise.succeed(report)
     }
 }

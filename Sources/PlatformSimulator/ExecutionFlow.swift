@@ -8,8 +8,8 @@ import FIXCore
 /// Deterministic for a seed, so a demo or a benchmark run can be repeated. Each report
 /// is written straight into a `FIXEncoder` (no per-message arrays or strings beyond the
 /// identifiers), so the flow can feed a load test as well as the demo.
-public struct ExecutionFlow {
-    struct Instrument {
+public struct ExecutionFlow: Sendable {
+    struct Instrument: Sendable {
         let symbol: StaticString
         let currency: StaticString
         /// Price in ticks of 10^-scale.
@@ -18,7 +18,7 @@ public struct ExecutionFlow {
         let spread: Int64
     }
 
-    struct Order {
+    struct Order: Sendable {
         let number: Int
         let account: Int
         let instrument: Int
@@ -29,7 +29,7 @@ public struct ExecutionFlow {
         var notional: Int64 = 0
     }
 
-    struct Fill {
+    struct Fill: Sendable {
         let execID: String
         let order: Order
         let quantity: Int64
@@ -58,10 +58,29 @@ public struct ExecutionFlow {
     /// Per thousand reports, how many correct or bust an earlier fill.
     public var correctionsPerMille = 4
     public private(set) var reports = 0
+    /// Net quantity per account × instrument of everything reported so far (fills, less
+    /// busts): what the books must show.
+    private var net: [Int64]
 
     public init(seed: UInt64, prefix: String) {
         random = seed | 1
         self.prefix = prefix
+        net = Array(repeating: 0, count: Self.accounts.count * instruments.count)
+    }
+
+    /// The net quantity the reports so far add up to, per account and symbol (zeros left out).
+    public func netPositions() -> [(account: String, instrument: String, quantity: Int64)] {
+        var result: [(account: String, instrument: String, quantity: Int64)] = []
+        for (account, name) in Self.accounts.enumerated() {
+            for (index, instrument) in instruments.enumerated() where net[account * instruments.count + index] != 0 {
+                result.append((name, "\(instrument.symbol)", net[account * instruments.count + index]))
+            }
+        }
+        return result
+    }
+
+    private mutating func book(_ order: Order, _ quantity: Int64) {
+        net[order.account * instruments.count + order.instrument] += order.buy ? quantity : -quantity
     }
 
     private mutating func next(_ bound: Int) -> Int {
@@ -99,6 +118,7 @@ public struct ExecutionFlow {
         }
         let execID = "\(prefix)-E\(nextExec)"
         nextExec += 1
+        book(order, quantity)
         recentFills.append(Fill(execID: execID, order: order, quantity: quantity, price: price))
         if recentFills.count > 64 { recentFills.removeFirst(32) }
         appendReport(to: encoder, execID: execID, execType: UInt8(ascii: "F"), reference: nil, order: order,
@@ -117,6 +137,7 @@ public struct ExecutionFlow {
         let execID = "\(prefix)-E\(nextExec)"
         nextExec += 1
         if next(3) == 0 {
+            book(fill.order, -fill.quantity)
             appendReport(to: encoder, execID: execID, execType: UInt8(ascii: "H"), reference: fill.execID, order: fill.order,
                          quantity: fill.quantity, price: fill.price, transactTime: transactTime, tradeDate: tradeDate)
         } else {

@@ -93,6 +93,25 @@ import Testing
         #expect(try ledger.check().isClean)
     }
 
+    @Test("a correction or bust may refer to an earlier correction: it applies to the same trade")
+    func chainedCorrections() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        try ledger.book([trade("E1", "A", "VOD.L", .buy, "500", "72.5")])
+        // E1 corrected by C1, C1 corrected by C2: one live trade of 300 @ 72.4.
+        try ledger.book([trade("C1", "A", "VOD.L", .buy, "400", "72.5", kind: .correction(of: "E1"))])
+        #expect(try ledger.book([trade("C2", "A", "VOD.L", .buy, "300", "72.4", kind: .correction(of: "C1"))]) == [.booked(offset: 5)])
+        #expect(try ledger.position(account: "A", instrument: "VOD.L")?.quantity == 300)
+        #expect(try ledger.entry(at: 4)?.quantity == 400 && ledger.entry(at: 4)?.kind == .reversal)
+        // A bust naming the latest correction busts the trade.
+        #expect(try ledger.book([trade("B1", "A", "VOD.L", .buy, "300", "72.4", kind: .bust(of: "C2"))]) == [.booked(offset: 6)])
+        #expect(try ledger.position(account: "A", instrument: "VOD.L")?.quantity == 0)
+        #expect(try ledger.parked().isEmpty)
+        #expect(try ledger.check().isClean)
+    }
+
     @Test("random streams of trades, corrections and busts: the books equal an independent model",
           arguments: [RealizedPnLMethod.averageCost, .fifo])
     func property(method: RealizedPnLMethod) throws {
