@@ -21,6 +21,21 @@ public struct AcceptorLimits: Sendable {
     public var bufferedBytesMax = 4 * 1024 * 1024
 
     public init() {}
+
+    /// Defaults, overridden by the [DEFAULT] block's MaxMessageSize and MaxConnections.
+    public init(settings file: SettingsFile) throws {
+        self.init()
+        func integer(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let value = file.defaults.values[key] else { return nil }
+            guard let number = Int(value), range.contains(number) else {
+                throw SettingsError(file: file.path, line: file.defaults.lines[key] ?? 0, section: "DEFAULT", key: key,
+                                    why: "'\(value)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return number
+        }
+        if let size = try integer("MaxMessageSize", 256...16 * 1024 * 1024) { messageSizeMax = size }
+        if let count = try integer("MaxConnections", 1...65_535) { connectionsMax = count }
+    }
 }
 
 /// The FIX acceptor: listens on the sessions' ports (TLS unless a session says

@@ -86,7 +86,7 @@ public struct SessionSettings: Sendable {
         "CertificationAuthoritiesFile", "CertificateVerifyLevel", "SocketUseSSL", "LogonTimeout", "CheckLatency",
         "MaxLatency", "ResendRequestChunkSize", "ClientCertificateSubject", "ClientCertificateFingerprint",
         "MaxMessagesPerSecond", "RejectRefusedBookings", "TradeCaptureReportAck", "AllowUnknownEnumValues",
-        "LedgerPath",
+        "LedgerPath", "MaxMessageSize", "MaxConnections",
     ]
     /// QuickFIX settings with no meaning here (stores and logs are in LMDB; no initiator).
     static let ignored: Set<String> = [

@@ -8,6 +8,14 @@ public struct SettingsError: Error, CustomStringConvertible, Sendable {
     public let key: String?
     public let why: String
 
+    public init(file: String, line: Int, section: String, key: String?, why: String) {
+        self.file = file
+        self.line = line
+        self.section = section
+        self.key = key
+        self.why = why
+    }
+
     public var description: String {
         "\(file):\(line): [\(section)]" + (key.map { " \($0)" } ?? "") + ": \(why)"
     }

@@ -51,9 +51,11 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let file: SettingsFile
         let sessions: [SessionSettings]
+        let limits: AcceptorLimits
         do {
             file = try SettingsFile(path: path)
             sessions = try SessionSettings.load(file)
+            limits = try AcceptorLimits(settings: file)
         } catch let error as SettingsError {
             throw UserError("\(error)")
         }
@@ -65,7 +67,7 @@ struct DemoCommand: AsyncParsableCommand {
         defer { ledger.close() }
         let acceptor: Acceptor
         do {
-            acceptor = try Acceptor(sessions: sessions, ledger: ledger, logger: logger)
+            acceptor = try Acceptor(sessions: sessions, ledger: ledger, limits: limits, logger: logger)
         } catch let error as AcceptorError {
             throw UserError("\(path): \(error)")
         }

@@ -24,9 +24,11 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let file: SettingsFile
         let sessions: [SessionSettings]
+        let limits: AcceptorLimits
         do {
             file = try SettingsFile(path: config)
             sessions = try SessionSettings.load(file)
+            limits = try AcceptorLimits(settings: file)
         } catch let error as SettingsError {
             throw UserError("\(error)")
         }
@@ -37,7 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
         defer { ledger.close() }
         let acceptor: Acceptor
         do {
-            acceptor = try Acceptor(sessions: sessions, ledger: ledger, logger: logger)
+            acceptor = try Acceptor(sessions: sessions, ledger: ledger, limits: limits, logger: logger)
         } catch let error as AcceptorError {
             throw UserError("\(config): \(error)")
         }

@@ -105,4 +105,57 @@ import Testing
         #expect(snapshot.nextTargetSeqNum == 102)
         #expect(try ledger.nextOffset() == 1 + 98)
     }
+
+    @Test("MaxConnections and MaxMessageSize: wrong values are named, the limits hold")
+    func limits() async throws {
+        let port = freePort()
+        let text = Self.settings(port: port).replacingOccurrences(of: "[DEFAULT]\n", with: "[DEFAULT]\nMaxConnections=1\nMaxMessageSize=512\n")
+        let file = try SettingsFile(text: text, path: "limits.cfg")
+        let limits = try AcceptorLimits(settings: file)
+        #expect(limits.connectionsMax == 1 && limits.messageSizeMax == 512)
+        let wrong = try SettingsFile(text: text.replacingOccurrences(of: "MaxConnections=1", with: "MaxConnections=lots"), path: "limits.cfg")
+        #expect(throws: SettingsError.self) { try AcceptorLimits(settings: wrong) }
+        do {
+            _ = try AcceptorLimits(settings: wrong)
+        } catch let error as SettingsError {
+            #expect(error.description == "limits.cfg:2: [DEFAULT] MaxConnections: 'lots' is not a whole number from 1 to 65535")
+        }
+
+        let folder = temporaryFolder("acceptor-limits")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let ledger = try Ledger(folder: folder)
+        defer { ledger.close() }
+        var logger = Logger(label: "limits")
+        logger.logLevel = .critical
+        let acceptor = try Acceptor(sessions: try SessionSettings.load(file), ledger: ledger, limits: limits, logger: logger)
+        try await acceptor.start()
+        let problems: [String] = await onThread {
+            var problems: [String] = []
+            do {
+                let first = try ScriptConnection(port: port)
+                Thread.sleep(forTimeInterval: 0.2)
+                // One connection is all there may be: the second is closed unread.
+                let second = try ScriptConnection(port: port)
+                second.send(Self.logon(seq: 1))
+                if (try? second.readMessage(timeoutSeconds: 5)) != nil { problems.append("a second connection was served") }
+                second.close()
+                // A Logon, then a message past MaxMessageSize: never delivered, never booked.
+                first.send(Self.logon(seq: 1))
+                guard try first.readMessage(timeoutSeconds: 5) != nil else { return ["no Logon answer"] }
+                let padded = Self.message("8", seq: 2, [(58, String(repeating: "x", count: 600))])
+                first.send(padded)
+                first.send(Self.fill(seq: 2))
+                first.send(Self.message("1", seq: 3, [(112, "PROBE")]))
+                let answer = try first.readMessage(timeoutSeconds: 5).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                if !answer.contains("\u{1}112=PROBE\u{1}") { problems.append("expected the probe's Heartbeat, got \(answer)") }
+                first.close()
+            } catch {
+                problems.append("\(error)")
+            }
+            return problems
+        }
+        await acceptor.shutdown()
+        #expect(problems.isEmpty, "\(problems)")
+        #expect(try ledger.nextOffset() == 2, "only the fill of normal size is booked")
+    }
 }
