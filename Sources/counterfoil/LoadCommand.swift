@@ -85,7 +85,7 @@ struct LoadCommand: AsyncParsableCommand {
                 memory.sample()
                 ticks += 1
                 if ticks % (progressEvery * 5) == 0 {
-                    print("  \(control.sent) sent, RSS \(memory.last / 1_048_576) MiB")
+                    print("  \(control.sent) sent, resident: heap \(memory.last.anonymous / 1_048_576) MiB, ledger map \(memory.last.file / 1_048_576) MiB")
                 }
             }
         }
@@ -110,27 +110,36 @@ struct LoadCommand: AsyncParsableCommand {
             elapsed       \(String(format: "%.2f", seconds)) s, logon to the last report durable
             throughput    \(Int(Double(report.sent) / seconds)) reports/s, durable end to end
             read→durable  p50 \(ms(latencies.percentile(0.5))), p90 \(ms(latencies.percentile(0.9))), p99 \(ms(latencies.percentile(0.99))), p99.9 \(ms(latencies.percentile(0.999))), max \(ms(latencies.maximum))
-            resident      \(memory.first / 1_048_576) MiB at start, \(memory.peak / 1_048_576) MiB peak, \(memory.last / 1_048_576) MiB at the end
+            heap (anon)   \(memory.first.anonymous / 1_048_576) MiB at start, \(memory.peak.anonymous / 1_048_576) MiB peak, \(memory.last.anonymous / 1_048_576) MiB at the end
+            ledger map    \(memory.last.file / 1_048_576) MiB resident at the end (file-backed LMDB pages)
             """)
     }
 }
 
-/// Resident set size from /proc/self/statm, sampled.
+/// Resident memory from /proc/self/status, sampled: anonymous (the heap: what must stay
+/// flat) apart from file-backed (LMDB's memory map, which grows with the books and which
+/// the kernel may drop at any time).
 final class MemoryWatch: @unchecked Sendable {
+    struct Sample { var anonymous = 0, file = 0 }
     private let lock = NSLock()
-    private(set) var first = 0
-    private(set) var peak = 0
-    private(set) var last = 0
+    private(set) var first = Sample()
+    private(set) var peak = Sample()
+    private(set) var last = Sample()
 
     func sample() {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return }
-        let bytes = pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return }
+        var now = Sample()
+        for line in text.split(separator: "\n") {
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard parts.count >= 2, let kilobytes = Int(parts[1]) else { continue }
+            if parts[0] == "RssAnon:" { now.anonymous = kilobytes * 1024 }
+            if parts[0] == "RssFile:" { now.file = kilobytes * 1024 }
+        }
         lock.withLock {
-            if first == 0 { first = bytes }
-            peak = max(peak, bytes)
-            last = bytes
+            if first.anonymous == 0 { first = now }
+            peak.anonymous = max(peak.anonymous, now.anonymous)
+            peak.file = max(peak.file, now.file)
+            last = now
         }
     }
 }
