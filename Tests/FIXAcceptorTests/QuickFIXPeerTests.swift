@@ -171,6 +171,97 @@ import Testing
     }
 }
 
+extension QuickFIXPeerTests {
+    /// The `counterfoil` executable `swift build --build-tests` made beside the tests.
+    static func counterfoilExecutable() throws -> String {
+        let build = packageRoot.appendingPathComponent(".build").path
+        for candidate in ["debug", "release", "x86_64-unknown-linux-gnu/debug", "aarch64-unknown-linux-gnu/debug"] {
+            let path = build + "/" + candidate + "/counterfoil"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw ScriptRunner.Failure(line: 0, why: "no counterfoil executable under .build: run swift build --build-tests first")
+    }
+
+    static func serve(_ executable: String, config: String, log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["serve", "--config", config]
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    /// Waits until something accepts connections on `port`.
+    static func waitForListener(_ port: Int, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let connection = try? ScriptConnection(port: port) {
+                connection.close()
+                return true
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
+    @Test("the acceptor killed (SIGKILL) mid-stream and restarted: QuickFIX resends, the books are exact")
+    func acceptorKilledAndRestarted() async throws {
+        let executable = try Self.counterfoilExecutable()
+        let peer = try Peer.make()
+        defer { try? FileManager.default.removeItem(atPath: peer.folder) }
+        let port = freePort()
+        let config = peer.folder + "/counterfoil.cfg"
+        try (peer.acceptorSettings(port: port).replacingOccurrences(of: "[DEFAULT]\n", with: "[DEFAULT]\nLedgerPath=\(peer.folder)/ledger\n"))
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let log = peer.folder + "/serve.log"
+        let platformConfig = try peer.initiatorSettings(port: port, certificate: "platform", store: "store")
+        let progress = peer.folder + "/progress"
+
+        let outcome: String? = try await onThread {
+            do {
+                var server = try Self.serve(executable, config: config, log: log)
+                guard Self.waitForListener(port, seconds: 30) else { return "counterfoil serve did not start" }
+                let platform = try peer.start(config: platformConfig, progress: progress)
+                var killedAt = 0
+                for _ in 0..<3000 {
+                    let done = Int((try? String(contentsOfFile: progress, encoding: .utf8))?
+                        .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+                    if done >= 1000 { killedAt = done; break }
+                    Thread.sleep(forTimeInterval: 0.01)
+                }
+                kill(server.processIdentifier, SIGKILL)
+                server.waitUntilExit()
+                guard killedAt > 0 else { return "the platform never got going" }
+                Thread.sleep(forTimeInterval: 0.3)
+                server = try Self.serve(executable, config: config, log: log)
+                platform.waitUntilExit()
+                kill(server.processIdentifier, SIGTERM)
+                server.waitUntilExit()
+                if platform.terminationStatus != 0 { return "qf_platform failed after the restart" }
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        let serveLog = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(outcome == nil, "\(outcome ?? ""); counterfoil serve said:\n\(serveLog.suffix(3000))")
+        // The restarted acceptor found a gap and had it filled.
+        #expect(serveLog.contains("MsgSeqNum too high"), "\(serveLog.suffix(3000))")
+        let ledger = try Ledger(folder: peer.folder + "/ledger")
+        defer { ledger.close() }
+        for (key, quantity) in Self.expectedPositions() {
+            let parts = key.split(separator: " ").map(String.init)
+            #expect(try ledger.position(account: parts[0], instrument: parts[1])?.quantity == quantity, "\(key)")
+        }
+        #expect(try ledger.nextOffset() == 1 + UInt64(Self.total))
+        #expect(try ledger.check().isClean)
+    }
+}
+
 /// Runs a shell command line; its exit status.
 func shell(_ command: String) throws -> Int32 {
     let process = Process()

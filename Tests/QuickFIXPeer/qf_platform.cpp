@@ -10,7 +10,8 @@
 // QuickFIX's FileStore keeps its sequence numbers and sent messages across the kill.
 // PRESEND reports are handed to QuickFIX before it logs on: they are stored and take
 // sequence numbers but are not sent, so the acceptor sees a gap and must ask for them.
-// After the last report the program logs out and exits 0 once the acceptor answered;
+// After the last report (and a reconnect, if the acceptor went away meanwhile) the
+// program logs out and exits 0 once the acceptor answered;
 // it exits 1 if it is not logged on within QF_LOGON_WAIT seconds (default 30).
 
 #include "quickfix/Application.h"
@@ -32,6 +33,7 @@
 namespace {
 
 std::atomic<bool> loggedOn(false);
+std::atomic<bool> logoutRequested(false);
 std::atomic<bool> loggedOut(false);
 
 class Platform : public FIX::Application {
@@ -39,7 +41,8 @@ public:
     void onCreate(const FIX::SessionID&) override {}
     void onLogon(const FIX::SessionID&) override { loggedOn = true; }
     void onLogout(const FIX::SessionID&) override {
-        if (loggedOn) loggedOut = true;
+        // A dropped line also ends up here; only the Logout we asked for ends the run.
+        if (loggedOn && logoutRequested) loggedOut = true;
         loggedOn = false;
     }
     void toAdmin(FIX::Message&, const FIX::SessionID&) override {}
@@ -139,6 +142,14 @@ int main(int argc, char** argv) {
             writeProgress(progress, ++done);
             if (done % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
+        // If the line dropped (the acceptor was killed), QuickFIX reconnects on its own,
+        // and the acceptor asks for what it lacks; log out only once logged on again.
+        if (!waitFor(loggedOn, 60)) {
+            std::cerr << "qf_platform: not logged on again within 60 s" << std::endl;
+            return 1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        logoutRequested = true;
         FIX::Session::lookupSession(session)->logout("all reports sent");
         bool answered = waitFor(loggedOut, 30);
         initiator.stop();
