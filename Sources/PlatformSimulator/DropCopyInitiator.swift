@@ -211,7 +211,9 @@ final class InitiatorHandler: ChannelInboundHandler, @unchecked Sendable {
             logger.info("demo platform logged on", metadata: ["session": "\(configuration.senderCompID)->\(configuration.targetCompID)"])
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             let contextBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            pump = context.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(ratePerSecond == nil ? 50 : 5)) { _ in
+            // At a set rate, small bursts every millisecond, as a busy platform's stream looks;
+            // flat out, large writes whenever the socket takes them.
+            pump = context.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(ratePerSecond == nil ? 50 : 1)) { _ in
                 bound.value.send(context: contextBound.value)
             }
         } else if type.equals("1") {
