@@ -83,9 +83,7 @@ let package = Package(
                 "FIXAcceptor",
                 "PlatformSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -105,7 +103,6 @@ let package = Package(
                 "FIXAcceptor", "FIXSession", "FIXCore", "FIXDictionary", "Ledger", "ExactNumbers", "PlatformSimulator",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
     ],

@@ -26,6 +26,20 @@ public struct InitiatorConfiguration: Sendable {
     }
 }
 
+extension InitiatorConfiguration {
+    /// Mutual TLS: trust the CA in `authority`, present `certificate` and its `key` (PEM
+    /// files), and expect the server to be `serverHostname`.
+    public mutating func useMutualTLS(authority: String, certificate: String, key: String,
+                                      serverHostname: String = "localhost") throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(authority)
+        tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+        tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        self.tls = tls
+        self.serverHostname = serverHostname
+    }
+}
+
 /// What one connection of the simulated platform did.
 public struct InitiatorReport: Sendable {
     /// ExecutionReports written to the socket.

@@ -4,9 +4,7 @@ import FIXSession
 import Foundation
 import Ledger
 import Logging
-import NIOCore
 import NIOPosix
-import NIOSSL
 import PlatformSimulator
 import ServiceLifecycle
 
@@ -49,39 +47,21 @@ struct DemoCommand: AsyncParsableCommand {
             try demoSettings(certificates).write(toFile: path, atomically: true, encoding: .utf8)
             logger.info("wrote demo settings", metadata: ["file": "\(path)"])
         }
-        let file: SettingsFile
-        let sessions: [SessionSettings]
-        let limits: AcceptorLimits
-        do {
-            file = try SettingsFile(path: path)
-            sessions = try SessionSettings.load(file)
-            limits = try AcceptorLimits(settings: file)
-        } catch let error as SettingsError {
-            throw UserError("\(error)")
-        }
-        guard let session = sessions.first(where: { $0.id.targetCompID == Self.platform }) else {
+        let settings = try ServiceSettings(path: path)
+        guard let session = settings.sessions.first(where: { $0.id.targetCompID == Self.platform }) else {
             throw UserError("\(path): no session with TargetCompID=\(Self.platform) for the demo platform")
         }
-        let ledgerFolder = file.defaults.values["LedgerPath"] ?? folder + "/ledger"
+        let ledgerFolder = settings.ledgerFolder(default: folder + "/ledger")
         let ledger = try Ledger(folder: ledgerFolder)
         defer { ledger.close() }
-        let acceptor: Acceptor
-        do {
-            acceptor = try Acceptor(sessions: sessions, ledger: ledger, limits: limits, logger: logger)
-        } catch let error as AcceptorError {
-            throw UserError("\(path): \(error)")
-        }
+        let acceptor = try settings.acceptor(ledger: ledger, logger: logger)
 
         var initiator = InitiatorConfiguration(port: session.acceptPort, senderCompID: Self.platform,
                                                targetCompID: session.id.senderCompID)
         initiator.beginString = session.id.beginString
         if session.useTLS {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .file(certificates.authority)
-            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificates.clientCertificate(Self.clientName)).map { .certificate($0) }
-            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: certificates.clientKey(Self.clientName), format: .pem))
-            initiator.tls = tls
-            initiator.serverHostname = "localhost"
+            try initiator.useMutualTLS(authority: certificates.authority, certificate: certificates.clientCertificate(Self.clientName),
+                                       key: certificates.clientKey(Self.clientName))
         }
         let bin = CommandLine.arguments.first.map { $0.contains("/") ? $0 : "counterfoil" } ?? "counterfoil"
         print("""

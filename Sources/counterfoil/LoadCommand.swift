@@ -4,9 +4,7 @@ import FIXSession
 import Foundation
 import Ledger
 import Logging
-import NIOCore
 import NIOPosix
-import NIOSSL
 import PlatformSimulator
 
 /// `counterfoil load`: the acceptor and a platform in one process, one session, as fast
@@ -68,12 +66,8 @@ struct LoadCommand: AsyncParsableCommand {
 
         var initiator = InitiatorConfiguration(port: port, senderCompID: "LOAD-PLATFORM", targetCompID: "COUNTERFOIL")
         if !plain {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .file(certificates.authority)
-            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificates.clientCertificate("load-platform")).map { .certificate($0) }
-            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: certificates.clientKey("load-platform"), format: .pem))
-            initiator.tls = tls
-            initiator.serverHostname = "localhost"
+            try initiator.useMutualTLS(authority: certificates.authority, certificate: certificates.clientCertificate("load-platform"),
+                                       key: certificates.clientKey("load-platform"))
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let control = InitiatorControl()

@@ -22,31 +22,49 @@ struct ServeCommand: AsyncParsableCommand {
     var config: String
 
     func run() async throws {
-        let file: SettingsFile
-        let sessions: [SessionSettings]
-        let limits: AcceptorLimits
+        let settings = try ServiceSettings(path: config)
+        let folder = settings.ledgerFolder(default: "var/ledger")
+        var logger = Logger(label: "counterfoil")
+        logger.logLevel = .info
+        let ledger = try Ledger(folder: folder)
+        defer { ledger.close() }
+        let acceptor = try settings.acceptor(ledger: ledger, logger: logger)
+        logger.info("ledger open", metadata: ["folder": "\(folder)", "sessions": "\(settings.sessions.count)"])
+        let group = ServiceGroup(services: [AcceptorService(acceptor: acceptor)],
+                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}
+
+/// A service settings file, read and checked: its sessions, its limits, where the books go.
+struct ServiceSettings {
+    let path: String
+    let file: SettingsFile
+    let sessions: [SessionSettings]
+    let limits: AcceptorLimits
+
+    init(path: String) throws {
+        self.path = path
         do {
-            file = try SettingsFile(path: config)
+            file = try SettingsFile(path: path)
             sessions = try SessionSettings.load(file)
             limits = try AcceptorLimits(settings: file)
         } catch let error as SettingsError {
             throw UserError("\(error)")
         }
-        let folder = file.defaults.values["LedgerPath"] ?? "var/ledger"
-        var logger = Logger(label: "counterfoil")
-        logger.logLevel = .info
-        let ledger = try Ledger(folder: folder)
-        defer { ledger.close() }
-        let acceptor: Acceptor
+    }
+
+    /// [DEFAULT] LedgerPath, or `fallback`.
+    func ledgerFolder(default fallback: String) -> String { file.defaults.values["LedgerPath"] ?? fallback }
+
+    /// The acceptor over `ledger`. What only shows when it is built (an unreadable
+    /// certificate or dictionary) is a user error naming the settings file.
+    func acceptor(ledger: Ledger, logger: Logger) throws -> Acceptor {
         do {
-            acceptor = try Acceptor(sessions: sessions, ledger: ledger, limits: limits, logger: logger)
+            return try Acceptor(sessions: sessions, ledger: ledger, limits: limits, logger: logger)
         } catch let error as AcceptorError {
-            throw UserError("\(config): \(error)")
+            throw UserError("\(path): \(error)")
         }
-        logger.info("ledger open", metadata: ["folder": "\(folder)", "sessions": "\(sessions.count)"])
-        let group = ServiceGroup(services: [AcceptorService(acceptor: acceptor)],
-                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
     }
 }
 

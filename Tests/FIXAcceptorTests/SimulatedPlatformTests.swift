@@ -5,21 +5,12 @@ import Foundation
 import Ledger
 import Logging
 import NIOPosix
-import NIOSSL
 import PlatformSimulator
 import Testing
 
 /// The demo's parts: development certificates made in Swift, the simulated platform as
 /// a TLS initiator, and books that add up to exactly what it reported.
 @Suite struct SimulatedPlatformTests {
-    static func client(_ certificates: DevelopmentCertificates, _ name: String) throws -> TLSConfiguration {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .file(certificates.authority)
-        tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificates.clientCertificate(name)).map { .certificate($0) }
-        tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: certificates.clientKey(name), format: .pem))
-        return tls
-    }
-
     @Test("the simulated platform streams over mutual TLS; fills, corrections and busts add up to its own tally")
     func streamsAndBooks() async throws {
         let folder = temporaryFolder("simulated-platform")
@@ -54,15 +45,16 @@ import Testing
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
         var configuration = InitiatorConfiguration(port: port, senderCompID: "DEMO-PLATFORM", targetCompID: "COUNTERFOIL")
-        configuration.serverHostname = "localhost"
 
         // A certificate of the same CA with another name is turned away.
-        configuration.tls = try Self.client(certificates, "stranger")
+        try configuration.useMutualTLS(authority: certificates.authority, certificate: certificates.clientCertificate("stranger"),
+                                       key: certificates.clientKey("stranger"))
         let refused = try await DropCopyInitiator(configuration: configuration, logger: logger)
             .run(flow: ExecutionFlow(seed: 1, prefix: "X"), count: 10, ratePerSecond: nil, group: group)
         #expect(refused.failure != nil && refused.sent == 0)
 
-        configuration.tls = try Self.client(certificates, "demo-platform")
+        try configuration.useMutualTLS(authority: certificates.authority, certificate: certificates.clientCertificate("demo-platform"),
+                                       key: certificates.clientKey("demo-platform"))
         var flow = ExecutionFlow(seed: 7, prefix: "T")
         flow.correctionsPerMille = 50
         let report = try await DropCopyInitiator(configuration: configuration, logger: logger)
