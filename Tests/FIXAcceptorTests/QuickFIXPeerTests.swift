@@ -186,7 +186,9 @@ extension QuickFIXPeerTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["serve", "--config", config]
-        FileManager.default.createFile(atPath: log, contents: nil)
+        if !FileManager.default.fileExists(atPath: log) {
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+        }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         handle.seekToEndOfFile()
         process.standardOutput = handle
@@ -221,7 +223,7 @@ extension QuickFIXPeerTests {
         let platformConfig = try peer.initiatorSettings(port: port, certificate: "platform", store: "store")
         let progress = peer.folder + "/progress"
 
-        let outcome: String? = try await onThread {
+        let outcome: String? = await onThread {
             do {
                 var server = try Self.serve(executable, config: config, log: log)
                 guard Self.waitForListener(port, seconds: 30) else { return "counterfoil serve did not start" }
