@@ -305,6 +305,8 @@ struct BookingTransaction {
             try txn.put(db.executions, originalKey, original.encoded())
             try txn.put(db.executions, identity, ExecutionRecord(state: .applied, offset: original.offset, fingerprint: fingerprint,
                                                                  trade: reference).encoded())
+            // A later correction or bust naming this one may have come first.
+            try applyParked(for: execution)
             return .booked(offset: original.offset)
         }
     }

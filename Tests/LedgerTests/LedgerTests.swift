@@ -109,6 +109,15 @@ import Testing
         #expect(try ledger.book([trade("B1", "A", "VOD.L", .buy, "300", "72.4", kind: .bust(of: "C2"))]) == [.booked(offset: 6)])
         #expect(try ledger.position(account: "A", instrument: "VOD.L")?.quantity == 0)
         #expect(try ledger.parked().isEmpty)
+
+        // A bust naming a correction that has not arrived yet waits for it.
+        try ledger.book([trade("E2", "A", "BARC.L", .sell, "100", "214")])
+        guard case .parked = try ledger.book([trade("B2", "A", "BARC.L", .sell, "150", "214", kind: .bust(of: "C3"))])[0] else {
+            Issue.record("not parked"); return
+        }
+        try ledger.book([trade("C3", "A", "BARC.L", .sell, "150", "214", kind: .correction(of: "E2"))])
+        #expect(try ledger.position(account: "A", instrument: "BARC.L")?.quantity == 0)
+        #expect(try ledger.parked().isEmpty)
         #expect(try ledger.check().isClean)
     }
 
