@@ -225,9 +225,9 @@ final class InitiatorHandler: ChannelInboundHandler, @unchecked Sendable {
             logger.info("demo platform logged on", metadata: ["session": "\(configuration.senderCompID)->\(configuration.targetCompID)"])
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             let contextBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            // At a set rate, small bursts every millisecond, as a busy platform's stream looks;
-            // flat out, large writes whenever the socket takes them.
-            pump = context.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(ratePerSecond == nil ? 50 : 1)) { _ in
+            // Every millisecond: at a set rate, what is due (small bursts, as a busy
+            // platform's stream looks); flat out, a chunk whenever the socket takes more.
+            pump = context.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) { _ in
                 bound.value.send(context: contextBound.value)
             }
         } else if type.equals("1") {
@@ -274,7 +274,7 @@ final class InitiatorHandler: ChannelInboundHandler, @unchecked Sendable {
         if let ratePerSecond {
             due = Int((now - startedAt) * Int64(ratePerSecond) / 1_000_000_000) - report.sent
         } else {
-            due = context.channel.isWritable ? 4096 : 0
+            due = context.channel.isWritable ? 1024 : 0
         }
         if let count { due = min(due, count - report.sent) }
         if due > 0 {
