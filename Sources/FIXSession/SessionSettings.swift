@@ -199,6 +199,9 @@ public struct SessionSettings: Sendable {
         if let name = block.values["TimeZone"] {
             guard let zone = TimeZone(identifier: name) else { throw fail("TimeZone", "'\(name)' is not a time zone (e.g. Europe/London)") }
             timeZone = zone
+        } else if try flag("UseLocalTime", false) {
+            // QuickFIX's UseLocalTime: session hours in the machine's own zone.
+            timeZone = TimeZone.current
         } else {
             timeZone = TimeZone(identifier: "UTC")!
         }

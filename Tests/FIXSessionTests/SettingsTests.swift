@@ -90,4 +90,16 @@ TimeZone=Europe/London
         #expect(refusal("BeginString=FIX.4.4") == "s.cfg:1: []: a setting before any [DEFAULT] or [SESSION] header")
         #expect(refusal(one.replacingOccurrences(of: "FIX.4.4", with: "FIX.9.9")) == "s.cfg:2: [SESSION] BeginString: 'FIX.9.9' is not FIX.4.0 to FIX.4.4 or FIXT.1.1")
     }
+
+    @Test("session hours are in TimeZone, else the machine's zone with UseLocalTime=Y, else UTC")
+    func scheduleZone() throws {
+        let one = "[SESSION]\nBeginString=FIX.4.4\nSenderCompID=A\nTargetCompID=B\nSocketAcceptPort=1\nSocketUseSSL=N\nStartTime=08:00:00\nEndTime=17:00:00\n"
+        func zone(_ extra: String) throws -> TimeZone {
+            try #require(SessionSettings.load(try SettingsFile(text: one + extra, path: "s.cfg")).first).timeZone
+        }
+        #expect(try zone("") == TimeZone(identifier: "UTC")!)
+        #expect(try zone("UseLocalTime=Y") == TimeZone.current)
+        #expect(try zone("UseLocalTime=Y\nTimeZone=Asia/Tokyo").identifier == "Asia/Tokyo")
+        #expect(throws: SettingsError.self) { try zone("UseLocalTime=maybe") }
+    }
 }
