@@ -37,8 +37,10 @@ let package = Package(
         .target(name: "CFIXScan"),
         // Zero-copy FIX tag=value framing, parsing, values and encoding. No I/O.
         .target(name: "FIXCore", dependencies: ["ExactNumbers", "CFIXScan"]),
+        // A small XML document reader with line numbers (dictionaries, FAST templates).
+        .target(name: "XMLTree"),
         // QuickFIX-format data dictionaries and message validation.
-        .target(name: "FIXDictionary", dependencies: ["FIXCore", "ExactNumbers"]),
+        .target(name: "FIXDictionary", dependencies: ["FIXCore", "ExactNumbers", "XMLTree"]),
         // The FIX session layer: QuickFIX-format settings and the pure session state machine.
         .target(name: "FIXSession", dependencies: ["FIXCore", "FIXDictionary"]),
         // The books in LMDB: journal, positions, cash, settlement. Knows nothing of FIX.

@@ -1,4 +1,5 @@
 import Foundation
+import XMLTree
 
 extension FIXDataDictionary {
     /// Reads a QuickFIX-format dictionary and lists every defect found on the way, with
@@ -7,7 +8,12 @@ extension FIXDataDictionary {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DictionaryError("cannot read \(path)")
         }
-        let root = try XMLTreeBuilder.parse(data: data, path: path)
+        let root: XMLElement
+        do {
+            root = try XMLTreeBuilder.parse(data: data, path: path)
+        } catch let error as XMLTreeError {
+            throw DictionaryError(error.description)
+        }
         var loader = Loader(path: path)
         let dictionary = loader.build(root)
         return (dictionary, loader.defects)
