@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "FIXCore", targets: ["FIXCore"]),
         .library(name: "Ledger", targets: ["Ledger"]),
         .library(name: "FIXDictionary", targets: ["FIXDictionary"]),
+        .library(name: "FAST", targets: ["FAST"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -47,6 +48,8 @@ let package = Package(
         .target(name: "Ledger", dependencies: ["CLMDB", "ExactNumbers"]),
         // FIX drop-copy messages to ledger executions.
         .target(name: "FIXBooking", dependencies: ["FIXCore", "Ledger"]),
+        // FAST 1.1: templates compiled once, a decoder that reuses its storage.
+        .target(name: "FAST", dependencies: ["XMLTree"]),
         // The FIX acceptor: TLS/TCP over SwiftNIO, sessions bound to the ledger.
         .target(
             name: "FIXAcceptor",
@@ -98,6 +101,7 @@ let package = Package(
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "TestSupport"]),
         .testTarget(name: "FIXDictionaryTests", dependencies: ["FIXDictionary", "FIXCore", "TestSupport"]),
         .testTarget(name: "FIXSessionTests", dependencies: ["FIXSession"]),
+        .testTarget(name: "FASTTests", dependencies: ["FAST"]),
         .testTarget(name: "FIXBookingTests", dependencies: ["FIXBooking", "FIXCore", "Ledger"]),
         .testTarget(
             name: "FIXAcceptorTests",

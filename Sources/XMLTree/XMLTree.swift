@@ -10,10 +10,11 @@ public final class XMLElement {
     public let line: Int
     public internal(set) var children: [XMLElement] = []
 
-    init(name: String, attributes: [String: String], line: Int) {
+    public init(name: String, attributes: [String: String], line: Int, children: [XMLElement] = []) {
         self.name = name
         self.attributes = attributes
         self.line = line
+        self.children = children
     }
 
     public func children(named name: String) -> [XMLElement] { children.filter { $0.name == name } }

@@ -1,0 +1,547 @@
+/// A decoded field value. Strings and byte vectors are ranges of `FASTMessage.bytes`.
+public enum FASTValue: Equatable, Sendable {
+    case absent
+    case int(Int64)
+    case uint(UInt64)
+    case decimal(mantissa: Int64, exponent: Int32)
+    case bytes(Range<Int>)
+    /// A sequence of `count` items follows, each closed by `.end`.
+    case sequence(count: Int)
+    /// A group's fields follow, closed by `.end`.
+    case group
+    /// A dynamically referenced template's fields follow, closed by `.end`.
+    case templateRef(id: UInt32)
+    case end
+}
+
+/// One decoded value: `field` indexes `FASTTemplates.fields` (-1 for `.end`).
+public struct FASTEntry: Sendable {
+    public let field: Int32
+    public let value: FASTValue
+}
+
+/// A decoded message, flat: entries in template order, sequences and groups bracketed.
+/// Reused from message to message: decoding clears it but keeps its storage, so a steady
+/// stream decodes without allocating.
+public struct FASTMessage: Sendable {
+    public internal(set) var templateID: UInt32 = 0
+    public internal(set) var entries: [FASTEntry] = []
+    public internal(set) var bytes: [UInt8] = []
+
+    public init() {
+        entries.reserveCapacity(64)
+        bytes.reserveCapacity(512)
+    }
+
+    mutating func clear() {
+        entries.removeAll(keepingCapacity: true)
+        bytes.removeAll(keepingCapacity: true)
+    }
+
+    /// The bytes of a `.bytes` value.
+    public func bytes(_ range: Range<Int>) -> ArraySlice<UInt8> { bytes[range] }
+}
+
+/// Decodes FAST 1.1 messages with compiled templates. The dictionaries (previous values
+/// for copy, increment, delta and tail) live in the decoder and carry over from message
+/// to message until `reset()` or a template with `reset="Y"`.
+///
+/// Not thread-safe: one decoder per stream.
+public final class FASTDecoder {
+    public let templates: FASTTemplates
+    /// Report overlong integers, strings and presence maps (R6, R9, R7) as errors.
+    public var reportsOverlong = true
+
+    enum State: UInt8 { case undefined, empty, assigned }
+    enum Kind: UInt8 { case number, decimal, bytes }
+
+    struct Slot {
+        var state = State.undefined
+        var kind = Kind.number
+        var number: Int128 = 0
+        var exponent: Int32 = 0
+        var bytes: [UInt8] = []
+    }
+
+    struct PresenceMap {
+        var start = 0
+        var count = 0
+        var bit = 0
+    }
+
+    private var slots: [Slot]
+    private var base = UnsafeRawBufferPointer(start: nil, count: 0)
+    private var position = 0
+    private var field: Int32 = -1
+
+    public init(templates: FASTTemplates) {
+        self.templates = templates
+        slots = Array(repeating: Slot(), count: templates.slotCount)
+    }
+
+    /// Every dictionary back to undefined.
+    public func reset() {
+        for index in slots.indices {
+            slots[index].state = .undefined
+        }
+    }
+
+    /// Decodes the message at the start of `buffer` into `message`; returns the bytes it
+    /// took. An error names its code, the byte offset and the field.
+    public func decode(_ buffer: UnsafeRawBufferPointer, into message: inout FASTMessage) throws(FASTError) -> Int {
+        message.clear()
+        base = buffer
+        position = 0
+        field = -1
+        defer { base = UnsafeRawBufferPointer(start: nil, count: 0) }
+        var pmap = try readPresenceMap()
+        let id = try templateID(&pmap)
+        guard let template = templates.templates[id] else { throw error(.d9, "no template has id \(id)") }
+        if template.resets { reset() }
+        message.templateID = id
+        try run(template.body, &pmap, &message)
+        return position
+    }
+
+    // MARK: Structure
+
+    private func run(_ block: Block, _ pmap: inout PresenceMap, _ message: inout FASTMessage) throws(FASTError) {
+        for instruction in block.instructions {
+            switch instruction {
+            case .integer(let field, let type, let optional, let op):
+                self.field = field
+                let value = try integer(type, optional: optional, op: op, &pmap)
+                message.entries.append(FASTEntry(field: field, value: Self.integerValue(value, type)))
+            case .decimal(let field, let optional, let op):
+                self.field = field
+                let value = try decimal(optional: optional, op: op, &pmap)
+                message.entries.append(FASTEntry(field: field, value: value.map { .decimal(mantissa: $0.0, exponent: $0.1) } ?? .absent))
+            case .splitDecimal(let field, let optional, let exponentOp, let mantissaOp):
+                self.field = field
+                guard let exponent = try integer(.int32, optional: optional, op: exponentOp, &pmap) else {
+                    message.entries.append(FASTEntry(field: field, value: .absent))
+                    continue
+                }
+                guard (-63...63).contains(exponent) else { throw error(.r1, "exponent \(exponent) is outside -63...63") }
+                let mantissa = try integer(.int64, optional: false, op: mantissaOp, &pmap) ?? 0
+                message.entries.append(FASTEntry(field: field, value: .decimal(mantissa: Int64(mantissa), exponent: Int32(exponent))))
+            case .string(let field, let kind, let optional, let op):
+                self.field = field
+                let range = try string(kind, optional: optional, op: op, &pmap, &message)
+                message.entries.append(FASTEntry(field: field, value: range.map { .bytes($0) } ?? .absent))
+            case .sequence(let field, let optional, let lengthOp, let body):
+                self.field = field
+                guard let length = try integer(.uInt32, optional: optional, op: lengthOp, &pmap) else {
+                    message.entries.append(FASTEntry(field: field, value: .absent))
+                    continue
+                }
+                message.entries.append(FASTEntry(field: field, value: .sequence(count: Int(length))))
+                for _ in 0..<Int(length) {
+                    var itemMap = body.needsPresenceMap ? try readPresenceMap() : PresenceMap()
+                    try run(body, &itemMap, &message)
+                    message.entries.append(FASTEntry(field: -1, value: .end))
+                }
+            case .group(let field, let optional, let body):
+                self.field = field
+                if optional && !next(&pmap) {
+                    message.entries.append(FASTEntry(field: field, value: .absent))
+                    continue
+                }
+                message.entries.append(FASTEntry(field: field, value: .group))
+                var groupMap = body.needsPresenceMap ? try readPresenceMap() : PresenceMap()
+                try run(body, &groupMap, &message)
+                message.entries.append(FASTEntry(field: -1, value: .end))
+            case .dynamicReference(let field):
+                self.field = field
+                var innerMap = try readPresenceMap()
+                let id = try templateID(&innerMap)
+                guard let template = templates.templates[id] else { throw error(.d9, "no template has id \(id)") }
+                message.entries.append(FASTEntry(field: field, value: .templateRef(id: id)))
+                try run(template.body, &innerMap, &message)
+                message.entries.append(FASTEntry(field: -1, value: .end))
+            }
+        }
+    }
+
+    /// The template identifier: present if the presence map's bit says so, else the
+    /// previous one (the copy rule, in the global dictionary).
+    private func templateID(_ pmap: inout PresenceMap) throws(FASTError) -> UInt32 {
+        let slot = templates.templateIDSlot
+        if next(&pmap) {
+            let id = try readInteger(signed: false, nullable: false, type: .uInt32)!
+            slots[slot].state = .assigned
+            slots[slot].number = id
+            return UInt32(id)
+        }
+        guard slots[slot].state == .assigned else { throw error(.d5, "no template identifier and none before it") }
+        return UInt32(slots[slot].number)
+    }
+
+    static func integerValue(_ value: Int128?, _ type: FASTType) -> FASTValue {
+        guard let value else { return .absent }
+        return type == .int32 || type == .int64 ? .int(Int64(value)) : .uint(UInt64(value))
+    }
+
+    // MARK: Operators
+
+    private func integer(_ type: FASTType, optional: Bool, op: Operator, _ pmap: inout PresenceMap) throws(FASTError) -> Int128? {
+        let signed = type == .int32 || type == .int64
+        var initial: Int128?
+        if case .number(let value) = op.initial { initial = value }
+        switch op.kind {
+        case .none:
+            return try readInteger(signed: signed, nullable: optional, type: type)
+        case .constant:
+            return !optional || next(&pmap) ? initial : nil
+        case .defaultValue:
+            return next(&pmap) ? try readInteger(signed: signed, nullable: optional, type: type) : initial
+        case .copy, .increment:
+            if next(&pmap) {
+                let value = try readInteger(signed: signed, nullable: optional, type: type)
+                store(op.slot, value)
+                return value
+            }
+            let slot = slots[op.slot]
+            switch slot.state {
+            case .assigned:
+                guard slot.kind == .number else { throw error(.d4, "the dictionary entry holds another type") }
+                guard op.kind == .increment else { return slot.number }
+                let value = slot.number + 1
+                try check(value, type)
+                slots[op.slot].number = value
+                return value
+            case .undefined:
+                if let initial {
+                    store(op.slot, initial)
+                    return initial
+                }
+                if optional { return nil }
+                throw error(.d5, "mandatory field absent, with no previous or initial value")
+            case .empty:
+                if optional { return nil }
+                throw error(.d6, "mandatory field absent, its previous value is empty")
+            }
+        case .delta:
+            guard let delta = try readInteger(signed: true, nullable: optional, type: .int64) else { return nil }
+            let slot = slots[op.slot]
+            let base: Int128
+            switch slot.state {
+            case .assigned:
+                guard slot.kind == .number else { throw error(.d4, "the dictionary entry holds another type") }
+                base = slot.number
+            case .undefined: base = initial ?? 0
+            case .empty: throw error(.d6, "delta on an empty previous value")
+            }
+            let value = base + delta
+            try check(value, type)
+            store(op.slot, value)
+            return value
+        case .tail:
+            throw error(.s2, "tail on an integer")
+        }
+    }
+
+    private func store(_ slot: Int, _ value: Int128?) {
+        if let value {
+            slots[slot].state = .assigned
+            slots[slot].kind = .number
+            slots[slot].number = value
+        } else {
+            slots[slot].state = .empty
+        }
+    }
+
+    private func decimal(optional: Bool, op: Operator, _ pmap: inout PresenceMap) throws(FASTError) -> (Int64, Int32)? {
+        var initial: (Int64, Int32)?
+        if case .decimal(let mantissa, let exponent) = op.initial { initial = (mantissa, exponent) }
+        switch op.kind {
+        case .none:
+            return try readDecimal(nullable: optional)
+        case .constant:
+            return !optional || next(&pmap) ? initial : nil
+        case .defaultValue:
+            return next(&pmap) ? try readDecimal(nullable: optional) : initial
+        case .copy:
+            if next(&pmap) {
+                let value = try readDecimal(nullable: optional)
+                storeDecimal(op.slot, value)
+                return value
+            }
+            let slot = slots[op.slot]
+            switch slot.state {
+            case .assigned:
+                guard slot.kind == .decimal else { throw error(.d4, "the dictionary entry holds another type") }
+                return (Int64(slot.number), slot.exponent)
+            case .undefined:
+                if let initial {
+                    storeDecimal(op.slot, initial)
+                    return initial
+                }
+                if optional { return nil }
+                throw error(.d5, "mandatory field absent, with no previous or initial value")
+            case .empty:
+                if optional { return nil }
+                throw error(.d6, "mandatory field absent, its previous value is empty")
+            }
+        case .delta:
+            guard let exponentDelta = try readInteger(signed: true, nullable: optional, type: .int64) else { return nil }
+            let mantissaDelta = try readInteger(signed: true, nullable: false, type: .int64)!
+            let slot = slots[op.slot]
+            var base: (Int128, Int128) = (0, 0)
+            switch slot.state {
+            case .assigned:
+                guard slot.kind == .decimal else { throw error(.d4, "the dictionary entry holds another type") }
+                base = (slot.number, Int128(slot.exponent))
+            case .undefined:
+                if let initial { base = (Int128(initial.0), Int128(initial.1)) }
+            case .empty:
+                throw error(.d6, "delta on an empty previous value")
+            }
+            let exponent = base.1 + exponentDelta
+            let mantissa = base.0 + mantissaDelta
+            guard (-63...63).contains(exponent) else { throw error(.r1, "exponent \(exponent) is outside -63...63") }
+            try check(mantissa, .int64)
+            let value = (Int64(mantissa), Int32(exponent))
+            storeDecimal(op.slot, value)
+            return value
+        case .increment, .tail:
+            throw error(.s2, "operator not applicable to a decimal")
+        }
+    }
+
+    private func storeDecimal(_ slot: Int, _ value: (Int64, Int32)?) {
+        if let value {
+            slots[slot].state = .assigned
+            slots[slot].kind = .decimal
+            slots[slot].number = Int128(value.0)
+            slots[slot].exponent = value.1
+        } else {
+            slots[slot].state = .empty
+        }
+    }
+
+    private func string(_ kind: StringKind, optional: Bool, op: Operator, _ pmap: inout PresenceMap,
+                        _ message: inout FASTMessage) throws(FASTError) -> Range<Int>? {
+        var initial: [UInt8]?
+        if case .bytes(let bytes) = op.initial { initial = bytes }
+        func emit(_ bytes: [UInt8]) -> Range<Int> {
+            let start = message.bytes.count
+            message.bytes.append(contentsOf: bytes)
+            return start..<message.bytes.count
+        }
+        switch op.kind {
+        case .none:
+            return try readString(kind, nullable: optional, &message)
+        case .constant:
+            return !optional || next(&pmap) ? initial.map(emit) : nil
+        case .defaultValue:
+            return next(&pmap) ? try readString(kind, nullable: optional, &message) : initial.map(emit)
+        case .copy:
+            if next(&pmap) {
+                let range = try readString(kind, nullable: optional, &message)
+                storeBytes(op.slot, range.map { message.bytes[$0] })
+                return range
+            }
+            return try previousString(op, optional: optional, initial: initial, &message)
+        case .tail:
+            if next(&pmap) {
+                // A NULL tail means absent and leaves the dictionary as it was.
+                guard let range = try readString(kind, nullable: optional, &message) else { return nil }
+                var combined = try baseBytes(op, initial: initial, emptyIsError: false)
+                let tailCount = range.count
+                if tailCount >= combined.count {
+                    combined.removeAll(keepingCapacity: true)
+                } else {
+                    combined.removeLast(tailCount)
+                }
+                combined.append(contentsOf: message.bytes[range])
+                message.bytes.removeSubrange(range)
+                slots[op.slot].bytes = combined
+                slots[op.slot].state = .assigned
+                slots[op.slot].kind = .bytes
+                return emit(combined)
+            }
+            return try previousString(op, optional: optional, initial: initial, &message)
+        case .delta:
+            guard let subtraction = try readInteger(signed: true, nullable: optional, type: .int32) else { return nil }
+            let delta = try readString(kind, nullable: false, &message)!
+            var combined = try baseBytes(op, initial: initial, emptyIsError: true)
+            if subtraction >= 0 {
+                guard subtraction <= combined.count else {
+                    throw error(.d7, "subtraction length \(subtraction) exceeds the previous value's \(combined.count)")
+                }
+                combined.removeLast(Int(subtraction))
+                combined.append(contentsOf: message.bytes[delta])
+            } else {
+                let front = Int(-subtraction - 1)
+                guard front <= combined.count else {
+                    throw error(.d7, "subtraction length \(front) exceeds the previous value's \(combined.count)")
+                }
+                combined.removeFirst(front)
+                combined.insert(contentsOf: message.bytes[delta], at: 0)
+            }
+            message.bytes.removeSubrange(delta)
+            slots[op.slot].bytes = combined
+            slots[op.slot].state = .assigned
+            slots[op.slot].kind = .bytes
+            return emit(combined)
+        case .increment:
+            throw error(.s2, "increment on a string")
+        }
+    }
+
+    /// The value a delta or tail builds on, taken out of its slot (so it is not copied).
+    private func baseBytes(_ op: Operator, initial: [UInt8]?, emptyIsError: Bool) throws(FASTError) -> [UInt8] {
+        switch slots[op.slot].state {
+        case .assigned:
+            guard slots[op.slot].kind == .bytes else { throw error(.d4, "the dictionary entry holds another type") }
+            var bytes: [UInt8] = []
+            swap(&bytes, &slots[op.slot].bytes)
+            return bytes
+        case .undefined:
+            return initial ?? []
+        case .empty:
+            if emptyIsError { throw error(.d6, "delta on an empty previous value") }
+            return []
+        }
+    }
+
+    private func previousString(_ op: Operator, optional: Bool, initial: [UInt8]?,
+                                _ message: inout FASTMessage) throws(FASTError) -> Range<Int>? {
+        let start = message.bytes.count
+        switch slots[op.slot].state {
+        case .assigned:
+            guard slots[op.slot].kind == .bytes else { throw error(.d4, "the dictionary entry holds another type") }
+            message.bytes.append(contentsOf: slots[op.slot].bytes)
+        case .undefined:
+            guard let initial else {
+                if optional { return nil }
+                throw error(.d5, "mandatory field absent, with no previous or initial value")
+            }
+            storeBytes(op.slot, initial[...])
+            message.bytes.append(contentsOf: initial)
+        case .empty:
+            if optional { return nil }
+            throw error(.d6, "mandatory field absent, its previous value is empty")
+        }
+        return start..<message.bytes.count
+    }
+
+    private func storeBytes(_ slot: Int, _ bytes: ArraySlice<UInt8>?) {
+        if let bytes {
+            slots[slot].state = .assigned
+            slots[slot].kind = .bytes
+            slots[slot].bytes.removeAll(keepingCapacity: true)
+            slots[slot].bytes.append(contentsOf: bytes)
+        } else {
+            slots[slot].state = .empty
+        }
+    }
+
+    // MARK: Primitives
+
+    private func error(_ code: FASTError.Code, _ reason: String) -> FASTError {
+        let name = field >= 0 && Int(field) < templates.fields.count ? templates.fields[Int(field)].name : nil
+        return FASTError(code, offset: position, field: name, reason)
+    }
+
+    private func byte() throws(FASTError) -> UInt8 {
+        guard position < base.count else { throw error(.truncated, "the message ends in the middle of a field") }
+        defer { position += 1 }
+        return base[position]
+    }
+
+    private func next(_ pmap: inout PresenceMap) -> Bool {
+        let bit = pmap.bit
+        pmap.bit += 1
+        guard bit < pmap.count * 7 else { return false }
+        return base[pmap.start + bit / 7] & (0x40 >> UInt8(bit % 7)) != 0
+    }
+
+    private func readPresenceMap() throws(FASTError) -> PresenceMap {
+        let start = position
+        while try byte() & 0x80 == 0 {}
+        let count = position - start
+        if reportsOverlong && count > 1 && base[position - 1] == 0x80 {
+            throw error(.r7, "presence map with trailing empty bytes")
+        }
+        return PresenceMap(start: start, count: count, bit: 0)
+    }
+
+    private func check(_ value: Int128, _ type: FASTType) throws(FASTError) {
+        let ok: Bool
+        switch type {
+        case .int32: ok = value >= Int128(Int32.min) && value <= Int128(Int32.max)
+        case .uInt32: ok = value >= 0 && value <= Int128(UInt32.max)
+        case .int64: ok = value >= Int128(Int64.min) && value <= Int128(Int64.max)
+        case .uInt64: ok = value >= 0 && value <= Int128(UInt64.max)
+        default: ok = true
+        }
+        if !ok { throw error(.d2, "\(value) is outside the range of \(type)") }
+    }
+
+    /// A stop-bit integer; nil when nullable and null.
+    private func readInteger(signed: Bool, nullable: Bool, type: FASTType) throws(FASTError) -> Int128? {
+        let start = position
+        var current = try byte()
+        var value: Int128 = signed && current & 0x40 != 0 ? -1 : 0
+        while true {
+            value = (value << 7) | Int128(current & 0x7F)
+            if current & 0x80 != 0 { break }
+            if position - start >= 10 { throw error(.d2, "integer longer than ten bytes") }
+            current = try byte()
+        }
+        if reportsOverlong && position - start > 1 {
+            let first = base[start]
+            let second = base[start + 1]
+            let overlong = signed
+                ? (first == 0x00 && second & 0x40 == 0) || (first == 0x7F && second & 0x40 != 0)
+                : first == 0x00
+            if overlong { throw error(.r6, "integer encoded with more bytes than it needs") }
+        }
+        if nullable {
+            if value == 0 { return nil }
+            if value > 0 { value -= 1 }
+        }
+        try check(value, type)
+        return value
+    }
+
+    private func readDecimal(nullable: Bool) throws(FASTError) -> (Int64, Int32)? {
+        guard let exponent = try readInteger(signed: true, nullable: nullable, type: .int32) else { return nil }
+        guard (-63...63).contains(exponent) else { throw error(.r1, "exponent \(exponent) is outside -63...63") }
+        let mantissa = try readInteger(signed: true, nullable: false, type: .int64)!
+        return (Int64(mantissa), Int32(exponent))
+    }
+
+    /// A string or byte vector, appended to `message.bytes`; nil when nullable and null.
+    private func readString(_ kind: StringKind, nullable: Bool, _ message: inout FASTMessage) throws(FASTError) -> Range<Int>? {
+        let output = message.bytes.count
+        if kind != .ascii {
+            guard let length = try readInteger(signed: false, nullable: nullable, type: .uInt32) else { return nil }
+            guard position + Int(length) <= base.count else { throw error(.truncated, "the message ends inside a \(length)-byte value") }
+            message.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: base[position..<position + Int(length)]))
+            position += Int(length)
+            return output..<message.bytes.count
+        }
+        let start = position
+        while try byte() & 0x80 == 0 {}
+        let count = position - start
+        if base[start] & 0x7F == 0 {
+            // Leading zero: null, empty or NUL, by the byte count; anything longer is overlong.
+            let zeros = count == 1 || (count >= 2 && base[start + 1] & 0x7F == 0 && (count == 2 || base[start + 2] & 0x7F == 0))
+            switch (nullable, count) {
+            case (true, 1): return nil
+            case (true, 2) where zeros, (false, 1): return output..<output
+            case (true, 3) where zeros, (false, 2) where zeros:
+                message.bytes.append(0)
+                return output..<message.bytes.count
+            default:
+                if reportsOverlong { throw error(.r9, "string encoded with more bytes than it needs") }
+            }
+        }
+        message.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: base[start..<position - 1]))
+        message.bytes.append(base[position - 1] & 0x7F)
+        return output..<message.bytes.count
+    }
+}
