@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "TestSupport"]),
         .testTarget(name: "FIXDictionaryTests", dependencies: ["FIXDictionary", "FIXCore", "TestSupport"]),
         .testTarget(name: "FIXSessionTests", dependencies: ["FIXSession"]),
-        .testTarget(name: "FASTTests", dependencies: ["FAST"]),
+        .testTarget(name: "FASTTests", dependencies: ["FAST", "TestSupport"]),
         .testTarget(name: "FIXBookingTests", dependencies: ["FIXBooking", "FIXCore", "Ledger"]),
         .testTarget(
             name: "FIXAcceptorTests",

@@ -69,7 +69,13 @@ public final class FASTDecoder {
         var bit = 0
     }
 
+    /// Sequences, groups and dynamic template references nest at most this deep.
+    public var nestingMax = 32
+    /// Items of a sequence whose items take no bytes (all constants), at most.
+    public var emptyItemsMax = 65_536
+
     private var slots: [Slot]
+    private var depth = 0
     private var base = UnsafeRawBufferPointer(start: nil, count: 0)
     private var position = 0
     private var field: Int32 = -1
@@ -93,6 +99,7 @@ public final class FASTDecoder {
         base = buffer
         position = 0
         field = -1
+        depth = 0
         defer { base = UnsafeRawBufferPointer(start: nil, count: 0) }
         var pmap = try readPresenceMap()
         let id = try templateID(&pmap)
@@ -106,6 +113,9 @@ public final class FASTDecoder {
     // MARK: Structure
 
     private func run(_ block: Block, _ pmap: inout PresenceMap, _ message: inout FASTMessage) throws(FASTError) {
+        depth += 1
+        defer { depth -= 1 }
+        if depth > nestingMax { throw error(.limit, "nested more than \(nestingMax) deep") }
         for instruction in block.instructions {
             switch instruction {
             case .integer(let field, let type, let optional, let op):
@@ -134,6 +144,15 @@ public final class FASTDecoder {
                 guard let length = try integer(.uInt32, optional: optional, op: lengthOp, &pmap) else {
                     message.entries.append(FASTEntry(field: field, value: .absent))
                     continue
+                }
+                // Every item takes at least a byte unless none of its fields can: a length
+                // beyond what is left of the message is not a real one.
+                if body.takesBytes {
+                    guard length <= base.count - position else {
+                        throw error(.truncated, "\(length) sequence items cannot fit in the \(base.count - position) bytes left")
+                    }
+                } else if length > emptyItemsMax {
+                    throw error(.limit, "sequence of \(length) items of constants, more than \(emptyItemsMax)")
                 }
                 message.entries.append(FASTEntry(field: field, value: .sequence(count: Int(length))))
                 for _ in 0..<Int(length) {

@@ -36,6 +36,9 @@ public struct FASTError: Error, Equatable, CustomStringConvertible, Sendable {
         case r9 = "R9"
         /// The input ends inside a message (not a specification code).
         case truncated = "truncated"
+        /// A sequence longer, or nesting deeper, than any real message has (not a specification
+        /// code): refused so that hostile input cannot make the decoder spin or overflow its stack.
+        case limit = "limit"
     }
 
     public let code: Code

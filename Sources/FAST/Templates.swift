@@ -56,6 +56,22 @@ indirect enum Instruction: Sendable {
     case group(field: Int32, optional: Bool, body: Block)
     case dynamicReference(field: Int32)
 
+    /// Whether the instruction reads at least one byte whatever the presence map says.
+    func alwaysReads() -> Bool {
+        switch self {
+        case .integer(_, _, _, let op), .string(_, _, _, let op), .decimal(_, _, let op):
+            return op.kind == .none || op.kind == .delta
+        case .splitDecimal(_, _, let exponent, _):
+            return exponent.kind == .none || exponent.kind == .delta
+        case .sequence(_, _, let length, _):
+            return length.kind == .none || length.kind == .delta
+        case .group(_, let optional, let body):
+            return !optional && body.takesBytes
+        case .dynamicReference:
+            return true
+        }
+    }
+
     func usesBit() -> Bool {
         switch self {
         case .integer(_, _, let optional, let op), .string(_, _, let optional, let op), .decimal(_, let optional, let op):
@@ -79,9 +95,13 @@ final class Block: Sendable {
     /// carries a presence map of its own).
     let needsPresenceMap: Bool
 
+    /// Whether decoding the block always reads at least one byte.
+    let takesBytes: Bool
+
     init(_ instructions: [Instruction]) {
         self.instructions = instructions
         needsPresenceMap = instructions.contains { $0.usesBit() }
+        takesBytes = needsPresenceMap || instructions.contains { $0.alwaysReads() }
     }
 }
 
