@@ -87,6 +87,7 @@ let package = Package(
                 "FIXSession",
                 "FIXAcceptor",
                 "PlatformSimulator",
+                "FAST",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -36,6 +36,15 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
         .executableTarget(
+            name: "FASTBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "FAST", package: "Counterfoil"),
+            ],
+            path: "Benchmarks/FASTBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        .executableTarget(
             name: "LedgerBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "package-benchmark"),

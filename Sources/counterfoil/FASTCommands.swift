@@ -1,0 +1,83 @@
+import ArgumentParser
+import FAST
+import Foundation
+
+struct FASTCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fast",
+        abstract: "Work with FAST feeds and captures.",
+        subcommands: [FASTReplayCommand.self]
+    )
+}
+
+extension FASTFraming: ExpressibleByArgument {}
+
+struct FASTReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Decode a FAST capture file: every message, or a summary.",
+        discussion: """
+        KIND is how messages sit in the file: moex (4-byte little-endian sequence number before \
+        each), cme (5-byte preamble), length (4-byte little-endian length), block (stop-bit \
+        block size) or raw. The first error stops the replay with its byte offset, field and \
+        FAST error code, and exits 1. Long files show their progress on standard error.
+        """
+    )
+
+    @Option(help: "The FAST template file (XML).") var templates: String
+    @Option(help: "moex, cme, length, block or raw.") var framing: FASTFraming = .raw
+    @Flag(help: "Only the summary: messages per template, bytes, time.") var summary = false
+    @Option(help: "Stop after this many messages.") var limit: Int?
+    @Argument(help: "The capture file.") var capture: String
+
+    func run() throws {
+        let compiled: FASTTemplates
+        do {
+            compiled = try FASTTemplates(path: templates)
+        } catch let error as FASTTemplateError {
+            throw UserError(error.description)
+        }
+        guard let data = FileManager.default.contents(atPath: capture) else { throw UserError("cannot read \(capture)") }
+        let decoder = FASTDecoder(templates: compiled)
+        var reader = FASTStreamReader(framing: framing)
+        var message = FASTMessage()
+        var perTemplate: [UInt32: Int] = [:]
+        var count = 0
+        var failure: FASTError?
+        let started = Date()
+        var lastProgress = started
+        data.withUnsafeBytes { buffer in
+            while limit.map({ count < $0 }) ?? true {
+                let frame: FASTFrame?
+                do throws(FASTError) {
+                    frame = try reader.next(buffer, decoder: decoder, into: &message)
+                } catch {
+                    failure = error
+                    return
+                }
+                guard let frame else { return }
+                count += 1
+                perTemplate[message.templateID, default: 0] += 1
+                if !summary {
+                    let name = compiled.templates[message.templateID]?.name ?? "?"
+                    let sequence = frame.sequenceNumber.map { " seq=\($0)" } ?? ""
+                    let fields = message.tree(compiled).map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+                    print("#\(count) @\(frame.offset)\(sequence) \(name)(\(message.templateID)) \(fields)")
+                }
+                if count % 4096 == 0, Date().timeIntervalSince(lastProgress) >= 1 {
+                    lastProgress = Date()
+                    let percent = reader.offset * 100 / max(1, buffer.count)
+                    FileHandle.standardError.write(Data("  \(count) messages, \(percent)% of \(capture)\n".utf8))
+                }
+            }
+        }
+        let seconds = max(Date().timeIntervalSince(started), 1e-9)
+        let names = perTemplate.sorted { $0.key < $1.key }.map { "\(compiled.templates[$0.key]?.name ?? "?")(\($0.key)) \($0.value)" }
+        print("\(count) messages, \(reader.offset) of \(data.count) bytes, \(String(format: "%.3f", seconds)) s"
+              + (summary ? String(format: ", %.0f messages/s", Double(count) / seconds) : ""))
+        print("by template: " + names.joined(separator: ", "))
+        if let failure {
+            throw UserError("\(capture): message \(count + 1): \(failure)")
+        }
+    }
+}
