@@ -49,18 +49,51 @@ public struct FASTMessage: Sendable {
 /// Not thread-safe: one decoder per stream.
 public final class FASTDecoder {
     public let templates: FASTTemplates
-    /// Report overlong integers, strings and presence maps (R6, R9, R7) as errors.
-    public var reportsOverlong = true
+    private var machine: DecodingMachine
 
+    /// Report overlong integers, strings and presence maps (R6, R9, R7) as errors.
+    public var reportsOverlong: Bool {
+        get { machine.reportsOverlong }
+        set { machine.reportsOverlong = newValue }
+    }
+    /// Sequences, groups and dynamic template references nest at most this deep.
+    public var nestingMax: Int {
+        get { machine.nestingMax }
+        set { machine.nestingMax = newValue }
+    }
+    /// Items of a sequence whose items take no bytes (all constants), at most.
+    public var emptyItemsMax: Int {
+        get { machine.emptyItemsMax }
+        set { machine.emptyItemsMax = newValue }
+    }
+
+    public init(templates: FASTTemplates) {
+        self.templates = templates
+        machine = DecodingMachine(templates)
+    }
+
+    /// Every dictionary back to undefined.
+    public func reset() { machine.reset() }
+
+    /// Decodes the message at the start of `buffer` into `message`; returns the bytes it
+    /// took. An error names its code, the byte offset and the field.
+    public func decode(_ buffer: UnsafeRawBufferPointer, into message: inout FASTMessage) throws(FASTError) -> Int {
+        try machine.decode(buffer, &message)
+    }
+}
+
+/// The decoder's state and loop, as a value: the hot path touches no class properties
+/// (no exclusivity checks) and no references (no reference counting).
+struct DecodingMachine {
     enum State: UInt8 { case undefined, empty, assigned }
     enum Kind: UInt8 { case number, decimal, bytes }
 
+    /// A dictionary entry; a string's bytes are in `slotBytes`.
     struct Slot {
         var state = State.undefined
         var kind = Kind.number
         var number: Int128 = 0
         var exponent: Int32 = 0
-        var bytes: [UInt8] = []
     }
 
     struct PresenceMap {
@@ -69,32 +102,61 @@ public final class FASTDecoder {
         var bit = 0
     }
 
-    /// Sequences, groups and dynamic template references nest at most this deep.
-    public var nestingMax = 32
-    /// Items of a sequence whose items take no bytes (all constants), at most.
-    public var emptyItemsMax = 65_536
-
-    private var slots: [Slot]
-    private var depth = 0
-    private var base = UnsafeRawBufferPointer(start: nil, count: 0)
-    private var position = 0
-    private var field: Int32 = -1
-
-    public init(templates: FASTTemplates) {
-        self.templates = templates
-        slots = Array(repeating: Slot(), count: templates.slotCount)
+    struct TemplateEntry {
+        var block: Int
+        var resets: Bool
     }
 
-    /// Every dictionary back to undefined.
-    public func reset() {
-        for index in slots.indices {
-            slots[index].state = .undefined
+    let steps: [Step]
+    let blocks: [BlockInfo]
+    let constants: [UInt8]
+    let fields: [FASTField]
+    let templateIDSlot: Int
+    /// Templates by id: an array when the ids are small, else a dictionary.
+    let templatesByID: [TemplateEntry?]
+    let templatesByLargeID: [UInt32: TemplateEntry]
+
+    var reportsOverlong = true
+    var nestingMax = 32
+    var emptyItemsMax = 65_536
+
+    var slots: [Slot]
+    var slotBytes: [[UInt8]]
+    var base = UnsafeRawBufferPointer(start: nil, count: 0)
+    var position = 0
+    var field: Int32 = -1
+    var depth = 0
+
+    init(_ templates: FASTTemplates) {
+        steps = templates.steps
+        blocks = templates.blocks
+        constants = templates.constants
+        fields = templates.fields
+        templateIDSlot = templates.templateIDSlot
+        slots = Array(repeating: Slot(), count: templates.slotCount)
+        slotBytes = Array(repeating: [], count: templates.slotCount)
+        let largest = templates.templates.keys.max() ?? 0
+        if largest < 1 << 16 {
+            var table = [TemplateEntry?](repeating: nil, count: Int(largest) + 1)
+            for (id, template) in templates.templates { table[Int(id)] = TemplateEntry(block: template.block, resets: template.resets) }
+            templatesByID = table
+            templatesByLargeID = [:]
+        } else {
+            templatesByID = []
+            templatesByLargeID = templates.templates.mapValues { TemplateEntry(block: $0.block, resets: $0.resets) }
         }
     }
 
-    /// Decodes the message at the start of `buffer` into `message`; returns the bytes it
-    /// took. An error names its code, the byte offset and the field.
-    public func decode(_ buffer: UnsafeRawBufferPointer, into message: inout FASTMessage) throws(FASTError) -> Int {
+    mutating func reset() {
+        for index in slots.indices { slots[index].state = .undefined }
+    }
+
+    func template(_ id: UInt32) -> TemplateEntry? {
+        if Int(id) < templatesByID.count { return templatesByID[Int(id)] }
+        return templatesByLargeID[id]
+    }
+
+    mutating func decode(_ buffer: UnsafeRawBufferPointer, _ message: inout FASTMessage) throws(FASTError) -> Int {
         message.clear()
         base = buffer
         position = 0
@@ -103,48 +165,47 @@ public final class FASTDecoder {
         defer { base = UnsafeRawBufferPointer(start: nil, count: 0) }
         var pmap = try readPresenceMap()
         let id = try templateID(&pmap)
-        guard let template = templates.templates[id] else { throw error(.d9, "no template has id \(id)") }
+        guard let template = template(id) else { throw error(.d9, "no template has id \(id)") }
         if template.resets { reset() }
         message.templateID = id
-        try run(template.body, &pmap, &message)
+        try run(template.block, &pmap, &message)
         return position
     }
 
     // MARK: Structure
 
-    private func run(_ block: Block, _ pmap: inout PresenceMap, _ message: inout FASTMessage) throws(FASTError) {
+    private mutating func run(_ blockIndex: Int, _ pmap: inout PresenceMap, _ message: inout FASTMessage) throws(FASTError) {
         depth += 1
         defer { depth -= 1 }
         if depth > nestingMax { throw error(.limit, "nested more than \(nestingMax) deep") }
-        for instruction in block.instructions {
-            switch instruction {
-            case .integer(let field, let type, let optional, let op):
-                self.field = field
-                let value = try integer(type, optional: optional, op: op, &pmap)
-                message.entries.append(FASTEntry(field: field, value: Self.integerValue(value, type)))
-            case .decimal(let field, let optional, let op):
-                self.field = field
-                let value = try decimal(optional: optional, op: op, &pmap)
-                message.entries.append(FASTEntry(field: field, value: value.map { .decimal(mantissa: $0.0, exponent: $0.1) } ?? .absent))
-            case .splitDecimal(let field, let optional, let exponentOp, let mantissaOp):
-                self.field = field
-                guard let exponent = try integer(.int32, optional: optional, op: exponentOp, &pmap) else {
-                    message.entries.append(FASTEntry(field: field, value: .absent))
+        let block = blocks[blockIndex]
+        for index in block.start..<block.start + block.count {
+            let step = steps[index]
+            field = step.field
+            switch step.opcode {
+            case .integer:
+                let value = try integer(step.type, optional: step.optional, op: step.op, &pmap)
+                message.entries.append(FASTEntry(field: step.field, value: Self.integerValue(value, step.type)))
+            case .decimal:
+                let value = try decimal(optional: step.optional, op: step.op, &pmap)
+                message.entries.append(FASTEntry(field: step.field, value: value.map { .decimal(mantissa: $0.0, exponent: $0.1) } ?? .absent))
+            case .splitDecimal:
+                guard let exponent = try integer(.int32, optional: step.optional, op: step.op, &pmap) else {
+                    message.entries.append(FASTEntry(field: step.field, value: .absent))
                     continue
                 }
                 guard (-63...63).contains(exponent) else { throw error(.r1, "exponent \(exponent) is outside -63...63") }
-                let mantissa = try integer(.int64, optional: false, op: mantissaOp, &pmap) ?? 0
-                message.entries.append(FASTEntry(field: field, value: .decimal(mantissa: Int64(mantissa), exponent: Int32(exponent))))
-            case .string(let field, let kind, let optional, let op):
-                self.field = field
-                let range = try string(kind, optional: optional, op: op, &pmap, &message)
-                message.entries.append(FASTEntry(field: field, value: range.map { .bytes($0) } ?? .absent))
-            case .sequence(let field, let optional, let lengthOp, let body):
-                self.field = field
-                guard let length = try integer(.uInt32, optional: optional, op: lengthOp, &pmap) else {
-                    message.entries.append(FASTEntry(field: field, value: .absent))
+                let mantissa = try integer(.int64, optional: false, op: step.mantissa, &pmap) ?? 0
+                message.entries.append(FASTEntry(field: step.field, value: .decimal(mantissa: Int64(mantissa), exponent: Int32(exponent))))
+            case .string:
+                let range = try string(step.stringKind, optional: step.optional, op: step.op, &pmap, &message)
+                message.entries.append(FASTEntry(field: step.field, value: range.map { .bytes($0) } ?? .absent))
+            case .sequence:
+                guard let length = try integer(.uInt32, optional: step.optional, op: step.op, &pmap) else {
+                    message.entries.append(FASTEntry(field: step.field, value: .absent))
                     continue
                 }
+                let body = blocks[step.body]
                 // Every item takes at least a byte unless none of its fields can: a length
                 // beyond what is left of the message is not a real one.
                 if body.takesBytes {
@@ -154,29 +215,27 @@ public final class FASTDecoder {
                 } else if length > emptyItemsMax {
                     throw error(.limit, "sequence of \(length) items of constants, more than \(emptyItemsMax)")
                 }
-                message.entries.append(FASTEntry(field: field, value: .sequence(count: Int(length))))
+                message.entries.append(FASTEntry(field: step.field, value: .sequence(count: Int(length))))
                 for _ in 0..<Int(length) {
                     var itemMap = body.needsPresenceMap ? try readPresenceMap() : PresenceMap()
-                    try run(body, &itemMap, &message)
+                    try run(step.body, &itemMap, &message)
                     message.entries.append(FASTEntry(field: -1, value: .end))
                 }
-            case .group(let field, let optional, let body):
-                self.field = field
-                if optional && !next(&pmap) {
-                    message.entries.append(FASTEntry(field: field, value: .absent))
+            case .group:
+                if step.optional && !next(&pmap) {
+                    message.entries.append(FASTEntry(field: step.field, value: .absent))
                     continue
                 }
-                message.entries.append(FASTEntry(field: field, value: .group))
-                var groupMap = body.needsPresenceMap ? try readPresenceMap() : PresenceMap()
-                try run(body, &groupMap, &message)
+                message.entries.append(FASTEntry(field: step.field, value: .group))
+                var groupMap = blocks[step.body].needsPresenceMap ? try readPresenceMap() : PresenceMap()
+                try run(step.body, &groupMap, &message)
                 message.entries.append(FASTEntry(field: -1, value: .end))
-            case .dynamicReference(let field):
-                self.field = field
+            case .dynamicReference:
                 var innerMap = try readPresenceMap()
                 let id = try templateID(&innerMap)
-                guard let template = templates.templates[id] else { throw error(.d9, "no template has id \(id)") }
-                message.entries.append(FASTEntry(field: field, value: .templateRef(id: id)))
-                try run(template.body, &innerMap, &message)
+                guard let template = template(id) else { throw error(.d9, "no template has id \(id)") }
+                message.entries.append(FASTEntry(field: step.field, value: .templateRef(id: id)))
+                try run(template.block, &innerMap, &message)
                 message.entries.append(FASTEntry(field: -1, value: .end))
             }
         }
@@ -184,16 +243,15 @@ public final class FASTDecoder {
 
     /// The template identifier: present if the presence map's bit says so, else the
     /// previous one (the copy rule, in the global dictionary).
-    private func templateID(_ pmap: inout PresenceMap) throws(FASTError) -> UInt32 {
-        let slot = templates.templateIDSlot
+    private mutating func templateID(_ pmap: inout PresenceMap) throws(FASTError) -> UInt32 {
         if next(&pmap) {
             let id = try readInteger(signed: false, nullable: false, type: .uInt32)!
-            slots[slot].state = .assigned
-            slots[slot].number = id
+            slots[templateIDSlot].state = .assigned
+            slots[templateIDSlot].number = id
             return UInt32(id)
         }
-        guard slots[slot].state == .assigned else { throw error(.d5, "no template identifier and none before it") }
-        return UInt32(slots[slot].number)
+        guard slots[templateIDSlot].state == .assigned else { throw error(.d5, "no template identifier and none before it") }
+        return UInt32(slots[templateIDSlot].number)
     }
 
     static func integerValue(_ value: Int128?, _ type: FASTType) -> FASTValue {
@@ -203,10 +261,9 @@ public final class FASTDecoder {
 
     // MARK: Operators
 
-    private func integer(_ type: FASTType, optional: Bool, op: Operator, _ pmap: inout PresenceMap) throws(FASTError) -> Int128? {
+    private mutating func integer(_ type: FASTType, optional: Bool, op: FlatOperator, _ pmap: inout PresenceMap) throws(FASTError) -> Int128? {
         let signed = type == .int32 || type == .int64
-        var initial: Int128?
-        if case .number(let value) = op.initial { initial = value }
+        let initial: Int128? = op.hasInitial ? op.initialNumber : nil
         switch op.kind {
         case .none:
             return try readInteger(signed: signed, nullable: optional, type: type)
@@ -220,12 +277,11 @@ public final class FASTDecoder {
                 store(op.slot, value)
                 return value
             }
-            let slot = slots[op.slot]
-            switch slot.state {
+            switch slots[op.slot].state {
             case .assigned:
-                guard slot.kind == .number else { throw error(.d4, "the dictionary entry holds another type") }
-                guard op.kind == .increment else { return slot.number }
-                let value = slot.number + 1
+                guard slots[op.slot].kind == .number else { throw error(.d4, "the dictionary entry holds another type") }
+                guard op.kind == .increment else { return slots[op.slot].number }
+                let value = slots[op.slot].number + 1
                 try check(value, type)
                 slots[op.slot].number = value
                 return value
@@ -242,12 +298,11 @@ public final class FASTDecoder {
             }
         case .delta:
             guard let delta = try readInteger(signed: true, nullable: optional, type: .int64) else { return nil }
-            let slot = slots[op.slot]
             let base: Int128
-            switch slot.state {
+            switch slots[op.slot].state {
             case .assigned:
-                guard slot.kind == .number else { throw error(.d4, "the dictionary entry holds another type") }
-                base = slot.number
+                guard slots[op.slot].kind == .number else { throw error(.d4, "the dictionary entry holds another type") }
+                base = slots[op.slot].number
             case .undefined: base = initial ?? 0
             case .empty: throw error(.d6, "delta on an empty previous value")
             }
@@ -260,7 +315,7 @@ public final class FASTDecoder {
         }
     }
 
-    private func store(_ slot: Int, _ value: Int128?) {
+    private mutating func store(_ slot: Int, _ value: Int128?) {
         if let value {
             slots[slot].state = .assigned
             slots[slot].kind = .number
@@ -270,9 +325,8 @@ public final class FASTDecoder {
         }
     }
 
-    private func decimal(optional: Bool, op: Operator, _ pmap: inout PresenceMap) throws(FASTError) -> (Int64, Int32)? {
-        var initial: (Int64, Int32)?
-        if case .decimal(let mantissa, let exponent) = op.initial { initial = (mantissa, exponent) }
+    private mutating func decimal(optional: Bool, op: FlatOperator, _ pmap: inout PresenceMap) throws(FASTError) -> (Int64, Int32)? {
+        let initial: (Int64, Int32)? = op.hasInitial ? (Int64(op.initialNumber), op.initialExponent) : nil
         switch op.kind {
         case .none:
             return try readDecimal(nullable: optional)
@@ -286,11 +340,10 @@ public final class FASTDecoder {
                 storeDecimal(op.slot, value)
                 return value
             }
-            let slot = slots[op.slot]
-            switch slot.state {
+            switch slots[op.slot].state {
             case .assigned:
-                guard slot.kind == .decimal else { throw error(.d4, "the dictionary entry holds another type") }
-                return (Int64(slot.number), slot.exponent)
+                guard slots[op.slot].kind == .decimal else { throw error(.d4, "the dictionary entry holds another type") }
+                return (Int64(slots[op.slot].number), slots[op.slot].exponent)
             case .undefined:
                 if let initial {
                     storeDecimal(op.slot, initial)
@@ -305,12 +358,11 @@ public final class FASTDecoder {
         case .delta:
             guard let exponentDelta = try readInteger(signed: true, nullable: optional, type: .int64) else { return nil }
             let mantissaDelta = try readInteger(signed: true, nullable: false, type: .int64)!
-            let slot = slots[op.slot]
             var base: (Int128, Int128) = (0, 0)
-            switch slot.state {
+            switch slots[op.slot].state {
             case .assigned:
-                guard slot.kind == .decimal else { throw error(.d4, "the dictionary entry holds another type") }
-                base = (slot.number, Int128(slot.exponent))
+                guard slots[op.slot].kind == .decimal else { throw error(.d4, "the dictionary entry holds another type") }
+                base = (slots[op.slot].number, Int128(slots[op.slot].exponent))
             case .undefined:
                 if let initial { base = (Int128(initial.0), Int128(initial.1)) }
             case .empty:
@@ -328,7 +380,7 @@ public final class FASTDecoder {
         }
     }
 
-    private func storeDecimal(_ slot: Int, _ value: (Int64, Int32)?) {
+    private mutating func storeDecimal(_ slot: Int, _ value: (Int64, Int32)?) {
         if let value {
             slots[slot].state = .assigned
             slots[slot].kind = .decimal
@@ -339,137 +391,139 @@ public final class FASTDecoder {
         }
     }
 
-    private func string(_ kind: StringKind, optional: Bool, op: Operator, _ pmap: inout PresenceMap,
-                        _ message: inout FASTMessage) throws(FASTError) -> Range<Int>? {
-        var initial: [UInt8]?
-        if case .bytes(let bytes) = op.initial { initial = bytes }
-        func emit(_ bytes: [UInt8]) -> Range<Int> {
-            let start = message.bytes.count
-            message.bytes.append(contentsOf: bytes)
-            return start..<message.bytes.count
-        }
+    /// The operator's initial bytes appended to the message; nil if it has none.
+    private func emitInitial(_ op: FlatOperator, _ message: inout FASTMessage) -> Range<Int>? {
+        guard op.hasInitial else { return nil }
+        let start = message.bytes.count
+        message.bytes.append(contentsOf: constants[op.initialStart..<op.initialStart + op.initialCount])
+        return start..<message.bytes.count
+    }
+
+    private mutating func string(_ kind: StringKind, optional: Bool, op: FlatOperator, _ pmap: inout PresenceMap,
+                                 _ message: inout FASTMessage) throws(FASTError) -> Range<Int>? {
         switch op.kind {
         case .none:
             return try readString(kind, nullable: optional, &message)
         case .constant:
-            return !optional || next(&pmap) ? initial.map(emit) : nil
+            return !optional || next(&pmap) ? emitInitial(op, &message) : nil
         case .defaultValue:
-            return next(&pmap) ? try readString(kind, nullable: optional, &message) : initial.map(emit)
+            return next(&pmap) ? try readString(kind, nullable: optional, &message) : emitInitial(op, &message)
         case .copy:
             if next(&pmap) {
                 let range = try readString(kind, nullable: optional, &message)
-                storeBytes(op.slot, range.map { message.bytes[$0] })
+                if let range {
+                    setBytes(op.slot, message.bytes[range])
+                } else {
+                    slots[op.slot].state = .empty
+                }
                 return range
             }
-            return try previousString(op, optional: optional, initial: initial, &message)
+            return try previousString(op, optional: optional, &message)
         case .tail:
             if next(&pmap) {
                 // A NULL tail means absent and leaves the dictionary as it was.
                 guard let range = try readString(kind, nullable: optional, &message) else { return nil }
-                var combined = try baseBytes(op, initial: initial, emptyIsError: false)
+                try prepareBase(op, emptyIsError: false)
                 let tailCount = range.count
-                if tailCount >= combined.count {
-                    combined.removeAll(keepingCapacity: true)
+                if tailCount >= slotBytes[op.slot].count {
+                    slotBytes[op.slot].removeAll(keepingCapacity: true)
                 } else {
-                    combined.removeLast(tailCount)
+                    slotBytes[op.slot].removeLast(tailCount)
                 }
-                combined.append(contentsOf: message.bytes[range])
+                slotBytes[op.slot].append(contentsOf: message.bytes[range])
                 message.bytes.removeSubrange(range)
-                slots[op.slot].bytes = combined
-                slots[op.slot].state = .assigned
-                slots[op.slot].kind = .bytes
-                return emit(combined)
+                return emitSlot(op.slot, &message)
             }
-            return try previousString(op, optional: optional, initial: initial, &message)
+            return try previousString(op, optional: optional, &message)
         case .delta:
             guard let subtraction = try readInteger(signed: true, nullable: optional, type: .int32) else { return nil }
             let delta = try readString(kind, nullable: false, &message)!
-            var combined = try baseBytes(op, initial: initial, emptyIsError: true)
+            try prepareBase(op, emptyIsError: true)
+            let count = slotBytes[op.slot].count
             if subtraction >= 0 {
-                guard subtraction <= combined.count else {
-                    throw error(.d7, "subtraction length \(subtraction) exceeds the previous value's \(combined.count)")
+                guard subtraction <= count else {
+                    throw error(.d7, "subtraction length \(subtraction) exceeds the previous value's \(count)")
                 }
-                combined.removeLast(Int(subtraction))
-                combined.append(contentsOf: message.bytes[delta])
+                slotBytes[op.slot].removeLast(Int(subtraction))
+                slotBytes[op.slot].append(contentsOf: message.bytes[delta])
             } else {
                 let front = Int(-subtraction - 1)
-                guard front <= combined.count else {
-                    throw error(.d7, "subtraction length \(front) exceeds the previous value's \(combined.count)")
+                guard front <= count else {
+                    throw error(.d7, "subtraction length \(front) exceeds the previous value's \(count)")
                 }
-                combined.removeFirst(front)
-                combined.insert(contentsOf: message.bytes[delta], at: 0)
+                slotBytes[op.slot].removeFirst(front)
+                slotBytes[op.slot].insert(contentsOf: message.bytes[delta], at: 0)
             }
             message.bytes.removeSubrange(delta)
-            slots[op.slot].bytes = combined
-            slots[op.slot].state = .assigned
-            slots[op.slot].kind = .bytes
-            return emit(combined)
+            return emitSlot(op.slot, &message)
         case .increment:
             throw error(.s2, "increment on a string")
         }
     }
 
-    /// The value a delta or tail builds on, taken out of its slot (so it is not copied).
-    private func baseBytes(_ op: Operator, initial: [UInt8]?, emptyIsError: Bool) throws(FASTError) -> [UInt8] {
+    /// Puts in the slot the value a delta or tail builds on: the previous value, or the
+    /// initial one (or nothing) when there is none yet.
+    private mutating func prepareBase(_ op: FlatOperator, emptyIsError: Bool) throws(FASTError) {
         switch slots[op.slot].state {
         case .assigned:
             guard slots[op.slot].kind == .bytes else { throw error(.d4, "the dictionary entry holds another type") }
-            var bytes: [UInt8] = []
-            swap(&bytes, &slots[op.slot].bytes)
-            return bytes
         case .undefined:
-            return initial ?? []
+            slotBytes[op.slot].removeAll(keepingCapacity: true)
+            if op.hasInitial { slotBytes[op.slot].append(contentsOf: constants[op.initialStart..<op.initialStart + op.initialCount]) }
         case .empty:
             if emptyIsError { throw error(.d6, "delta on an empty previous value") }
-            return []
+            slotBytes[op.slot].removeAll(keepingCapacity: true)
         }
+        slots[op.slot].state = .assigned
+        slots[op.slot].kind = .bytes
     }
 
-    private func previousString(_ op: Operator, optional: Bool, initial: [UInt8]?,
-                                _ message: inout FASTMessage) throws(FASTError) -> Range<Int>? {
+    private func emitSlot(_ slot: Int, _ message: inout FASTMessage) -> Range<Int> {
         let start = message.bytes.count
+        message.bytes.append(contentsOf: slotBytes[slot])
+        return start..<message.bytes.count
+    }
+
+    private mutating func previousString(_ op: FlatOperator, optional: Bool, _ message: inout FASTMessage) throws(FASTError) -> Range<Int>? {
         switch slots[op.slot].state {
         case .assigned:
             guard slots[op.slot].kind == .bytes else { throw error(.d4, "the dictionary entry holds another type") }
-            message.bytes.append(contentsOf: slots[op.slot].bytes)
+            return emitSlot(op.slot, &message)
         case .undefined:
-            guard let initial else {
+            guard op.hasInitial else {
                 if optional { return nil }
                 throw error(.d5, "mandatory field absent, with no previous or initial value")
             }
-            storeBytes(op.slot, initial[...])
-            message.bytes.append(contentsOf: initial)
+            setBytes(op.slot, constants[op.initialStart..<op.initialStart + op.initialCount])
+            return emitSlot(op.slot, &message)
         case .empty:
             if optional { return nil }
             throw error(.d6, "mandatory field absent, its previous value is empty")
         }
-        return start..<message.bytes.count
     }
 
-    private func storeBytes(_ slot: Int, _ bytes: ArraySlice<UInt8>?) {
-        if let bytes {
-            slots[slot].state = .assigned
-            slots[slot].kind = .bytes
-            slots[slot].bytes.removeAll(keepingCapacity: true)
-            slots[slot].bytes.append(contentsOf: bytes)
-        } else {
-            slots[slot].state = .empty
-        }
+    private mutating func setBytes(_ slot: Int, _ bytes: ArraySlice<UInt8>) {
+        slots[slot].state = .assigned
+        slots[slot].kind = .bytes
+        slotBytes[slot].removeAll(keepingCapacity: true)
+        slotBytes[slot].append(contentsOf: bytes)
     }
 
     // MARK: Primitives
 
     private func error(_ code: FASTError.Code, _ reason: String) -> FASTError {
-        let name = field >= 0 && Int(field) < templates.fields.count ? templates.fields[Int(field)].name : nil
+        let name = field >= 0 && Int(field) < fields.count ? fields[Int(field)].name : nil
         return FASTError(code, offset: position, field: name, reason)
     }
 
-    private func byte() throws(FASTError) -> UInt8 {
+    @inline(__always)
+    private mutating func byte() throws(FASTError) -> UInt8 {
         guard position < base.count else { throw error(.truncated, "the message ends in the middle of a field") }
         defer { position += 1 }
         return base[position]
     }
 
+    @inline(__always)
     private func next(_ pmap: inout PresenceMap) -> Bool {
         let bit = pmap.bit
         pmap.bit += 1
@@ -477,7 +531,7 @@ public final class FASTDecoder {
         return base[pmap.start + bit / 7] & (0x40 >> UInt8(bit % 7)) != 0
     }
 
-    private func readPresenceMap() throws(FASTError) -> PresenceMap {
+    private mutating func readPresenceMap() throws(FASTError) -> PresenceMap {
         let start = position
         while try byte() & 0x80 == 0 {}
         let count = position - start
@@ -500,7 +554,7 @@ public final class FASTDecoder {
     }
 
     /// A stop-bit integer; nil when nullable and null.
-    private func readInteger(signed: Bool, nullable: Bool, type: FASTType) throws(FASTError) -> Int128? {
+    private mutating func readInteger(signed: Bool, nullable: Bool, type: FASTType) throws(FASTError) -> Int128? {
         let start = position
         var current = try byte()
         var value: Int128 = signed && current & 0x40 != 0 ? -1 : 0
@@ -526,7 +580,7 @@ public final class FASTDecoder {
         return value
     }
 
-    private func readDecimal(nullable: Bool) throws(FASTError) -> (Int64, Int32)? {
+    private mutating func readDecimal(nullable: Bool) throws(FASTError) -> (Int64, Int32)? {
         guard let exponent = try readInteger(signed: true, nullable: nullable, type: .int32) else { return nil }
         guard (-63...63).contains(exponent) else { throw error(.r1, "exponent \(exponent) is outside -63...63") }
         let mantissa = try readInteger(signed: true, nullable: false, type: .int64)!
@@ -534,7 +588,7 @@ public final class FASTDecoder {
     }
 
     /// A string or byte vector, appended to `message.bytes`; nil when nullable and null.
-    private func readString(_ kind: StringKind, nullable: Bool, _ message: inout FASTMessage) throws(FASTError) -> Range<Int>? {
+    private mutating func readString(_ kind: StringKind, nullable: Bool, _ message: inout FASTMessage) throws(FASTError) -> Range<Int>? {
         let output = message.bytes.count
         if kind != .ascii {
             guard let length = try readInteger(signed: false, nullable: nullable, type: .uInt32) else { return nil }

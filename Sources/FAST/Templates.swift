@@ -46,14 +46,15 @@ struct Operator: Sendable {
 
 enum StringKind: UInt8, Sendable { case ascii, unicode, bytes }
 
-/// One step of a compiled template.
-indirect enum Instruction: Sendable {
+/// One field of a template as the compiler sees it (a tree); flattened into `Step`s for
+/// the decoder.
+indirect enum Node: Sendable {
     case integer(field: Int32, type: FASTType, optional: Bool, op: Operator)
     case string(field: Int32, kind: StringKind, optional: Bool, op: Operator)
     case decimal(field: Int32, optional: Bool, op: Operator)
     case splitDecimal(field: Int32, optional: Bool, exponent: Operator, mantissa: Operator)
-    case sequence(field: Int32, optional: Bool, length: Operator, body: Block)
-    case group(field: Int32, optional: Bool, body: Block)
+    case sequence(field: Int32, optional: Bool, length: Operator, body: NodeList)
+    case group(field: Int32, optional: Bool, body: NodeList)
     case dynamicReference(field: Int32)
 
     /// Whether the instruction reads at least one byte whatever the presence map says.
@@ -88,9 +89,9 @@ indirect enum Instruction: Sendable {
     }
 }
 
-/// A list of instructions sharing one presence map.
-final class Block: Sendable {
-    let instructions: [Instruction]
+/// A list of nodes sharing one presence map.
+final class NodeList: Sendable {
+    let instructions: [Node]
     /// Whether any instruction takes a presence-map bit (a sequence item or group then
     /// carries a presence map of its own).
     let needsPresenceMap: Bool
@@ -98,7 +99,7 @@ final class Block: Sendable {
     /// Whether decoding the block always reads at least one byte.
     let takesBytes: Bool
 
-    init(_ instructions: [Instruction]) {
+    init(_ instructions: [Node]) {
         self.instructions = instructions
         needsPresenceMap = instructions.contains { $0.usesBit() }
         takesBytes = needsPresenceMap || instructions.contains { $0.alwaysReads() }
@@ -111,13 +112,14 @@ public final class FASTTemplate: Sendable {
     public let name: String
     /// Reset every dictionary before decoding a message of this template (`reset="Y"`).
     public let resets: Bool
-    let body: Block
+    /// Its block in `FASTTemplates.blocks`.
+    let block: Int
 
-    init(id: UInt32, name: String, resets: Bool, body: Block) {
+    init(id: UInt32, name: String, resets: Bool, block: Int) {
         self.id = id
         self.name = name
         self.resets = resets
-        self.body = body
+        self.block = block
     }
 }
 
@@ -131,6 +133,11 @@ public final class FASTTemplates: Sendable {
     let slotCount: Int
     /// The dictionary slot of the template identifier (copy operator, global dictionary).
     let templateIDSlot: Int
+    /// The compiled program: every block's steps, contiguous.
+    let steps: [Step]
+    let blocks: [BlockInfo]
+    /// Initial string and byte-vector values, back to back (`FlatOperator.initialStart`).
+    let constants: [UInt8]
 
     public convenience init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -153,6 +160,9 @@ public final class FASTTemplates: Sendable {
         fields = compiler.fields
         templateIDSlot = compiler.slot(scope: "global", key: "\u{0}template-id")
         slotCount = compiler.slots.count
+        steps = compiler.program.steps
+        blocks = compiler.program.blocks
+        constants = compiler.program.constants
     }
 }
 
@@ -170,7 +180,8 @@ private struct TemplateCompiler {
     var elements: [String: XMLElement] = [:]
     /// Template names being compiled, to catch a static reference cycle.
     var compiling: Set<String> = []
-    var compiled: [String: [Instruction]] = [:]
+    var program = Program()
+    var compiled: [String: [Node]] = [:]
     /// FAST 1.2 `define`s: named field shapes usable through `type`.
     var defines: [String: XMLElement] = [:]
 
@@ -218,13 +229,13 @@ private struct TemplateCompiler {
             }
             guard let id = UInt32(idText) else { throw fail(element, .s1, "id '\(idText)' is not an unsigned 32-bit integer") }
             if let other = templates[id] { throw fail(element, .s1, "id \(id) is also template '\(other.name)'") }
-            let template = FASTTemplate(id: id, name: name, resets: resets, body: Block(body))
+            let template = FASTTemplate(id: id, name: name, resets: resets, block: program.add(NodeList(body)))
             templates[id] = template
             byName[name] = template
         }
     }
 
-    mutating func instructions(ofTemplate name: String, _ element: XMLElement) throws -> [Instruction] {
+    mutating func instructions(ofTemplate name: String, _ element: XMLElement) throws -> [Node] {
         if let done = compiled[name] { return done }
         if compiling.contains(name) { throw fail(element, .s1, "template '\(name)' refers to itself through static references") }
         compiling.insert(name)
@@ -248,8 +259,8 @@ private struct TemplateCompiler {
         }
     }
 
-    mutating func instructions(_ children: [XMLElement], _ context: Context) throws -> [Instruction] {
-        var result: [Instruction] = []
+    mutating func instructions(_ children: [XMLElement], _ context: Context) throws -> [Node] {
+        var result: [Node] = []
         for child in children {
             switch local(child.name) {
             case "typeRef", "length":
@@ -273,7 +284,7 @@ private struct TemplateCompiler {
         return Int32(fields.count - 1)
     }
 
-    mutating func field(_ element: XMLElement, _ context: Context) throws -> Instruction? {
+    mutating func field(_ element: XMLElement, _ context: Context) throws -> Node? {
         var element = element
         var kind = local(element.name)
         // FAST 1.2: <field name=...><type name="int32"/></field>, or a type naming a define.
@@ -321,11 +332,11 @@ private struct TemplateCompiler {
             let length = try lengthElement.map { try operatorOf($0, name: lengthName, context, type: .uInt32, optional: optional) } ?? .none
             let field = addField(element, name: name, type: .sequence, optional: optional)
             let body = try instructions(element.children, context)
-            return .sequence(field: field, optional: optional, length: length, body: Block(body))
+            return .sequence(field: field, optional: optional, length: length, body: NodeList(body))
         case "group":
             let field = addField(element, name: name, type: .group, optional: optional)
             let body = try instructions(element.children, context)
-            return .group(field: field, optional: optional, body: Block(body))
+            return .group(field: field, optional: optional, body: NodeList(body))
         default:
             // Anything else (a vendor's extra element) is not a field.
             return nil
@@ -439,5 +450,112 @@ private struct TemplateCompiler {
         guard var mantissa = Int64(trimmed), (-63...63).contains(exponent) else { return nil }
         if negative { mantissa = -mantissa }
         return .decimal(mantissa: mantissa, exponent: Int32(exponent))
+    }
+}
+
+// MARK: The flat program the decoder runs
+
+/// An operator as the decoder reads it: plain values, no references to count.
+struct FlatOperator: Sendable {
+    var kind: OperatorKind
+    var slot: Int
+    var hasInitial: Bool
+    var initialNumber: Int128
+    var initialExponent: Int32
+    /// Where an initial string or byte vector sits in `FASTTemplates.constants`.
+    var initialStart: Int
+    var initialCount: Int
+
+    static let none = FlatOperator(kind: .none, slot: -1, hasInitial: false, initialNumber: 0, initialExponent: 0,
+                                   initialStart: 0, initialCount: 0)
+}
+
+enum Opcode: UInt8, Sendable {
+    case integer, string, decimal, splitDecimal, sequence, group, dynamicReference
+}
+
+/// One step of a block.
+struct Step: Sendable {
+    var opcode: Opcode
+    var type: FASTType
+    var stringKind: StringKind
+    var optional: Bool
+    var field: Int32
+    /// The field's operator (a split decimal's exponent, a sequence's length).
+    var op: FlatOperator
+    /// A split decimal's mantissa operator.
+    var mantissa: FlatOperator
+    /// A sequence's or group's block.
+    var body: Int
+}
+
+/// A run of steps sharing one presence map.
+struct BlockInfo: Sendable {
+    var start: Int
+    var count: Int
+    var needsPresenceMap: Bool
+    /// Decoding the block always reads at least one byte.
+    var takesBytes: Bool
+}
+
+struct Program {
+    var steps: [Step] = []
+    var blocks: [BlockInfo] = []
+    var constants: [UInt8] = []
+
+    mutating func flat(_ op: Operator) -> FlatOperator {
+        var result = FlatOperator.none
+        result.kind = op.kind
+        result.slot = op.slot
+        switch op.initial {
+        case .number(let value)?:
+            result.hasInitial = true
+            result.initialNumber = value
+        case .decimal(let mantissa, let exponent)?:
+            result.hasInitial = true
+            result.initialNumber = Int128(mantissa)
+            result.initialExponent = exponent
+        case .bytes(let bytes)?:
+            result.hasInitial = true
+            result.initialStart = constants.count
+            result.initialCount = bytes.count
+            constants += bytes
+        case nil:
+            break
+        }
+        return result
+    }
+
+    /// Adds `list` (and, first, the blocks it nests) as one block; its index.
+    mutating func add(_ list: NodeList) -> Int {
+        var local: [Step] = []
+        for node in list.instructions {
+            var step = Step(opcode: .integer, type: .int32, stringKind: .ascii, optional: false, field: -1,
+                            op: .none, mantissa: .none, body: -1)
+            switch node {
+            case .integer(let field, let type, let optional, let op):
+                step.opcode = .integer; step.field = field; step.type = type; step.optional = optional; step.op = flat(op)
+            case .string(let field, let kind, let optional, let op):
+                step.opcode = .string; step.field = field; step.stringKind = kind; step.optional = optional; step.op = flat(op)
+                step.type = kind == .bytes ? .byteVector : kind == .unicode ? .unicode : .ascii
+            case .decimal(let field, let optional, let op):
+                step.opcode = .decimal; step.field = field; step.type = .decimal; step.optional = optional; step.op = flat(op)
+            case .splitDecimal(let field, let optional, let exponent, let mantissa):
+                step.opcode = .splitDecimal; step.field = field; step.type = .decimal; step.optional = optional
+                step.op = flat(exponent); step.mantissa = flat(mantissa)
+            case .sequence(let field, let optional, let length, let body):
+                step.opcode = .sequence; step.field = field; step.type = .sequence; step.optional = optional
+                step.op = flat(length); step.body = add(body)
+            case .group(let field, let optional, let body):
+                step.opcode = .group; step.field = field; step.type = .group; step.optional = optional; step.body = add(body)
+            case .dynamicReference(let field):
+                step.opcode = .dynamicReference; step.field = field; step.type = .templateRef
+            }
+            local.append(step)
+        }
+        blocks.append(BlockInfo(start: steps.count, count: local.count, needsPresenceMap: list.needsPresenceMap,
+                                takesBytes: list.takesBytes))
+        steps += local
+        return blocks.count - 1
     }
 }
