@@ -110,6 +110,7 @@ struct DecodingMachine {
     let steps: [Step]
     let blocks: [BlockInfo]
     let constants: [UInt8]
+    let mantissas: [FlatOperator]
     let fields: [FASTField]
     let templateIDSlot: Int
     /// Templates by id: an array when the ids are small, else a dictionary.
@@ -131,6 +132,7 @@ struct DecodingMachine {
         steps = templates.steps
         blocks = templates.blocks
         constants = templates.constants
+        mantissas = templates.mantissas
         fields = templates.fields
         templateIDSlot = templates.templateIDSlot
         slots = Array(repeating: Slot(), count: templates.slotCount)
@@ -195,7 +197,7 @@ struct DecodingMachine {
                     continue
                 }
                 guard (-63...63).contains(exponent) else { throw error(.r1, "exponent \(exponent) is outside -63...63") }
-                let mantissa = try integer(.int64, optional: false, op: step.mantissa, &pmap) ?? 0
+                let mantissa = try integer(.int64, optional: false, op: mantissas[Int(step.body)], &pmap) ?? 0
                 message.entries.append(FASTEntry(field: step.field, value: .decimal(mantissa: Int64(mantissa), exponent: Int32(exponent))))
             case .string:
                 let range = try string(step.stringKind, optional: step.optional, op: step.op, &pmap, &message)
@@ -205,7 +207,7 @@ struct DecodingMachine {
                     message.entries.append(FASTEntry(field: step.field, value: .absent))
                     continue
                 }
-                let body = blocks[step.body]
+                let body = blocks[Int(step.body)]
                 // Every item takes at least a byte unless none of its fields can: a length
                 // beyond what is left of the message is not a real one.
                 if body.takesBytes {
@@ -218,7 +220,7 @@ struct DecodingMachine {
                 message.entries.append(FASTEntry(field: step.field, value: .sequence(count: Int(length))))
                 for _ in 0..<Int(length) {
                     var itemMap = body.needsPresenceMap ? try readPresenceMap() : PresenceMap()
-                    try run(step.body, &itemMap, &message)
+                    try run(Int(step.body), &itemMap, &message)
                     message.entries.append(FASTEntry(field: -1, value: .end))
                 }
             case .group:
@@ -227,8 +229,8 @@ struct DecodingMachine {
                     continue
                 }
                 message.entries.append(FASTEntry(field: step.field, value: .group))
-                var groupMap = blocks[step.body].needsPresenceMap ? try readPresenceMap() : PresenceMap()
-                try run(step.body, &groupMap, &message)
+                var groupMap = blocks[Int(step.body)].needsPresenceMap ? try readPresenceMap() : PresenceMap()
+                try run(Int(step.body), &groupMap, &message)
                 message.entries.append(FASTEntry(field: -1, value: .end))
             case .dynamicReference:
                 var innerMap = try readPresenceMap()
@@ -274,20 +276,20 @@ struct DecodingMachine {
         case .copy, .increment:
             if next(&pmap) {
                 let value = try readInteger(signed: signed, nullable: optional, type: type)
-                store(op.slot, value)
+                store(Int(op.slot), value)
                 return value
             }
-            switch slots[op.slot].state {
+            switch slots[Int(op.slot)].state {
             case .assigned:
-                guard slots[op.slot].kind == .number else { throw error(.d4, "the dictionary entry holds another type") }
-                guard op.kind == .increment else { return slots[op.slot].number }
-                let value = slots[op.slot].number + 1
+                guard slots[Int(op.slot)].kind == .number else { throw error(.d4, "the dictionary entry holds another type") }
+                guard op.kind == .increment else { return slots[Int(op.slot)].number }
+                let value = slots[Int(op.slot)].number + 1
                 try check(value, type)
-                slots[op.slot].number = value
+                slots[Int(op.slot)].number = value
                 return value
             case .undefined:
                 if let initial {
-                    store(op.slot, initial)
+                    store(Int(op.slot), initial)
                     return initial
                 }
                 if optional { return nil }
@@ -299,16 +301,16 @@ struct DecodingMachine {
         case .delta:
             guard let delta = try readInteger(signed: true, nullable: optional, type: .int64) else { return nil }
             let base: Int128
-            switch slots[op.slot].state {
+            switch slots[Int(op.slot)].state {
             case .assigned:
-                guard slots[op.slot].kind == .number else { throw error(.d4, "the dictionary entry holds another type") }
-                base = slots[op.slot].number
+                guard slots[Int(op.slot)].kind == .number else { throw error(.d4, "the dictionary entry holds another type") }
+                base = slots[Int(op.slot)].number
             case .undefined: base = initial ?? 0
             case .empty: throw error(.d6, "delta on an empty previous value")
             }
             let value = base + delta
             try check(value, type)
-            store(op.slot, value)
+            store(Int(op.slot), value)
             return value
         case .tail:
             throw error(.s2, "tail on an integer")
@@ -337,16 +339,16 @@ struct DecodingMachine {
         case .copy:
             if next(&pmap) {
                 let value = try readDecimal(nullable: optional)
-                storeDecimal(op.slot, value)
+                storeDecimal(Int(op.slot), value)
                 return value
             }
-            switch slots[op.slot].state {
+            switch slots[Int(op.slot)].state {
             case .assigned:
-                guard slots[op.slot].kind == .decimal else { throw error(.d4, "the dictionary entry holds another type") }
-                return (Int64(slots[op.slot].number), slots[op.slot].exponent)
+                guard slots[Int(op.slot)].kind == .decimal else { throw error(.d4, "the dictionary entry holds another type") }
+                return (Int64(slots[Int(op.slot)].number), slots[Int(op.slot)].exponent)
             case .undefined:
                 if let initial {
-                    storeDecimal(op.slot, initial)
+                    storeDecimal(Int(op.slot), initial)
                     return initial
                 }
                 if optional { return nil }
@@ -359,10 +361,10 @@ struct DecodingMachine {
             guard let exponentDelta = try readInteger(signed: true, nullable: optional, type: .int64) else { return nil }
             let mantissaDelta = try readInteger(signed: true, nullable: false, type: .int64)!
             var base: (Int128, Int128) = (0, 0)
-            switch slots[op.slot].state {
+            switch slots[Int(op.slot)].state {
             case .assigned:
-                guard slots[op.slot].kind == .decimal else { throw error(.d4, "the dictionary entry holds another type") }
-                base = (slots[op.slot].number, Int128(slots[op.slot].exponent))
+                guard slots[Int(op.slot)].kind == .decimal else { throw error(.d4, "the dictionary entry holds another type") }
+                base = (slots[Int(op.slot)].number, Int128(slots[Int(op.slot)].exponent))
             case .undefined:
                 if let initial { base = (Int128(initial.0), Int128(initial.1)) }
             case .empty:
@@ -373,7 +375,7 @@ struct DecodingMachine {
             guard (-63...63).contains(exponent) else { throw error(.r1, "exponent \(exponent) is outside -63...63") }
             try check(mantissa, .int64)
             let value = (Int64(mantissa), Int32(exponent))
-            storeDecimal(op.slot, value)
+            storeDecimal(Int(op.slot), value)
             return value
         case .increment, .tail:
             throw error(.s2, "operator not applicable to a decimal")
@@ -395,7 +397,7 @@ struct DecodingMachine {
     private func emitInitial(_ op: FlatOperator, _ message: inout FASTMessage) -> Range<Int>? {
         guard op.hasInitial else { return nil }
         let start = message.bytes.count
-        message.bytes.append(contentsOf: constants[op.initialStart..<op.initialStart + op.initialCount])
+        message.bytes.append(contentsOf: constants[Int(op.initialStart)..<Int(op.initialStart + op.initialCount)])
         return start..<message.bytes.count
     }
 
@@ -412,9 +414,9 @@ struct DecodingMachine {
             if next(&pmap) {
                 let range = try readString(kind, nullable: optional, &message)
                 if let range {
-                    setBytes(op.slot, message.bytes[range])
+                    setBytes(Int(op.slot), message.bytes[range])
                 } else {
-                    slots[op.slot].state = .empty
+                    slots[Int(op.slot)].state = .empty
                 }
                 return range
             }
@@ -425,37 +427,37 @@ struct DecodingMachine {
                 guard let range = try readString(kind, nullable: optional, &message) else { return nil }
                 try prepareBase(op, emptyIsError: false)
                 let tailCount = range.count
-                if tailCount >= slotBytes[op.slot].count {
-                    slotBytes[op.slot].removeAll(keepingCapacity: true)
+                if tailCount >= slotBytes[Int(op.slot)].count {
+                    slotBytes[Int(op.slot)].removeAll(keepingCapacity: true)
                 } else {
-                    slotBytes[op.slot].removeLast(tailCount)
+                    slotBytes[Int(op.slot)].removeLast(tailCount)
                 }
-                slotBytes[op.slot].append(contentsOf: message.bytes[range])
+                slotBytes[Int(op.slot)].append(contentsOf: message.bytes[range])
                 message.bytes.removeSubrange(range)
-                return emitSlot(op.slot, &message)
+                return emitSlot(Int(op.slot), &message)
             }
             return try previousString(op, optional: optional, &message)
         case .delta:
             guard let subtraction = try readInteger(signed: true, nullable: optional, type: .int32) else { return nil }
             let delta = try readString(kind, nullable: false, &message)!
             try prepareBase(op, emptyIsError: true)
-            let count = slotBytes[op.slot].count
+            let count = slotBytes[Int(op.slot)].count
             if subtraction >= 0 {
                 guard subtraction <= count else {
                     throw error(.d7, "subtraction length \(subtraction) exceeds the previous value's \(count)")
                 }
-                slotBytes[op.slot].removeLast(Int(subtraction))
-                slotBytes[op.slot].append(contentsOf: message.bytes[delta])
+                slotBytes[Int(op.slot)].removeLast(Int(subtraction))
+                slotBytes[Int(op.slot)].append(contentsOf: message.bytes[delta])
             } else {
                 let front = Int(-subtraction - 1)
                 guard front <= count else {
                     throw error(.d7, "subtraction length \(front) exceeds the previous value's \(count)")
                 }
-                slotBytes[op.slot].removeFirst(front)
-                slotBytes[op.slot].insert(contentsOf: message.bytes[delta], at: 0)
+                slotBytes[Int(op.slot)].removeFirst(front)
+                slotBytes[Int(op.slot)].insert(contentsOf: message.bytes[delta], at: 0)
             }
             message.bytes.removeSubrange(delta)
-            return emitSlot(op.slot, &message)
+            return emitSlot(Int(op.slot), &message)
         case .increment:
             throw error(.s2, "increment on a string")
         }
@@ -464,18 +466,18 @@ struct DecodingMachine {
     /// Puts in the slot the value a delta or tail builds on: the previous value, or the
     /// initial one (or nothing) when there is none yet.
     private mutating func prepareBase(_ op: FlatOperator, emptyIsError: Bool) throws(FASTError) {
-        switch slots[op.slot].state {
+        switch slots[Int(op.slot)].state {
         case .assigned:
-            guard slots[op.slot].kind == .bytes else { throw error(.d4, "the dictionary entry holds another type") }
+            guard slots[Int(op.slot)].kind == .bytes else { throw error(.d4, "the dictionary entry holds another type") }
         case .undefined:
-            slotBytes[op.slot].removeAll(keepingCapacity: true)
-            if op.hasInitial { slotBytes[op.slot].append(contentsOf: constants[op.initialStart..<op.initialStart + op.initialCount]) }
+            slotBytes[Int(op.slot)].removeAll(keepingCapacity: true)
+            if op.hasInitial { slotBytes[Int(op.slot)].append(contentsOf: constants[Int(op.initialStart)..<Int(op.initialStart + op.initialCount)]) }
         case .empty:
             if emptyIsError { throw error(.d6, "delta on an empty previous value") }
-            slotBytes[op.slot].removeAll(keepingCapacity: true)
+            slotBytes[Int(op.slot)].removeAll(keepingCapacity: true)
         }
-        slots[op.slot].state = .assigned
-        slots[op.slot].kind = .bytes
+        slots[Int(op.slot)].state = .assigned
+        slots[Int(op.slot)].kind = .bytes
     }
 
     private func emitSlot(_ slot: Int, _ message: inout FASTMessage) -> Range<Int> {
@@ -485,17 +487,17 @@ struct DecodingMachine {
     }
 
     private mutating func previousString(_ op: FlatOperator, optional: Bool, _ message: inout FASTMessage) throws(FASTError) -> Range<Int>? {
-        switch slots[op.slot].state {
+        switch slots[Int(op.slot)].state {
         case .assigned:
-            guard slots[op.slot].kind == .bytes else { throw error(.d4, "the dictionary entry holds another type") }
-            return emitSlot(op.slot, &message)
+            guard slots[Int(op.slot)].kind == .bytes else { throw error(.d4, "the dictionary entry holds another type") }
+            return emitSlot(Int(op.slot), &message)
         case .undefined:
             guard op.hasInitial else {
                 if optional { return nil }
                 throw error(.d5, "mandatory field absent, with no previous or initial value")
             }
-            setBytes(op.slot, constants[op.initialStart..<op.initialStart + op.initialCount])
-            return emitSlot(op.slot, &message)
+            setBytes(Int(op.slot), constants[Int(op.initialStart)..<Int(op.initialStart + op.initialCount)])
+            return emitSlot(Int(op.slot), &message)
         case .empty:
             if optional { return nil }
             throw error(.d6, "mandatory field absent, its previous value is empty")

@@ -138,6 +138,8 @@ public final class FASTTemplates: Sendable {
     let blocks: [BlockInfo]
     /// Initial string and byte-vector values, back to back (`FlatOperator.initialStart`).
     let constants: [UInt8]
+    /// Split decimals' mantissa operators, by `Step.body`.
+    let mantissas: [FlatOperator]
 
     public convenience init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -163,6 +165,7 @@ public final class FASTTemplates: Sendable {
         steps = compiler.program.steps
         blocks = compiler.program.blocks
         constants = compiler.program.constants
+        mantissas = compiler.program.mantissas
     }
 }
 
@@ -457,36 +460,34 @@ private struct TemplateCompiler {
 
 /// An operator as the decoder reads it: plain values, no references to count.
 struct FlatOperator: Sendable {
-    var kind: OperatorKind
-    var slot: Int
-    var hasInitial: Bool
     var initialNumber: Int128
+    var slot: Int32
     var initialExponent: Int32
     /// Where an initial string or byte vector sits in `FASTTemplates.constants`.
-    var initialStart: Int
-    var initialCount: Int
+    var initialStart: Int32
+    var initialCount: Int32
+    var kind: OperatorKind
+    var hasInitial: Bool
 
-    static let none = FlatOperator(kind: .none, slot: -1, hasInitial: false, initialNumber: 0, initialExponent: 0,
-                                   initialStart: 0, initialCount: 0)
+    static let none = FlatOperator(initialNumber: 0, slot: -1, initialExponent: 0, initialStart: 0, initialCount: 0,
+                                   kind: .none, hasInitial: false)
 }
 
 enum Opcode: UInt8, Sendable {
     case integer, string, decimal, splitDecimal, sequence, group, dynamicReference
 }
 
-/// One step of a block.
+/// One step of a block: 64 bytes, copied freely.
 struct Step: Sendable {
+    /// The field's operator (a split decimal's exponent, a sequence's length).
+    var op: FlatOperator
+    var field: Int32
+    /// A sequence's or group's block; a split decimal's mantissa operator in `mantissas`.
+    var body: Int32
     var opcode: Opcode
     var type: FASTType
     var stringKind: StringKind
     var optional: Bool
-    var field: Int32
-    /// The field's operator (a split decimal's exponent, a sequence's length).
-    var op: FlatOperator
-    /// A split decimal's mantissa operator.
-    var mantissa: FlatOperator
-    /// A sequence's or group's block.
-    var body: Int
 }
 
 /// A run of steps sharing one presence map.
@@ -502,11 +503,12 @@ struct Program {
     var steps: [Step] = []
     var blocks: [BlockInfo] = []
     var constants: [UInt8] = []
+    var mantissas: [FlatOperator] = []
 
     mutating func flat(_ op: Operator) -> FlatOperator {
         var result = FlatOperator.none
         result.kind = op.kind
-        result.slot = op.slot
+        result.slot = Int32(op.slot)
         switch op.initial {
         case .number(let value)?:
             result.hasInitial = true
@@ -517,8 +519,8 @@ struct Program {
             result.initialExponent = exponent
         case .bytes(let bytes)?:
             result.hasInitial = true
-            result.initialStart = constants.count
-            result.initialCount = bytes.count
+            result.initialStart = Int32(constants.count)
+            result.initialCount = Int32(bytes.count)
             constants += bytes
         case nil:
             break
@@ -530,8 +532,7 @@ struct Program {
     mutating func add(_ list: NodeList) -> Int {
         var local: [Step] = []
         for node in list.instructions {
-            var step = Step(opcode: .integer, type: .int32, stringKind: .ascii, optional: false, field: -1,
-                            op: .none, mantissa: .none, body: -1)
+            var step = Step(op: .none, field: -1, body: -1, opcode: .integer, type: .int32, stringKind: .ascii, optional: false)
             switch node {
             case .integer(let field, let type, let optional, let op):
                 step.opcode = .integer; step.field = field; step.type = type; step.optional = optional; step.op = flat(op)
@@ -542,12 +543,12 @@ struct Program {
                 step.opcode = .decimal; step.field = field; step.type = .decimal; step.optional = optional; step.op = flat(op)
             case .splitDecimal(let field, let optional, let exponent, let mantissa):
                 step.opcode = .splitDecimal; step.field = field; step.type = .decimal; step.optional = optional
-                step.op = flat(exponent); step.mantissa = flat(mantissa)
+                step.op = flat(exponent); mantissas.append(flat(mantissa)); step.body = Int32(mantissas.count - 1)
             case .sequence(let field, let optional, let length, let body):
                 step.opcode = .sequence; step.field = field; step.type = .sequence; step.optional = optional
-                step.op = flat(length); step.body = add(body)
+                step.op = flat(length); step.body = Int32(add(body))
             case .group(let field, let optional, let body):
-                step.opcode = .group; step.field = field; step.type = .group; step.optional = optional; step.body = add(body)
+                step.opcode = .group; step.field = field; step.type = .group; step.optional = optional; step.body = Int32(add(body))
             case .dynamicReference(let field):
                 step.opcode = .dynamicReference; step.field = field; step.type = .templateRef
             }
