@@ -33,6 +33,30 @@ public struct FASTMessage: Sendable {
         bytes.reserveCapacity(512)
     }
 
+    /// A message to encode: start with its template, then append its fields in template
+    /// order (sequences as `.sequence(count:)` then each item's fields and `.end`; groups and
+    /// dynamic template references likewise, closed by `.end`).
+    public init(templateID: UInt32) {
+        self.init()
+        self.templateID = templateID
+    }
+
+    public mutating func append(_ field: Int32, _ value: FASTValue) {
+        entries.append(FASTEntry(field: field, value: value))
+    }
+
+    /// Appends a string's or byte vector's bytes; the value to append for them.
+    public mutating func append(_ field: Int32, bytes value: some Collection<UInt8>) {
+        let start = bytes.count
+        bytes.append(contentsOf: value)
+        entries.append(FASTEntry(field: field, value: .bytes(start..<bytes.count)))
+    }
+
+    /// Closes a sequence item, a group or a template reference.
+    public mutating func appendEnd() {
+        entries.append(FASTEntry(field: -1, value: .end))
+    }
+
     mutating func clear() {
         entries.removeAll(keepingCapacity: true)
         bytes.removeAll(keepingCapacity: true)
