@@ -50,6 +50,15 @@ let package = Package(
         .target(name: "FIXBooking", dependencies: ["FIXCore", "Ledger"]),
         // FAST 1.1: templates compiled once, a decoder that reuses its storage.
         .target(name: "FAST", dependencies: ["XMLTree"]),
+        // FAST feeds: UDP lines (unicast, multicast) arbitrated A/B, TCP streams.
+        .target(
+            name: "FASTFeed",
+            dependencies: [
+                "FAST",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // The FIX acceptor: TLS/TCP over SwiftNIO, sessions bound to the ledger.
         .target(
             name: "FIXAcceptor",
@@ -103,6 +112,10 @@ let package = Package(
         .testTarget(name: "FIXDictionaryTests", dependencies: ["FIXDictionary", "FIXCore", "TestSupport"]),
         .testTarget(name: "FIXSessionTests", dependencies: ["FIXSession"]),
         .testTarget(name: "FASTTests", dependencies: ["FAST", "TestSupport"]),
+        .testTarget(
+            name: "FASTFeedTests",
+            dependencies: ["FASTFeed", "FAST", "TestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         .testTarget(name: "FIXBookingTests", dependencies: ["FIXBooking", "FIXCore", "Ledger"]),
         .testTarget(
             name: "FIXAcceptorTests",

@@ -29,6 +29,25 @@ public struct FASTStreamReader {
 
     public init(framing: FASTFraming) { self.framing = framing }
 
+    /// For framings that state each message's length (length, block): the size of the frame
+    /// at the start of `buffer`, header included, or nil while its header is incomplete.
+    public static func frameSize(_ framing: FASTFraming, _ buffer: UnsafeRawBufferPointer) -> Int? {
+        switch framing {
+        case .length4:
+            guard buffer.count >= 4 else { return nil }
+            return 4 + Int(UInt32(buffer[0]) | UInt32(buffer[1]) << 8 | UInt32(buffer[2]) << 16 | UInt32(buffer[3]) << 24)
+        case .blockSize:
+            var length = 0
+            for index in 0..<min(buffer.count, 5) {
+                length = length << 7 | Int(buffer[index] & 0x7F)
+                if buffer[index] & 0x80 != 0 { return index + 1 + length }
+            }
+            return nil
+        case .raw, .sequence4, .cme:
+            return nil
+        }
+    }
+
     /// Decodes the next message of `buffer` (from `offset`) into `message`; nil at the end.
     /// A framing problem or a decoding error names the byte offset in the whole buffer.
     public mutating func next(_ buffer: UnsafeRawBufferPointer, decoder: FASTDecoder,

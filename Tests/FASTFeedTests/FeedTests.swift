@@ -1,0 +1,207 @@
+import FAST
+@testable import FASTFeed
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+let samples: String = {
+    if let shared = ProcessInfo.processInfo.environment["COUNTERFOIL_SHARED"] { return shared + "/fast-samples" }
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let sibling = root.deletingLastPathComponent().appendingPathComponent("shared/fast-samples").path
+    return FileManager.default.fileExists(atPath: sibling) ? sibling : "/work/shared/fast-samples"
+}()
+
+/// What the feed handed over.
+final class Collector: FASTFeedDelegate, @unchecked Sendable {
+    let templates: FASTTemplates
+    private let lock = NSLock()
+    private(set) var sequences: [UInt64] = []
+    private(set) var seqNums: [UInt64: String] = [:]
+    private(set) var gaps: [FeedArbiter<[UInt8]>.Gap] = []
+    private(set) var failures: [FASTError] = []
+    private(set) var messages = 0
+
+    init(templates: FASTTemplates) { self.templates = templates }
+
+    func feed(_ feed: FASTFeed, received message: FASTMessage, sequence: UInt64?) {
+        let seqNum = message.tree(templates).first { $0.0 == "MsgSeqNum" }.map { "\($0.1)" } ?? "-"
+        lock.withLock {
+            messages += 1
+            if let sequence {
+                sequences.append(sequence)
+                seqNums[sequence] = seqNum
+            }
+        }
+    }
+
+    func feed(_ feed: FASTFeed, missed gap: FeedArbiter<[UInt8]>.Gap) { lock.withLock { gaps.append(gap) } }
+    func feed(_ feed: FASTFeed, failed error: FASTError) { lock.withLock { failures.append(error) } }
+}
+
+/// The MOEX capture's records, renumbered 1...N (the feed's own numbering), with the
+/// MsgSeqNum each message carries.
+func moexRecords() throws -> [(datagram: [UInt8], seqNum: UInt32)] {
+    let data = Array(try Data(contentsOf: URL(fileURLWithPath: samples + "/gofast-moex-asts/data.dat")))
+    let templates = try FASTTemplates(path: samples + "/gofast-moex-asts/test.xml")
+    let decoder = FASTDecoder(templates: templates)
+    var reader = FASTStreamReader(framing: .sequence4)
+    var message = FASTMessage()
+    var records: [(datagram: [UInt8], seqNum: UInt32)] = []
+    try data.withUnsafeBytes { buffer in
+        while let frame = try reader.next(buffer, decoder: decoder, into: &message) {
+            let number = UInt32(records.count + 1)
+            let header = [UInt8(number & 0xFF), UInt8(number >> 8 & 0xFF), UInt8(number >> 16 & 0xFF), UInt8(number >> 24)]
+            records.append((header + Array(buffer[frame.message]), frame.sequenceNumber ?? 0))
+        }
+    }
+    return records
+}
+
+/// Sends datagrams to 127.0.0.1 or a multicast group.
+struct Sender {
+    let fd: Int32
+
+    /// Multicast goes out of `multicastInterface` (an IPv4 address), or the default route's interface.
+    init(multicastInterface: String? = "127.0.0.1") {
+        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        if let multicastInterface {
+            var address = in_addr(s_addr: inet_addr(multicastInterface))
+            setsockopt(fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, &address, socklen_t(MemoryLayout<in_addr>.size))
+        }
+    }
+
+    func send(_ bytes: [UInt8], to host: String, port: Int) {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr(host)
+        _ = bytes.withUnsafeBytes { buffer in
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, buffer.baseAddress, buffer.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+    }
+
+    func close() { Glibc.close(fd) }
+}
+
+func freeUDPPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+@Suite(.serialized) struct FASTFeedTests {
+    @Test("two UDP lines, each losing datagrams: arbitration delivers every number either line has, in order; the rest are gaps")
+    func arbitratedLines() async throws {
+        let records = try moexRecords()
+        let templates = try FASTTemplates(path: samples + "/gofast-moex-asts/test.xml")
+        let collector = Collector(templates: templates)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let (portA, portB) = (freeUDPPort(), freeUDPPort())
+        var configuration = FeedConfiguration(transport: .udp, framing: .sequence4,
+                                              lineA: FeedLine(host: "127.0.0.1", port: portA), lineB: FeedLine(host: "127.0.0.1", port: portB))
+        // One line may run well behind the other in a debug build: wait long enough for it.
+        configuration.window = 8_192
+        configuration.gapTimeout = .seconds(1)
+        let feed = FASTFeed(configuration: configuration, templates: templates, loop: group.next(), delegate: collector)
+        try await feed.start()
+        // Line A loses every 7th from the 3rd, line B every 11th from the 5th: both lose some.
+        func dropsA(_ index: Int) -> Bool { index % 7 == 3 }
+        func dropsB(_ index: Int) -> Bool { index % 11 == 5 }
+        let sender = Sender()
+        for (index, record) in records.enumerated() {
+            if !dropsA(index) { sender.send(record.datagram, to: "127.0.0.1", port: portA) }
+            if !dropsB(index) { sender.send(record.datagram, to: "127.0.0.1", port: portB) }
+            // Paced, so that the kernel's receive buffers never overflow: the only losses are ours.
+            if index % 10 == 9 { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        sender.close()
+        try await Task.sleep(for: .milliseconds(1_500))
+        await feed.stop()
+        try await group.shutdownGracefully()
+
+        let lost = records.indices.filter { dropsA($0) && dropsB($0) }.map { UInt64($0 + 1) }
+        let expected = records.indices.map { UInt64($0 + 1) }.filter { !lost.contains($0) }
+        #expect(collector.failures.isEmpty, "\(collector.failures.prefix(3))")
+        let delivered = collector.sequences
+        #expect(delivered == expected, "\(delivered.count) delivered, \(expected.count) expected; missing \(Array(Set(expected).subtracting(delivered)).sorted().prefix(10))")
+        #expect(collector.gaps.map(\.first) == lost && collector.gaps.allSatisfy { $0.first == $0.last },
+                "gaps \(collector.gaps.prefix(10)), lost \(lost.prefix(10))")
+        // Each delivered message is the record that number stood for.
+        let wrong = expected.filter { collector.seqNums[$0] != "\(records[Int($0) - 1].seqNum)" }
+        #expect(wrong.isEmpty, "\(wrong.prefix(5))")
+    }
+
+    @Test("a multicast line: the group is joined on the default interface and every datagram decoded")
+    func multicast() async throws {
+        let records = Array(try moexRecords().prefix(300))
+        let templates = try FASTTemplates(path: samples + "/gofast-moex-asts/test.xml")
+        let collector = Collector(templates: templates)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let port = freeUDPPort()
+        let configuration = FeedConfiguration(transport: .udp, framing: .sequence4,
+                                              lineA: FeedLine(host: "239.255.42.7", port: port))
+        let feed = FASTFeed(configuration: configuration, templates: templates, loop: group.next(), delegate: collector)
+        try await feed.start()
+        let sender = Sender(multicastInterface: nil)
+        for (index, record) in records.enumerated() {
+            sender.send(record.datagram, to: "239.255.42.7", port: port)
+            if index % 50 == 49 { try await Task.sleep(for: .milliseconds(2)) }
+        }
+        sender.close()
+        try await Task.sleep(for: .milliseconds(300))
+        await feed.stop()
+        try await group.shutdownGracefully()
+        #expect(collector.sequences == (1...300).map { UInt64($0) }, "\(collector.sequences.count) delivered")
+        #expect(collector.gaps.isEmpty && collector.failures.isEmpty)
+    }
+
+    @Test("a TCP stream in odd-sized chunks: every length-framed message decoded once, dictionaries kept")
+    func tcpStream() async throws {
+        let data = Array(try Data(contentsOf: URL(fileURLWithPath: samples + "/mfast/performance_test/complex30000.dat")))
+        let templates = try FASTTemplates(path: samples + "/mfast/performance_test/example.xml")
+        let collector = Collector(templates: templates)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // Writes the capture in chunks of 1 to 5,000 bytes.
+                    var offset = 0
+                    var size = 1
+                    while offset < data.count {
+                        let end = min(data.count, offset + size)
+                        channel.writeAndFlush(channel.allocator.buffer(bytes: data[offset..<end]), promise: nil)
+                        offset = end
+                        size = size * 7 % 5_003 + 1
+                    }
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        var configuration = FeedConfiguration(transport: .tcp, framing: .length4,
+                                              lineA: FeedLine(host: "127.0.0.1", port: server.localAddress!.port!))
+        configuration.resetPerPacket = false
+        let feed = FASTFeed(configuration: configuration, templates: templates, loop: group.next(), delegate: collector)
+        try await feed.start()
+        for _ in 0..<200 where collector.messages < 30_001 { try await Task.sleep(for: .milliseconds(50)) }
+        await feed.stop()
+        try await server.close()
+        try await group.shutdownGracefully()
+        #expect(collector.messages == 30_001 && collector.failures.isEmpty)
+
+        var udp = FeedConfiguration(transport: .tcp, framing: .sequence4, lineA: FeedLine(host: "127.0.0.1", port: 1))
+        udp.resetPerPacket = false
+        let refused = FASTFeed(configuration: udp, templates: templates, loop: MultiThreadedEventLoopGroup.singleton.next(), delegate: collector)
+        await #expect(throws: FeedError.self) { try await refused.start() }
+    }
+}
