@@ -59,6 +59,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // FAST feeds into the books: a JSON mapping from template fields to executions and marks.
+        .target(name: "FASTBooking", dependencies: ["FAST", "Ledger", "ExactNumbers"]),
         // The FIX acceptor: TLS/TCP over SwiftNIO, sessions bound to the ledger.
         .target(
             name: "FIXAcceptor",
@@ -97,6 +99,7 @@ let package = Package(
                 "FIXAcceptor",
                 "PlatformSimulator",
                 "FAST",
+                "FASTBooking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -112,6 +115,7 @@ let package = Package(
         .testTarget(name: "FIXDictionaryTests", dependencies: ["FIXDictionary", "FIXCore", "TestSupport"]),
         .testTarget(name: "FIXSessionTests", dependencies: ["FIXSession"]),
         .testTarget(name: "FASTTests", dependencies: ["FAST", "TestSupport"]),
+        .testTarget(name: "FASTBookingTests", dependencies: ["FASTBooking", "FAST", "Ledger", "ExactNumbers"]),
         .testTarget(
             name: "FASTFeedTests",
             dependencies: ["FASTFeed", "FAST", "TestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]

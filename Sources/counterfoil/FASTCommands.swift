@@ -1,12 +1,14 @@
 import ArgumentParser
 import FAST
+import FASTBooking
 import Foundation
+import Ledger
 
 struct FASTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fast",
         abstract: "Work with FAST feeds and captures.",
-        subcommands: [FASTReplayCommand.self]
+        subcommands: [FASTReplayCommand.self, FASTBookCommand.self]
     )
 }
 
@@ -79,5 +81,66 @@ struct FASTReplayCommand: ParsableCommand {
         if let failure {
             throw UserError("\(capture): message \(count + 1): \(failure)")
         }
+    }
+}
+
+struct FASTBookCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "book",
+        abstract: "Book a FAST capture's trades (and price marks) into the ledger, exactly once.",
+        discussion: """
+        MAPPING is a JSON file naming the templates and fields that make an execution (and, \
+        optionally, a mark); see README.md. The feed's sequence numbers (moex and cme framing; \
+        else the message's place in the file) are the source's progress: booking the same \
+        capture again, or after an interruption, books nothing twice.
+        """
+    )
+
+    @Option(help: "The FAST template file (XML).") var templates: String
+    @Option(help: "The mapping from template fields to executions and marks (JSON).") var mapping: String
+    @Option(help: "moex, cme, length, block or raw.") var framing: FASTFraming = .raw
+    @OptionGroup var ledger: LedgerOption
+    @Argument(help: "The capture file.") var capture: String
+
+    func run() throws {
+        let compiled: FASTTemplates
+        let mapper: FASTMapper
+        do {
+            compiled = try FASTTemplates(path: templates)
+            mapper = try FASTMapper(mapping: try FASTMapping.load(path: mapping), templates: compiled)
+        } catch let error as FASTTemplateError {
+            throw UserError(error.description)
+        } catch let error as FASTMappingError {
+            throw UserError("\(mapping): \(error)")
+        }
+        guard let data = FileManager.default.contents(atPath: capture) else { throw UserError("cannot read \(capture)") }
+        let books = try Ledger(folder: ledger.folder)
+        defer { books.close() }
+        let booker = try FASTBooker(ledger: books, mapper: mapper)
+        let decoder = FASTDecoder(templates: compiled)
+        var reader = FASTStreamReader(framing: framing)
+        var message = FASTMessage()
+        var index: UInt64 = 0
+        var failure: FASTError?
+        try data.withUnsafeBytes { buffer in
+            while true {
+                let frame: FASTFrame?
+                do throws(FASTError) {
+                    frame = try reader.next(buffer, decoder: decoder, into: &message)
+                } catch {
+                    failure = error
+                    return
+                }
+                guard let frame else { return }
+                index += 1
+                try booker.take(message, sequence: frame.sequenceNumber.map(UInt64.init) ?? index, raw: Array(buffer[frame.message]))
+            }
+        }
+        try booker.flush()
+        let counts = booker.counts
+        print("\(counts.messages) messages (\(counts.skipped) booked before), \(counts.booked) executions booked, "
+              + "\(counts.duplicates) duplicates, \(counts.parked) parked, \(counts.quarantined + counts.rejected) rejected, "
+              + "\(counts.marks) marks; \(mapper.mapping.source) progress \(booker.progress)")
+        if let failure { throw UserError("\(capture): message \(index + 1): \(failure)") }
     }
 }
