@@ -164,4 +164,17 @@ func mismatchFields(_ fields: [(String, FASTNode)], _ expected: Any, partial: Bo
         #expect(messages == 14)
         #expect(problems.isEmpty, "\(problems.count) problems:\n\(problems.prefix(20).joined(separator: "\n"))")
     }
+
+    @Test("goFAST's non-conformant group vector decodes as FAST 1.1 says (the group's own presence map), not as goFAST expects")
+    func nonconformantGroup() throws {
+        let templates = try FASTTemplates(path: samples + "/gofast-moex-asts/test.xml")
+        let decoder = FASTDecoder(templates: templates)
+        var message = FASTMessage()
+        let input = bytes(hex: "e086818283")
+        let used = try input.withUnsafeBytes { buffer throws(FASTError) in try decoder.decode(buffer, into: &message) }
+        #expect(used == 5)
+        // OuterGroup holds an optional group, so it reads its own presence map (0x82): InnerGroup
+        // is absent and 0x83 is OuterTestData. goFAST expects OuterTestData 2 and InnerGroup {3}.
+        #expect(message.tree(templates).map { "\($0.0)=\($0.1)" } == ["TestData=1", "OuterGroup={OuterTestData=3 InnerGroup=-}"])
+    }
 }
