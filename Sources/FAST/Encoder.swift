@@ -155,20 +155,8 @@ struct EncodingMachine {
                 default: throw error(.s1, step.field, "a sequence field given \(value)")
                 }
                 try integer(count.map { Int128($0) }, .uInt32, step.optional, step.op, step.field, &bits, &out)
-                let body = templates.blocks[Int(step.body)]
                 for _ in 0..<(count ?? 0) {
-                    if body.needsPresenceMap {
-                        var itemBits: [Bool] = []
-                        var itemOut = takeBuffer()
-                        try block(Int(step.body), message, &itemBits, &itemOut)
-                        Self.writePresenceMap(itemBits, &out)
-                        out += itemOut
-                        giveBack(itemOut)
-                    } else {
-                        var unused: [Bool] = []
-                        try block(Int(step.body), message, &unused, &out)
-                    }
-                    try expectEnd(message)
+                    try nested(Int(step.body), message, &out)
                 }
             case .group:
                 let present: Bool
@@ -179,25 +167,29 @@ struct EncodingMachine {
                 }
                 if step.optional { bits.append(present) }
                 guard present else { continue }
-                let body = templates.blocks[Int(step.body)]
-                if body.needsPresenceMap {
-                    var groupBits: [Bool] = []
-                    var groupOut = takeBuffer()
-                    try block(Int(step.body), message, &groupBits, &groupOut)
-                    Self.writePresenceMap(groupBits, &out)
-                    out += groupOut
-                    giveBack(groupOut)
-                } else {
-                    var unused: [Bool] = []
-                    try block(Int(step.body), message, &unused, &out)
-                }
-                try expectEnd(message)
+                try nested(Int(step.body), message, &out)
             case .dynamicReference:
                 guard case .templateRef(let id) = value else { throw error(.s1, step.field, "a template reference given \(value)") }
                 try segment(templateID: id, message, &out)
                 try expectEnd(message)
             }
         }
+    }
+
+    /// A sequence item or a group: its own presence map first if its fields need one,
+    /// then its fields, then the `.end` that closes it in the message.
+    private mutating func nested(_ body: Int, _ message: FASTMessage, _ out: inout [UInt8]) throws(FASTError) {
+        var bits: [Bool] = []
+        if templates.blocks[body].needsPresenceMap {
+            var fields = takeBuffer()
+            defer { giveBack(fields) }
+            try block(body, message, &bits, &fields)
+            Self.writePresenceMap(bits, &out)
+            out += fields
+        } else {
+            try block(body, message, &bits, &out)
+        }
+        try expectEnd(message)
     }
 
     private func decimalValue(_ value: FASTValue, _ step: Step) throws(FASTError) -> (Int64, Int32)? {

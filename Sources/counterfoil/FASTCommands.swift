@@ -42,36 +42,26 @@ struct FASTReplayCommand: ParsableCommand {
         guard let data = FileManager.default.contents(atPath: capture) else { throw UserError("cannot read \(capture)") }
         let decoder = FASTDecoder(templates: compiled)
         var reader = FASTStreamReader(framing: framing)
-        var message = FASTMessage()
         var perTemplate: [UInt32: Int] = [:]
         var count = 0
-        var failure: FASTError?
         let started = Date()
         var lastProgress = started
-        data.withUnsafeBytes { buffer in
-            while limit.map({ count < $0 }) ?? true {
-                let frame: FASTFrame?
-                do throws(FASTError) {
-                    frame = try reader.next(buffer, decoder: decoder, into: &message)
-                } catch {
-                    failure = error
-                    return
-                }
-                guard let frame else { return }
-                count += 1
-                perTemplate[message.templateID, default: 0] += 1
-                if !summary {
-                    let name = compiled.templates[message.templateID]?.name ?? "?"
-                    let sequence = frame.sequenceNumber.map { " seq=\($0)" } ?? ""
-                    let fields = message.tree(compiled).map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-                    print("#\(count) @\(frame.offset)\(sequence) \(name)(\(message.templateID)) \(fields)")
-                }
-                if count % 4096 == 0, Date().timeIntervalSince(lastProgress) >= 1 {
-                    lastProgress = Date()
-                    let percent = reader.offset * 100 / max(1, buffer.count)
-                    FileHandle.standardError.write(Data("  \(count) messages, \(percent)% of \(capture)\n".utf8))
-                }
+        let failure = forEachFrame(data, &reader, decoder) { frame, message, buffer in
+            guard limit.map({ count < $0 }) ?? true else { return false }
+            count += 1
+            perTemplate[message.templateID, default: 0] += 1
+            if !summary {
+                let name = compiled.templates[message.templateID]?.name ?? "?"
+                let sequence = frame.sequenceNumber.map { " seq=\($0)" } ?? ""
+                let fields = message.tree(compiled).map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+                print("#\(count) @\(frame.offset)\(sequence) \(name)(\(message.templateID)) \(fields)")
             }
+            if count % 4096 == 0, Date().timeIntervalSince(lastProgress) >= 1 {
+                lastProgress = Date()
+                let percent = frame.message.upperBound * 100 / max(1, buffer.count)
+                FileHandle.standardError.write(Data("  \(count) messages, \(percent)% of \(capture)\n".utf8))
+            }
+            return true
         }
         let seconds = max(Date().timeIntervalSince(started), 1e-9)
         let names = perTemplate.sorted { $0.key < $1.key }.map { "\(compiled.templates[$0.key]?.name ?? "?")(\($0.key)) \($0.value)" }
@@ -119,28 +109,42 @@ struct FASTBookCommand: ParsableCommand {
         let booker = try FASTBooker(ledger: books, mapper: mapper)
         let decoder = FASTDecoder(templates: compiled)
         var reader = FASTStreamReader(framing: framing)
-        var message = FASTMessage()
         var index: UInt64 = 0
-        var failure: FASTError?
-        try data.withUnsafeBytes { buffer in
-            while true {
-                let frame: FASTFrame?
-                do throws(FASTError) {
-                    frame = try reader.next(buffer, decoder: decoder, into: &message)
-                } catch {
-                    failure = error
-                    return
-                }
-                guard let frame else { return }
-                index += 1
+        var bookingError: Error?
+        let failure = forEachFrame(data, &reader, decoder) { frame, message, buffer in
+            index += 1
+            do {
                 try booker.take(message, sequence: frame.sequenceNumber.map(UInt64.init) ?? index, raw: Array(buffer[frame.message]))
+                return true
+            } catch {
+                bookingError = error
+                return false
             }
         }
+        if let bookingError { throw bookingError }
         try booker.flush()
         let counts = booker.counts
         print("\(counts.messages) messages (\(counts.skipped) booked before), \(counts.booked) executions booked, "
               + "\(counts.duplicates) duplicates, \(counts.parked) parked, \(counts.quarantined + counts.rejected) rejected, "
               + "\(counts.marks) marks; \(mapper.mapping.source) progress \(booker.progress)")
         if let failure { throw UserError("\(capture): message \(index + 1): \(failure)") }
+    }
+}
+
+/// Decodes `data` frame by frame, calling `body` with each frame, its message and the whole
+/// buffer until it
+/// returns false or the data ends; the decoding error that stopped it, if any.
+func forEachFrame(_ data: Data, _ reader: inout FASTStreamReader, _ decoder: FASTDecoder,
+                  _ body: (FASTFrame, FASTMessage, UnsafeRawBufferPointer) -> Bool) -> FASTError? {
+    var message = FASTMessage()
+    return data.withUnsafeBytes { buffer in
+        while true {
+            do throws(FASTError) {
+                guard let frame = try reader.next(buffer, decoder: decoder, into: &message) else { return nil }
+                if !body(frame, message, buffer) { return nil }
+            } catch {
+                return error
+            }
+        }
     }
 }
