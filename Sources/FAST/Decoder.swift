@@ -581,6 +581,19 @@ struct DecodingMachine {
 
     /// A stop-bit integer; nil when nullable and null.
     private mutating func readInteger(signed: Bool, nullable: Bool, type: FASTType) throws(FASTError) -> Int128? {
+        // Fast path: one byte, the most common integer of all (lengths, small numbers, NULL).
+        if position < base.count, base[position] & 0x80 != 0 {
+            let byte = base[position]
+            position += 1
+            var value = Int64(byte & 0x7F)
+            if signed && byte & 0x40 != 0 { value -= 0x80 }
+            if nullable {
+                if value == 0 { return nil }
+                if value > 0 { value -= 1 }
+            }
+            // -64...127 fits every integer type (a negative value only comes from a signed one).
+            return Int128(value)
+        }
         let start = position
         var current = try byte()
         var value: Int128 = signed && current & 0x40 != 0 ? -1 : 0
