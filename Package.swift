@@ -46,6 +46,11 @@ let package = Package(
         .target(name: "FIXSession", dependencies: ["FIXCore", "FIXDictionary"]),
         // The books in LMDB: journal, positions, cash, settlement. Knows nothing of FIX.
         .target(name: "Ledger", dependencies: ["CLMDB", "ExactNumbers"]),
+        // Reconciliation: statements (CSV, JSON, PositionReports) against the books; breaks and their lifecycle.
+        .target(
+            name: "Reconciliation",
+            dependencies: ["Ledger", "ExactNumbers", "CLMDB", "FIXCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // FIX drop-copy messages to ledger executions.
         .target(name: "FIXBooking", dependencies: ["FIXCore", "Ledger"]),
         // FAST 1.1: templates compiled once, a decoder that reuses its storage.
@@ -100,6 +105,7 @@ let package = Package(
                 "PlatformSimulator",
                 "FAST",
                 "FASTBooking",
+                "Reconciliation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -121,6 +127,7 @@ let package = Package(
             dependencies: ["FASTFeed", "FAST", "TestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(name: "FIXBookingTests", dependencies: ["FIXBooking", "FIXCore", "Ledger"]),
+        .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "Ledger", "ExactNumbers", "TestSupport"]),
         .testTarget(
             name: "FIXAcceptorTests",
             dependencies: [

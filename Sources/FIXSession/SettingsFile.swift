@@ -22,10 +22,11 @@ public struct SettingsError: Error, CustomStringConvertible, Sendable {
 }
 
 /// A QuickFIX-format settings file: a `[DEFAULT]` block and `[SESSION]` blocks of
-/// `Key=Value` lines, `#` comments. Session blocks inherit the defaults.
+/// `Key=Value` lines, `#` comments. Session blocks inherit the defaults. Counterfoil's
+/// own sections (`[RECON]`, `[STATEMENT]`, `[API]`) stand alone and inherit nothing.
 public struct SettingsFile: Sendable {
     public struct Block: Sendable {
-        /// The line of the block's `[SESSION]` header (0 for DEFAULT).
+        /// The line of the block's header (0 for DEFAULT).
         public let line: Int
         /// The block's own settings and the defaults it inherits, by key.
         public let values: [String: String]
@@ -36,6 +37,11 @@ public struct SettingsFile: Sendable {
     public let path: String
     public let defaults: Block
     public let sessions: [Block]
+    /// Counterfoil's own sections by name (upper case), in file order.
+    public let sections: [String: [Block]]
+
+    /// The sections Counterfoil reads besides [DEFAULT] and [SESSION].
+    public static let ownSections: Set<String> = ["RECON", "STATEMENT", "API"]
 
     public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
@@ -49,6 +55,7 @@ public struct SettingsFile: Sendable {
         var defaults: [String: String] = [:]
         var defaultLines: [String: Int] = [:]
         var blocks: [(line: Int, values: [String: String], lines: [String: Int])] = []
+        var own: [(name: String, line: Int, values: [String: String], lines: [String: Int])] = []
         var section: String?
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let number = index + 1
@@ -67,9 +74,11 @@ public struct SettingsFile: Sendable {
                     }
                 case "SESSION":
                     blocks.append((number, [:], [:]))
+                case _ where Self.ownSections.contains(name):
+                    own.append((name, number, [:], [:]))
                 default:
                     throw SettingsError(file: path, line: number, section: name, key: nil,
-                                        why: "unknown section (expected [DEFAULT] or [SESSION])")
+                                        why: "unknown section (expected DEFAULT, SESSION, \(Self.ownSections.sorted().joined(separator: ", ")))")
                 }
                 section = name
                 continue
@@ -91,6 +100,12 @@ public struct SettingsFile: Sendable {
                 }
                 defaults[key] = value
                 defaultLines[key] = number
+            } else if current != "SESSION" {
+                if let first = own[own.count - 1].lines[key] {
+                    throw SettingsError(file: path, line: number, section: current, key: key, why: "set twice in this section (first on line \(first))")
+                }
+                own[own.count - 1].values[key] = value
+                own[own.count - 1].lines[key] = number
             } else {
                 if blocks[blocks.count - 1].values[key] != nil {
                     throw SettingsError(file: path, line: number, section: current, key: key,
@@ -104,6 +119,9 @@ public struct SettingsFile: Sendable {
         sessions = blocks.map { block in
             Block(line: block.line, values: defaults.merging(block.values) { _, own in own },
                   lines: defaultLines.merging(block.lines) { _, own in own })
+        }
+        sections = Dictionary(grouping: own, by: \.name).mapValues { list in
+            list.map { Block(line: $0.line, values: $0.values, lines: $0.lines) }
         }
     }
 }

@@ -94,13 +94,29 @@ public final class Ledger: Sendable {
     /// Books a manual adjustment; returns its journal offset.
     @discardableResult
     public func adjust(_ adjustment: Adjustment) throws -> UInt64 {
+        try Self.validate(adjustment, settings: settings)
+        return try writer.submitAndWait { try $0.adjust(adjustment) }
+    }
+
+    static func validate(_ adjustment: Adjustment, settings: LedgerSettings) throws {
         guard settings.currencies.contains(adjustment.currency) else {
             throw LedgerError.invalid("unknown currency '\(adjustment.currency)'")
         }
         guard !adjustment.account.isEmpty, !adjustment.who.isEmpty, !adjustment.why.isEmpty else {
             throw LedgerError.invalid("an adjustment needs an account, who and why")
         }
-        return try writer.submitAndWait { try $0.adjust(adjustment) }
+    }
+
+    /// Runs `body` in the writer's next transaction and waits until it is durable. Layers
+    /// above the books (reconciliation, the CRM) keep their own records this way, in the
+    /// same environment and, when they book an adjustment too, in the same commit.
+    public func write<R>(_ body: @escaping (inout LedgerWrite) throws -> R) throws -> R {
+        let settings = self.settings
+        return try writer.submitAndWait { booking in
+            var write = LedgerWrite(booking: booking, settings: settings)
+            defer { booking = write.booking }
+            return try body(&write)
+        }
     }
 
     /// Marks a settlement obligation settled or failed (journaled); returns the entry's offset.
@@ -160,6 +176,13 @@ public final class Ledger: Sendable {
     /// Positions of one account, or of every account (house accounts included on request).
     public func positions(account: String? = nil, includeHouse: Bool = false) throws -> [Position] {
         var result: [Position] = []
+        try forEachPosition(account: account, includeHouse: includeHouse) { result.append($0) }
+        return result
+    }
+
+    /// Calls `body` with each position of one account, or of every account, from one
+    /// snapshot, without gathering them.
+    public func forEachPosition(account: String? = nil, includeHouse: Bool = false, _ body: (Position) throws -> Void) throws {
         try environment.read { txn in
             let start = account.map { a in Key.of { $0.string(a) } } ?? []
             try txn.scan(db.positions, from: start) { key, value in
@@ -168,17 +191,23 @@ public final class Ledger: Sendable {
                 let instrument = try r.string()
                 if let account, owner != account { return false }
                 if includeHouse || !LedgerAccounts.isHouse(owner) {
-                    result.append(try Position(account: owner, instrument: instrument, decoding: value))
+                    try body(try Position(account: owner, instrument: instrument, decoding: value))
                 }
                 return true
             }
         }
-        return result
     }
 
     /// Balances per account × asset (cash when the asset is a currency).
     public func balances(account: String? = nil, includeHouse: Bool = false) throws -> [(account: String, asset: Asset, amount: ExactDecimal)] {
         var result: [(String, Asset, ExactDecimal)] = []
+        try forEachBalance(account: account, includeHouse: includeHouse) { result.append(($0, $1, $2)) }
+        return result
+    }
+
+    /// Calls `body` with each balance of one account, or of every account, from one snapshot.
+    public func forEachBalance(account: String? = nil, includeHouse: Bool = false,
+                               _ body: (String, Asset, ExactDecimal) throws -> Void) throws {
         try environment.read { txn in
             let start = account.map { a in Key.of { $0.string(a) } } ?? []
             try txn.scan(db.balances, from: start) { key, value in
@@ -188,12 +217,11 @@ public final class Ledger: Sendable {
                 if let account, owner != account { return false }
                 if includeHouse || !LedgerAccounts.isHouse(owner) {
                     var v = ByteReader(value)
-                    result.append((owner, asset, try v.decimal()))
+                    try body(owner, asset, try v.decimal())
                 }
                 return true
             }
         }
-        return result
     }
 
     /// Cash per account × currency.
@@ -332,4 +360,19 @@ struct MemoryLots: LotQueue {
 
     mutating func set(_ number: UInt64, _ lot: Lot) { lots[number] = lot }
     mutating func remove(_ number: UInt64) { lots[number] = nil }
+}
+
+/// One write transaction of the ledger's writer, for layers above the books: their own
+/// named databases, and adjustments that commit with them.
+public struct LedgerWrite {
+    var booking: BookingTransaction
+    let settings: LedgerSettings
+
+    public var transaction: WriteTransaction { booking.txn }
+
+    /// Books a manual adjustment in this transaction; returns its journal offset.
+    public mutating func adjust(_ adjustment: Adjustment) throws -> UInt64 {
+        try Ledger.validate(adjustment, settings: settings)
+        return try booking.adjust(adjustment)
+    }
 }

@@ -52,7 +52,7 @@ TimeZone=Europe/London
         ("TimeZone=Mars/Olympus", "acceptor.cfg:{n}: [SESSION] TimeZone: 'Mars/Olympus' is not a time zone (e.g. Europe/London)"),
         ("ResetOnLogout=maybe", "acceptor.cfg:{n}: [SESSION] ResetOnLogout: 'maybe' is not Y or N"),
         ("StartDay=Funday\nEndDay=Fri", "acceptor.cfg:{n}: [SESSION] StartDay: 'Funday' is not a day of the week"),
-        ("[SESSIONS]", "acceptor.cfg:{n}: [SESSIONS]: unknown section (expected [DEFAULT] or [SESSION])"),
+        ("[SESSIONS]", "acceptor.cfg:{n}: [SESSIONS]: unknown section (expected DEFAULT, SESSION, API, RECON, STATEMENT)"),
         ("SocketUseSSL=Y", "acceptor.cfg:{h}: [SESSION]: TLS needs ServerCertificateFile and ServerCertificateKeyFile (or SocketUseSSL=N for plain TCP)"),
     ])
     func mistakes(extra: String, message: String) throws {

@@ -3,18 +3,6 @@ import ExactNumbers
 import Foundation
 @testable import Ledger
 
-/// A fresh folder under the temporary directory, removed by `cleanup()`.
-struct TemporaryFolder {
-    let path: String
-
-    init(_ name: String = "ledger") {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("cf-\(name)-\(UUID().uuidString)").path
-    }
-
-    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
-}
-
-
 let tradeDay = CalendarDay(year: 2026, month: 11, day: 27)!
 
 func trade(_ id: String, _ account: String, _ instrument: String, _ side: Side, _ quantity: String, _ price: String,

@@ -107,12 +107,13 @@ public struct ByteReader {
 }
 
 /// Key helpers.
-enum Key {
-    static func of(_ build: (inout ByteWriter) -> Void) -> [UInt8] {
+public enum Key {
+    /// A key (or value) built field by field.
+    public static func of(_ build: (inout ByteWriter) -> Void) -> [UInt8] {
         var writer = ByteWriter(capacity: 48)
         build(&writer)
         return writer.bytes
     }
 
-    static func offset(_ value: UInt64) -> [UInt8] { of { $0.u64(value) } }
+    public static func offset(_ value: UInt64) -> [UInt8] { of { $0.u64(value) } }
 }
