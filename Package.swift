@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Ledger", targets: ["Ledger"]),
         .library(name: "FIXDictionary", targets: ["FIXDictionary"]),
         .library(name: "FAST", targets: ["FAST"]),
+        .library(name: "Reconciliation", targets: ["Reconciliation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -54,6 +54,17 @@ let package = Package(
             path: "Benchmarks/LedgerBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        .executableTarget(
+            name: "ReconciliationBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "Ledger", package: "Counterfoil"),
+                .product(name: "Reconciliation", package: "Counterfoil"),
+                .product(name: "ExactNumbers", package: "Counterfoil"),
+            ],
+            path: "Benchmarks/ReconciliationBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

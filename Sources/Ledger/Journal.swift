@@ -1,3 +1,4 @@
+import Foundation
 import ExactNumbers
 
 /// What a balance is held in: units of an instrument or an amount of a currency.
@@ -211,6 +212,15 @@ public enum LedgerAccounts {
     /// Client accounts are everything that is not the ledger's own.
     public static func isHouse(_ account: String) -> Bool {
         account.hasPrefix("contra:") || account.hasPrefix("revenue:") || account == adjustments
+    }
+
+    /// `isHouse` for an account's UTF-8 bytes.
+    public static func isHouse(_ account: UnsafeRawBufferPointer) -> Bool {
+        func starts(_ prefix: StaticString) -> Bool {
+            account.count >= prefix.utf8CodeUnitCount
+                && memcmp(account.baseAddress!, prefix.utf8Start, prefix.utf8CodeUnitCount) == 0
+        }
+        return starts("contra:") || starts("revenue:") || (account.count == 11 && starts("adjustments"))
     }
 }
 

@@ -198,6 +198,22 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Calls `body` with every client position in key order, read in place: nothing is
+    /// decoded until asked for, and the view is valid only during the call. What a
+    /// reconciliation of millions of positions walks.
+    public func forEachPositionView(_ body: (PositionView) throws -> Void) throws {
+        try environment.read { txn in
+            try txn.scan(db.positions, from: []) { key, value in
+                var r = ByteReader(key)
+                let account = try r.stringBytes()
+                if !LedgerAccounts.isHouse(account) {
+                    try body(PositionView(account: account, instrument: try r.stringBytes(), value: value))
+                }
+                return true
+            }
+        }
+    }
+
     /// Balances per account × asset (cash when the asset is a currency).
     public func balances(account: String? = nil, includeHouse: Bool = false) throws -> [(account: String, asset: Asset, amount: ExactDecimal)] {
         var result: [(String, Asset, ExactDecimal)] = []
@@ -374,5 +390,25 @@ public struct LedgerWrite {
     public mutating func adjust(_ adjustment: Adjustment) throws -> UInt64 {
         try Ledger.validate(adjustment, settings: settings)
         return try booking.adjust(adjustment)
+    }
+}
+
+/// A stored position seen where it lies in the map: the account's and instrument's UTF-8
+/// bytes, the quantity and cost decoded on demand. Valid only inside the call that
+/// hands it out.
+public struct PositionView {
+    public let account: UnsafeRawBufferPointer
+    public let instrument: UnsafeRawBufferPointer
+    let value: UnsafeRawBufferPointer
+
+    public func quantity() throws -> ExactDecimal {
+        var r = ByteReader(value)
+        return try r.decimal()
+    }
+
+    /// The whole position, with its codes as Strings.
+    public func position() throws -> Position {
+        try Position(account: String(decoding: account, as: UTF8.self), instrument: String(decoding: instrument, as: UTF8.self),
+                     decoding: value)
     }
 }

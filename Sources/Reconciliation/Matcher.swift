@@ -60,48 +60,55 @@ struct Matcher {
 
     func positions(_ rows: [StatementPosition]) throws -> [Finding] {
         var findings: [Finding] = []
-        var index: [Pair: Int] = Dictionary(minimumCapacity: rows.count)
+        var table = PairTable(capacity: rows.count)
+        var first = [Bool](repeating: true, count: rows.count)
         var statementAccounts: Set<String> = []
         for (i, row) in rows.enumerated() {
-            let key = Pair(first: row.account, second: row.instrument)
-            if let first = index[key] {
+            let hash = row.account.withBytes { a in row.instrument.withBytes { b in PairTable.hash(a, b) } }
+            if let earlier = table.insert(Int32(i), hash: hash, same: { rows[Int($0)].account == row.account && rows[Int($0)].instrument == row.instrument }) {
+                first[i] = false
                 findings.append(Finding(kind: .positions, type: .duplicate, account: row.account, subject: row.instrument,
                                         theirs: row.quantity.description, line: row.line,
-                                        note: "listed again (first on line \(rows[first].line)); the first is matched"))
+                                        note: "listed again (first on line \(rows[Int(earlier)].line)); the first is matched"))
                 continue
             }
-            index[key] = i
             if scope == .statementAccounts { statementAccounts.insert(row.account) }
         }
         var matched = [Bool](repeating: false, count: rows.count)
-        var knownInstruments: Set<String> = []
-        var knownAccounts: Set<String> = []
         var asOfCosts: [String: [String: ExactDecimal]] = [:]
-        try ledger.forEachPosition { position in
-            knownInstruments.insert(position.instrument)
-            knownAccounts.insert(position.account)
-            let key = Pair(first: position.account, second: position.instrument)
-            let delta = positionDelta[key]
-            let ours = delta.map { position.quantity - $0 } ?? position.quantity
-            guard let i = index[key] else {
-                if !ours.isZero && (scope == .all || statementAccounts.contains(position.account)) {
-                    findings.append(Finding(kind: .positions, type: .missingTheirs, account: position.account, subject: position.instrument,
-                                            ours: ours.normalized.description, currency: position.currency))
+        try ledger.forEachPositionView { view in
+            let hash = PairTable.hash(view.account, view.instrument)
+            let found = table.find(hash: hash) { rows[Int($0)].account.equals(view.account) && rows[Int($0)].instrument.equals(view.instrument) }
+            var ours = try view.quantity()
+            var delta: ExactDecimal?
+            if !positionDelta.isEmpty {
+                delta = positionDelta[Pair(first: String(decoding: view.account, as: UTF8.self), second: String(decoding: view.instrument, as: UTF8.self))]
+                if let delta { ours -= delta }
+            }
+            guard let found else {
+                if !ours.isZero {
+                    let position = try view.position()
+                    if scope == .all || statementAccounts.contains(position.account) {
+                        findings.append(Finding(kind: .positions, type: .missingTheirs, account: position.account, subject: position.instrument,
+                                                ours: ours.normalized.description, currency: position.currency))
+                    }
                 }
                 return
             }
+            let i = Int(found)
             matched[i] = true
             let row = rows[i]
-            if !tolerances.quantity(for: position.instrument).accepts(ours, row.quantity) {
+            if !tolerances.quantity(for: row.instrument).accepts(ours, row.quantity) {
                 let type: BreakType = ours.isZero ? .missingOurs : (row.quantity.isZero ? .missingTheirs : .quantity)
                 findings.append(Finding(kind: .positions, type: type, account: row.account, subject: row.instrument,
                                         ours: ours.normalized.description, theirs: row.quantity.normalized.description,
-                                        currency: position.currency, line: row.line,
+                                        currency: try view.position().currency, line: row.line,
                                         oppositeSign: ours.signum * row.quantity.signum < 0,
                                         note: "difference \((row.quantity - ours).normalized)"))
                 return
             }
             guard let theirCost = row.averagePrice, !ours.isZero else { return }
+            let position = try view.position()
             var ourCost = position.averageCost
             if delta != nil {
                 // The average cost as of the cut-off comes from replaying the account.
@@ -117,9 +124,17 @@ struct Matcher {
                                         currency: position.currency, line: row.line, note: "average cost differs"))
             }
         }
-        for (i, row) in rows.enumerated() where !matched[i] && index[Pair(first: row.account, second: row.instrument)] == i {
-            if row.quantity.isZero { continue }
-            if !knownAccounts.contains(row.account), try !knows(account: row.account) {
+        // Rows nothing of ours matched: missing on our side, or codes we do not know.
+        let unmatched = rows.indices.filter { !matched[$0] && first[$0] && !rows[$0].quantity.isZero }
+        var knownInstruments: Set<String> = []
+        if !unmatched.isEmpty {
+            try ledger.forEachPositionView { knownInstruments.insert(String(decoding: $0.instrument, as: UTF8.self)) }
+        }
+        var knownAccounts: [String: Bool] = [:]
+        for i in unmatched {
+            let row = rows[i]
+            if knownAccounts[row.account] == nil { knownAccounts[row.account] = try knows(account: row.account) }
+            if knownAccounts[row.account] == false {
                 findings.append(Finding(kind: .positions, type: .mapping, account: row.account, subject: row.instrument,
                                         theirs: row.quantity.normalized.description, line: row.line, note: "unknown account '\(row.account)'"))
             } else if !knownInstruments.contains(row.instrument) {

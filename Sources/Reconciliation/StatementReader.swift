@@ -78,6 +78,7 @@ struct CSVStatement {
         }
         let widest = (index.values.max() ?? 0) + 1
         var asOfLine = 0
+        let row = Row(layout: layout, index: index, header: header)
         while let line = nextLine() {
             if line.isEmpty || bytes[line.lowerBound] == UInt8(ascii: "#") { continue }
             try split(line, delimiter: layout.delimiter)
@@ -85,7 +86,6 @@ struct CSVStatement {
             guard fields.count >= widest else {
                 throw StatementError(file: origin, line: lineNumber, why: "\(fields.count) columns, expected at least \(widest)")
             }
-            let row = Row(layout: layout, index: index, header: header)
             if let asOf = try time(.asOf, in: row) {
                 if let earlier = statement.asOf, earlier != asOf {
                     throw StatementError(file: origin, line: lineNumber, column: columnName(.asOf, in: row),
@@ -211,25 +211,52 @@ struct CSVStatement {
     func string(_ field: Int) -> String { withValue(field) { String(decoding: $0, as: UTF8.self) } }
 }
 
-/// The layout and column positions a statement's rows are read with.
-struct Row {
+/// The layout and column positions a statement's rows are read with, made once per file.
+final class Row {
     let layout: StatementLayout
-    let index: [StatementLayout.Field: Int]
     let header: [String]
-    let required: Set<StatementLayout.Field>
+    /// Each field's index in a row (by `Field.ordinal`), -1 when the layout has none.
+    let columns: [Int]
+    let required: [Bool]
 
     init(layout: StatementLayout, index: [StatementLayout.Field: Int], header: [String]) {
         self.layout = layout
-        self.index = index
         self.header = header
-        required = Set(StatementLayout.required(for: layout.kind))
+        var columns = [Int](repeating: -1, count: StatementLayout.Field.allCases.count)
+        for (field, i) in index { columns[field.ordinal] = i }
+        self.columns = columns
+        var required = [Bool](repeating: false, count: columns.count)
+        for field in StatementLayout.required(for: layout.kind) { required[field.ordinal] = true }
+        self.required = required
+    }
+}
+
+extension StatementLayout.Field {
+    /// Its position in `allCases`, for tables indexed by field.
+    var ordinal: Int {
+        switch self {
+        case .account: return 0
+        case .instrument: return 1
+        case .quantity: return 2
+        case .averagePrice: return 3
+        case .currency: return 4
+        case .asOf: return 5
+        case .amount: return 6
+        case .tradeID: return 7
+        case .side: return 8
+        case .price: return 9
+        case .time: return 10
+        case .tradeDate: return 11
+        case .valueDate: return 12
+        }
     }
 }
 
 extension CSVStatement {
     /// How errors name a field's column: its header name, or its position.
     func columnName(_ field: StatementLayout.Field, in row: Row) -> String {
-        guard let i = row.index[field] else { return field.rawValue }
+        let i = row.columns[field.ordinal]
+        guard i >= 0 else { return field.rawValue }
         return i < row.header.count ? row.header[i] : "#\(i + 1)"
     }
 
@@ -240,13 +267,14 @@ extension CSVStatement {
     /// Calls `body` with the field's bytes; nil when the layout has no such column or the
     /// value is empty (an error for the fields the statement's kind requires).
     func withField<R>(_ field: StatementLayout.Field, in row: Row, _ body: (UnsafeRawBufferPointer) throws -> R?) throws -> R? {
-        guard let i = row.index[field], i < fields.count else {
-            if row.required.contains(field) { throw fail(field, in: row, "missing") }
+        let i = row.columns[field.ordinal]
+        guard i >= 0, i < fields.count else {
+            if row.required[field.ordinal] { throw fail(field, in: row, "missing") }
             return nil
         }
         return try withValue(i) { bytes in
             if bytes.isEmpty {
-                if row.required.contains(field) { throw fail(field, in: row, "empty") }
+                if row.required[field.ordinal] { throw fail(field, in: row, "empty") }
                 return nil
             }
             return try body(bytes)
@@ -269,12 +297,12 @@ extension CSVStatement {
 
     func account(in row: Row) throws -> String {
         let code = try code(.account, in: row)!
-        return row.layout.accountMap[code] ?? code
+        return row.layout.accountMap.isEmpty ? code : row.layout.accountMap[code] ?? code
     }
 
     func instrument(in row: Row) throws -> String {
         let code = try code(.instrument, in: row)!
-        return row.layout.instrumentMap[code] ?? code
+        return row.layout.instrumentMap.isEmpty ? code : row.layout.instrumentMap[code] ?? code
     }
 
     func side(_ field: StatementLayout.Field, in row: Row) throws -> Side? {

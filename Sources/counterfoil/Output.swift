@@ -42,7 +42,7 @@ struct Rows {
             values.enumerated().map { i, value in
                 let padding = String(repeating: " ", count: widths[i] - value.count)
                 return numeric.contains(columns[i]) ? padding + value : value + padding
-            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+            }.joined(separator: "  ").replacing(/\ +$/, with: "")
         }
         var out = [line(columns), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
         out += rows.map(line)

@@ -86,6 +86,12 @@ public struct ByteReader {
         return String(decoding: try take(count), as: UTF8.self)
     }
 
+    /// A length-prefixed string's UTF-8 bytes, in place.
+    public mutating func stringBytes() throws -> UnsafeRawBufferPointer {
+        let b = try take(2)
+        return try take(Int(b[0]) << 8 | Int(b[1]))
+    }
+
     public mutating func blob() throws -> [UInt8] {
         let count = Int(try u32())
         return Array(try take(count))
