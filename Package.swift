@@ -133,6 +133,7 @@ let package = Package(
             name: "FIXAcceptorTests",
             dependencies: [
                 "FIXAcceptor", "FIXSession", "FIXCore", "FIXDictionary", "Ledger", "ExactNumbers", "PlatformSimulator",
+                "Reconciliation",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

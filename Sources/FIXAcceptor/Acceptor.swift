@@ -243,6 +243,23 @@ public final class Acceptor: @unchecked Sendable {
         }.get()) ?? []
     }
 
+    /// Sends a RequestForPositions on the session `id` (as `SessionID.description`
+    /// writes it) for `account`, or all accounts; returns its PosReqID.
+    public func requestPositions(session id: String, account: String? = nil) async throws -> String {
+        let outcome: Result<String, AcceptorError> = try await loop.submit { [self] in
+            guard let runtime = runtimes.values.first(where: { $0.settings.id.description == id }) else {
+                return .failure(AcceptorError("no session \(id)"))
+            }
+            guard let booking = runtime.booking else { return .failure(AcceptorError("session \(id) does not book")) }
+            guard let requestID = booking.requestPositions(runtime.session, account: account, now: Acceptor.now()) else {
+                return .failure(AcceptorError("session \(id) is not logged on"))
+            }
+            runtime.connection?.flush()
+            return .success(requestID)
+        }.get()
+        return try outcome.get()
+    }
+
     func runtime(port: Int, beginString: String, ours: String, theirs: String) -> SessionRuntime? {
         runtimes[RuntimeKey(port: port, beginString: beginString, ours: ours, theirs: theirs)]
     }
@@ -277,7 +294,7 @@ public struct SessionStatus: Sendable {
     public let peer: String?
 }
 
-public struct AcceptorError: Error, CustomStringConvertible {
+public struct AcceptorError: Error, CustomStringConvertible, Sendable {
     public let description: String
     init(_ description: String) { self.description = description }
 }

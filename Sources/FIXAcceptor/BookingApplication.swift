@@ -1,4 +1,5 @@
 import FIXBooking
+import Foundation
 import FIXCore
 import FIXSession
 import Ledger
@@ -23,6 +24,10 @@ final class BookingApplication: SessionApplication {
     let clock: () -> Int64
     /// One per booking in `store.pending.bookings`, in the same order.
     private(set) var references: [Reference] = []
+    /// The day (days since the epoch, in the session's time zone) of the last scheduled
+    /// RequestForPositions.
+    private var lastScheduledRequestDay: Int?
+    private var requestCount = 0
 
     init(store: LedgerSessionStore, settings: SessionSettings, clock: @escaping () -> Int64) {
         self.store = store
@@ -53,7 +58,8 @@ final class BookingApplication: SessionApplication {
             return nil
         }
         if type.equals("AP") || type.equals("AO") {
-            store.pending.reports.append((type.equals("AP") ? "PositionReport" : "RequestForPositionsAck", clock(), Array(raw)))
+            store.pending.reports.append(SessionReport(kind: type.equals("AP") ? "PositionReport" : "RequestForPositionsAck", time: clock(),
+                                                       message: Array(raw), afterBookings: store.pending.bookings.count))
             return nil
         }
         return .unsupportedMessageType
@@ -90,6 +96,41 @@ final class BookingApplication: SessionApplication {
                                            reject: BusinessReject(reason: 0, text: "not booked: \(refusal)"), now: clock())
             }
         }
+    }
+
+    /// Sends a RequestForPositions (35=AN) for `account` (all accounts when nil) as of
+    /// today; returns its PosReqID, or nil when the session is not logged on. The
+    /// PositionReports that answer it are kept for `counterfoil recon --fix-session`.
+    func requestPositions(_ session: Session, account: String?, now: Int64) -> String? {
+        guard session.isLoggedOn else { return nil }
+        requestCount += 1
+        let id = "CF-\(now / 1_000_000)-\(requestCount)"
+        session.sendApplication(msgType: "AN", now: now) { encoder in
+            encoder.append(710, id)
+            encoder.append(724, 0)  // PosReqType: positions
+            encoder.append(1, account ?? "ALL")
+            encoder.append(581, 1)  // AccountType: carried on the books of the platform
+            encoder.append(715, FIXDate(daysSinceEpoch: Int(now / 86_400_000_000_000)))
+            encoder.append(60, FIXTimestamp(nanosecondsSinceEpoch: now, fractionDigits: 3))
+        }
+        return id
+    }
+
+    /// Sends the day's RequestForPositions once its time (RequestForPositionsTime, in the
+    /// session's time zone) has come, if the session is logged on then.
+    func requestPositionsIfDue(_ session: Session, now: Int64) {
+        guard let seconds = settings.requestForPositionsSeconds, session.isLoggedOn else { return }
+        let offset = Int64(settings.timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(now / 1_000_000_000))))
+        let local = now / 1_000_000_000 + offset
+        let day = Int(local / 86_400)
+        guard local % 86_400 >= Int64(seconds), lastScheduledRequestDay != day else { return }
+        if lastScheduledRequestDay == nil && local % 86_400 > Int64(seconds) + 3600 {
+            // Started well after the time: the first request is tomorrow's.
+            lastScheduledRequestDay = day
+            return
+        }
+        lastScheduledRequestDay = day
+        _ = requestPositions(session, account: nil, now: now)
     }
 
     /// TradeCaptureReportAck (35=AR): TrdRptStatus (939) 0 accepted, 1 rejected.

@@ -363,6 +363,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         let now = Acceptor.now()
         if let runtime {
             runtime.session.tick(now: now)
+            runtime.booking?.requestPositionsIfDue(runtime.session, now: now)
             flush()
         } else if now - connectedAt > Int64(logonTimeout) * 1_000_000_000 && !closing {
             logger.info("no Logon within \(logonTimeout) seconds, disconnecting", metadata: ["peer": "\(peer ?? "?")"])

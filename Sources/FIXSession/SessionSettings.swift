@@ -75,6 +75,9 @@ public struct SessionSettings: Sendable {
     /// Counterfoil: answer each TradeCaptureReport with a TradeCaptureReportAck (35=AR).
     public let tradeCaptureReportAck: Bool
     public let allowUnknownEnumValues: Bool
+    /// Counterfoil: when to send a RequestForPositions (35=AN) each day, seconds after
+    /// midnight in the session's TimeZone (RequestForPositionsTime=HH:MM:SS); nil for never.
+    public let requestForPositionsSeconds: Int?
 
     static let known: Set<String> = [
         "BeginString", "SenderCompID", "TargetCompID", "SessionQualifier", "HeartBtInt", "DataDictionary",
@@ -86,7 +89,7 @@ public struct SessionSettings: Sendable {
         "CertificationAuthoritiesFile", "CertificateVerifyLevel", "SocketUseSSL", "LogonTimeout", "CheckLatency",
         "MaxLatency", "ResendRequestChunkSize", "ClientCertificateSubject", "ClientCertificateFingerprint",
         "MaxMessagesPerSecond", "RejectRefusedBookings", "TradeCaptureReportAck", "AllowUnknownEnumValues",
-        "LedgerPath", "MaxMessageSize", "MaxConnections",
+        "LedgerPath", "MaxMessageSize", "MaxConnections", "RequestForPositionsTime",
     ]
     /// QuickFIX settings with no meaning here (stores and logs are in LMDB; no initiator).
     static let ignored: Set<String> = [
@@ -240,6 +243,7 @@ public struct SessionSettings: Sendable {
         rejectRefusedBookings = try flag("RejectRefusedBookings", true)
         tradeCaptureReportAck = try flag("TradeCaptureReportAck", false)
         allowUnknownEnumValues = try flag("AllowUnknownEnumValues", false)
+        requestForPositionsSeconds = try time("RequestForPositionsTime")
         if certificateVerifyLevel > 0 && certificationAuthoritiesFile == nil {
             throw fail("CertificateVerifyLevel", "verifying client certificates needs CertificationAuthoritiesFile")
         }

@@ -73,6 +73,31 @@ public struct SessionBooking: Sendable {
 /// sequence numbers they moved, and the bookings of the executions they carried. One
 /// `SessionWrite` is applied in one write transaction, so a crash keeps all of it or
 /// none: an execution is never booked without its sequence number moving past it.
+/// A message kept for reconciliation (a PositionReport, a RequestForPositionsAck).
+public struct SessionReport: Sendable {
+    public var kind: String
+    public var time: Int64
+    public var message: [UInt8]
+    /// How many of the write's bookings arrived before it: it is stored after those and
+    /// before the rest, so that it knows which journal offset its sender had reported up to.
+    public var afterBookings: Int
+
+    public init(kind: String, time: Int64, message: [UInt8], afterBookings: Int = 0) {
+        self.kind = kind
+        self.time = time
+        self.message = message
+        self.afterBookings = afterBookings
+    }
+}
+
+/// A report as stored: when it arrived, the last journal offset booked before it from
+/// every source, and the message.
+public struct StoredReport: Sendable {
+    public var time: Int64
+    public var journalOffset: UInt64
+    public var message: [UInt8]
+}
+
 public struct SessionWrite: Sendable {
     public var key: String
     /// Drop the stored outbound messages first (the session's numbers were reset).
@@ -83,7 +108,7 @@ public struct SessionWrite: Sendable {
     public var bookings: [SessionBooking] = []
     public var rejected: [Rejected] = []
     /// Messages kept for later use (PositionReports for reconciliation), by kind.
-    public var reports: [(kind: String, time: Int64, message: [UInt8])] = []
+    public var reports: [SessionReport] = []
 
     public init(key: String) { self.key = key }
 
@@ -147,14 +172,18 @@ extension Ledger {
     }
 
     /// The reports of one kind (e.g. "PositionReport") from `source`, oldest first.
-    public func reports(kind: String, source: String) throws -> [(time: Int64, message: [UInt8])] {
+    public func reports(kind: String, source: String) throws -> [StoredReport] {
         try environment.read { txn in
-            var found: [(Int64, [UInt8])] = []
+            var found: [StoredReport] = []
             let prefix = Key.of { $0.string(kind); $0.string(source) }
             try txn.scan(db.reports, from: prefix) { k, v in
                 guard k.starts(with: prefix) else { return false }
                 var r = ByteReader(v)
-                found.append((try r.i64(), try r.blob()))
+                let time = try r.i64()
+                let message = try r.blob()
+                // Reports stored before the offset was kept know none.
+                let offset = r.isAtEnd ? 0 : try r.u64()
+                found.append(StoredReport(time: time, journalOffset: offset, message: message))
                 return true
             }
             return found
@@ -207,7 +236,20 @@ extension BookingTransaction {
         try txn.put(db.sessions, sessionKey, state.encoded())
         var outcomes: [BookingOutcome] = []
         outcomes.reserveCapacity(write.bookings.count)
-        for item in write.bookings {
+        var reports = write.reports.enumerated().makeIterator()
+        var nextReport = reports.next()
+        func storeReports(upTo booked: Int) throws {
+            while let (index, report) = nextReport, report.afterBookings <= booked {
+                var w = ByteWriter(capacity: report.message.count + 20)
+                w.i64(report.time)
+                w.blob(report.message)
+                w.u64(nextOffset - 1)
+                try txn.put(db.reports, Key.of { $0.string(report.kind); $0.string(write.key); $0.i64(report.time); $0.u32(UInt32(index)) }, w.bytes)
+                nextReport = reports.next()
+            }
+        }
+        for (index, item) in write.bookings.enumerated() {
+            try storeReports(upTo: index)
             var outcome = try book(item.execution)
             if case .refused(let reason) = outcome {
                 // Refused executions are kept with the message they came in, never dropped.
@@ -217,13 +259,8 @@ extension BookingTransaction {
             }
             outcomes.append(outcome)
         }
+        try storeReports(upTo: .max)
         for item in write.rejected { outcomes.append(try quarantine(source: item.source, raw: item.raw, reason: item.reason)) }
-        for (index, report) in write.reports.enumerated() {
-            var w = ByteWriter(capacity: report.message.count + 12)
-            w.i64(report.time)
-            w.blob(report.message)
-            try txn.put(db.reports, Key.of { $0.string(report.kind); $0.string(write.key); $0.i64(report.time); $0.u32(UInt32(index)) }, w.bytes)
-        }
         return outcomes
     }
 }

@@ -117,9 +117,15 @@ public final class DropCopyInitiator: Sendable {
 /// out and returns.
 public final class InitiatorControl: Sendable {
     private let stopped = NIOLockedValueBox(false)
+    private let paused = NIOLockedValueBox(false)
     private let sentBox = NIOLockedValueBox(0)
 
     public init() {}
+
+    /// Holds the stream (the session stays logged on, answering what it is asked) until `resume`.
+    public func pause() { paused.withLockedValue { $0 = true } }
+    public func resume() { paused.withLockedValue { $0 = false } }
+    public var isPaused: Bool { paused.withLockedValue { $0 } }
 
     public func stop() { stopped.withLockedValue { $0 = true } }
     public var isStopped: Bool { stopped.withLockedValue { $0 } }
@@ -257,12 +263,57 @@ final class InitiatorHandler: ChannelInboundHandler, @unchecked Sendable {
         } else if type.equals("5") {
             finish(failure: finished ? nil : "logged out by the acceptor: \(message[tag: 58]?.string ?? "no reason given")")
             context.close(promise: nil)
+        } else if type.equals("AN") {
+            answerPositionRequest(message, context: context)
         } else if type.equals("3") || type.equals("j") {
             report.rejects += 1
             if report.rejects <= 5 {
                 logger.warning("reject from the acceptor", metadata: ["text": "\(message[tag: 58]?.string ?? "")"])
             }
         }
+    }
+
+    /// Answers a RequestForPositions as a platform does: a RequestForPositionsAck with the
+    /// number of reports, then a PositionReport (end-of-day quantity) per open position.
+    private func answerPositionRequest(_ request: FIXMessage, context: ChannelHandlerContext) {
+        let requestID = request[tag: 710]?.string ?? ""
+        let positions = flow.reportedPositions()
+        let now = Self.now()
+        let businessDate = FIXDate(daysSinceEpoch: Int(now / 86_400_000_000_000))
+        var out = context.channel.allocator.buffer(capacity: 256 * (positions.count + 1))
+        writeAdmin("AO", into: &out) { encoder in
+            encoder.append(721, "\(requestID)-ACK")
+            encoder.append(710, requestID)
+            encoder.append(727, positions.count)
+            encoder.append(728, positions.isEmpty ? 2 : 0)  // PosReqResult: valid / no positions found
+            encoder.append(729, 0)  // PosReqStatus: completed
+            encoder.append(1, request[tag: 1]?.string ?? "ALL")
+            encoder.append(581, 1)
+        }
+        for (index, position) in positions.enumerated() {
+            writeAdmin("AP", into: &out) { encoder in
+                encoder.append(721, "\(requestID)-\(index + 1)")
+                encoder.append(710, requestID)
+                encoder.append(727, positions.count)
+                encoder.append(728, 0)
+                encoder.append(715, businessDate)
+                encoder.append(1, position.account)
+                encoder.append(581, 1)
+                encoder.append(55, position.instrument)
+                encoder.append(15, position.currency)
+                encoder.append(730, position.price)
+                encoder.append(731, 1)  // SettlPriceType: final
+                encoder.append(734, position.price)
+                encoder.append(702, 1)
+                encoder.append(703, "FIN")
+                encoder.append(704, Int(max(position.quantity, 0)))
+                encoder.append(705, Int(max(-position.quantity, 0)))
+                encoder.append(753, 1)
+                encoder.append(707, "FMTM")
+                encoder.append(708, 0)
+            }
+        }
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
     }
 
     /// Writes the reports that are due (all that fit while the socket is writable when
@@ -277,6 +328,10 @@ final class InitiatorHandler: ChannelInboundHandler, @unchecked Sendable {
             due = context.channel.isWritable ? 1024 : 0
         }
         if let count { due = min(due, count - report.sent) }
+        if control.isPaused {
+            due = 0
+            startedAt = now - Int64(report.sent) * 1_000_000_000 / Int64(max(ratePerSecond ?? 1, 1))
+        }
         if due > 0 {
             var out = context.channel.allocator.buffer(capacity: min(due, 4096) * 320)
             let transactTime = FIXTimestamp(nanosecondsSinceEpoch: now, fractionDigits: 3)
@@ -319,6 +374,8 @@ final class InitiatorHandler: ChannelInboundHandler, @unchecked Sendable {
         encoder.append(56, configuration.targetCompID)
     }
 
+    /// Writes one message of `type` (admin or, for position reports, application) with
+    /// the next sequence number, or as a PossDup GapFill at `seqNum`.
     private func writeAdmin(_ type: String, seqNum: Int? = nil, into out: inout ByteBuffer, body: (FIXEncoder) -> Void) {
         encoder.start(msgType: type)
         let number = seqNum ?? nextSeqNum

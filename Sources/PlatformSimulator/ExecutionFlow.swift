@@ -79,6 +79,29 @@ public struct ExecutionFlow: Sendable {
         return result
     }
 
+    /// A net position as the platform reports it in a PositionReport.
+    public struct ReportedPosition: Sendable {
+        public let account: String
+        public let instrument: String
+        public let currency: String
+        public let quantity: Int64
+        /// The instrument's last price: the report's settlement price.
+        public let price: ExactDecimal
+    }
+
+    /// What a PositionReport per non-zero account × instrument says.
+    public func reportedPositions() -> [ReportedPosition] {
+        var result: [ReportedPosition] = []
+        for (account, name) in Self.accounts.enumerated() {
+            for (index, instrument) in instruments.enumerated() where net[account * instruments.count + index] != 0 {
+                result.append(ReportedPosition(account: name, instrument: "\(instrument.symbol)", currency: "\(instrument.currency)",
+                                               quantity: net[account * instruments.count + index],
+                                               price: ExactDecimal(mantissa: Int128(instrument.price), scale: instrument.scale)))
+            }
+        }
+        return result
+    }
+
     private mutating func book(_ order: Order, _ quantity: Int64) {
         net[order.account * instruments.count + order.instrument] += order.buy ? quantity : -quantity
     }

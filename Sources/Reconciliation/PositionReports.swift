@@ -10,7 +10,8 @@ extension Statement {
     /// The quantity is LongQty − ShortQty of the end-of-day entry (PosType FIN), else the
     /// transaction quantity (TQ), else the first entry of NoPositions; SettlPrice (730) is
     /// a mark, not an average cost, so prices are not compared. "Line" numbers are
-    /// the reports' order of arrival. The cut-off is the last report's arrival.
+    /// the reports' order of arrival. The cut-off is exact: the journal as it stood when
+    /// the last report used was stored, which holds everything the platform sent before it.
     public static func positionReports(ledger: Ledger, source: String, request: String? = nil, since: Int64? = nil) throws -> Statement {
         let reports = try ledger.reports(kind: "PositionReport", source: source)
         var hasher = SHA256()
@@ -41,9 +42,17 @@ extension Statement {
                 statement.positions.append(position)
             }
             statement.asOf = max(statement.asOf ?? report.time, report.time)
+            statement.cutoffOffset = max(statement.cutoffOffset ?? report.journalOffset, report.journalOffset)
         }
         statement.digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         return statement
+    }
+
+    /// PosReqID (710) of a stored report, if it parses and has one.
+    static func requestID(in message: [UInt8]) -> String? {
+        message.withUnsafeBytes { bytes in
+            (try? FIXParser(options: FIXParserOptions(allowsEmptyValues: true)).parse(bytes))?[tag: 710]?.string
+        }
     }
 
     static func position(in message: FIXMessage, line: Int, origin: String) throws -> StatementPosition {

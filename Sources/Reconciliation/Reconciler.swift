@@ -34,14 +34,21 @@ public final class Reconciler: Sendable {
     // MARK: Running
 
     /// Compares `statement` with the books as of `asOf` (default: the statement's own
-    /// cut-off, else now) and records the run. `source` limits our side of a trade
+    /// cut-off, its journal offset or its time, else now) and records the run. `source` limits our side of a trade
     /// reconciliation to one source's executions.
     public func run(_ statement: Statement, provider: String, asOf: Int64? = nil, tolerances: ReconTolerances = ReconTolerances(),
                     scope: ReconScope = .statementAccounts, source: String? = nil, who: String,
                     now: Int64 = Reconciler.now()) throws -> ReconReport {
         guard !provider.isEmpty else { throw ReconError("a reconciliation needs a provider name") }
         let cutoffTime = asOf ?? statement.asOf
-        let cutoff = try cutoffTime.map { try ledger.offset(atOrBefore: $0) } ?? UInt64.max
+        let cutoff: UInt64
+        if let asOf {
+            cutoff = try ledger.offset(atOrBefore: asOf)
+        } else if let offset = statement.cutoffOffset {
+            cutoff = offset
+        } else {
+            cutoff = try cutoffTime.map { try ledger.offset(atOrBefore: $0) } ?? .max
+        }
         let matcher = try Matcher(ledger: ledger, tolerances: tolerances, scope: scope, cutoff: cutoff)
         var findings: [Finding] = []
         let kinds = statement.kinds

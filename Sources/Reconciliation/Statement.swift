@@ -10,6 +10,10 @@ public struct Statement: Sendable {
     public var digest: String
     /// The statement's cut-off, nanoseconds since the epoch, if it names one.
     public var asOf: Int64?
+    /// The last journal offset the statement knows of, when that is known exactly (the
+    /// PositionReports of a FIX session: everything booked before they arrived). It wins
+    /// over `asOf`.
+    public var cutoffOffset: UInt64?
     public var positions: [StatementPosition] = []
     public var cash: [StatementCash] = []
     public var trades: [StatementTrade] = []

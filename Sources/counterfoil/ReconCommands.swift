@@ -29,6 +29,9 @@ struct ReconSettings {
     var provider: String?
     var scope: ReconScope?
     var ledgerFolder: String?
+    /// [RECON] Schedule (HH:MM[:SS] UTC) and StatementFolder: the service's daily run.
+    var scheduleSeconds: Int?
+    var statementFolder: String?
 
     init() {}
 
@@ -49,6 +52,15 @@ struct ReconSettings {
                     }
                     scope = value
                 }
+                if let text = block.values["Schedule"] {
+                    let parts = text.split(separator: ":").map { Int($0) }
+                    guard (2...3).contains(parts.count), let hour = parts[0], let minute = parts[1], (0..<24).contains(hour),
+                          (0..<60).contains(minute), parts.count == 2 || (parts[2].map { (0..<60).contains($0) } ?? false) else {
+                        throw UserError("\(path):\(block.lines["Schedule"] ?? 0): [RECON] Schedule: expected HH:MM[:SS] (UTC)")
+                    }
+                    scheduleSeconds = hour * 3600 + minute * 60 + (parts.count == 3 ? parts[2]! : 0)
+                }
+                statementFolder = block.values["StatementFolder"]
                 let known: Set<String> = ["Provider", "Scope", "AssetClasses", "AssetClassFile", "TradeTimeWindow",
                                           "Schedule", "StatementFolder"]
                 for key in block.values.keys where !known.contains(key) && !key.hasSuffix("Tolerance") && !key.contains("Tolerance.") {

@@ -4,6 +4,7 @@ import FIXSession
 import Foundation
 import Ledger
 import Logging
+import Reconciliation
 import ServiceLifecycle
 
 /// `counterfoil serve --config FILE`: the FIX acceptor as a service.
@@ -30,8 +31,16 @@ struct ServeCommand: AsyncParsableCommand {
         defer { ledger.close() }
         let acceptor = try settings.acceptor(ledger: ledger, logger: logger)
         logger.info("ledger open", metadata: ["folder": "\(folder)", "sessions": "\(settings.sessions.count)"])
-        let group = ServiceGroup(services: [AcceptorService(acceptor: acceptor)],
-                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var services: [any Service] = [AcceptorService(acceptor: acceptor)]
+        let recon = try ReconSettings(path: config)
+        if let time = recon.scheduleSeconds {
+            let schedule = ScheduledReconciliation(
+                reconciler: try Reconciler(ledger: ledger), time: time, sessions: settings.sessions.map(\.id.description),
+                statementFolder: recon.statementFolder, tolerances: recon.tolerances, scope: recon.scope ?? .statementAccounts)
+            services.append(ReconScheduleService(schedule: schedule, logger: logger))
+            logger.info("reconciliation scheduled", metadata: ["utc": "\(time / 3600):\(time / 60 % 60)", "folder": "\(recon.statementFolder ?? "-")"])
+        }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }
@@ -86,5 +95,27 @@ struct SessionsCommand: ParsableCommand {
             rows.append([key, snapshot.loggedOn ? "yes" : "no", since, "\(snapshot.nextSenderSeqNum)", "\(snapshot.nextTargetSeqNum)"])
         }
         print(rows.render(format))
+    }
+}
+
+/// The daily reconciliation inside the service: checks every 15 seconds whether it is due.
+struct ReconScheduleService: Service {
+    let schedule: ScheduledReconciliation
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            for outcome in schedule.runIfDue(now: Reconciler.now()) {
+                switch outcome {
+                case .reconciled(let report):
+                    let run = report.run
+                    logger.info("reconciled", metadata: ["run": "\(run.id)", "provider": "\(run.provider)", "rows": "\(run.rows)",
+                                                         "open": "\(report.open.count)", "new": "\(run.new)", "cleared": "\(run.cleared)"])
+                case .failed(let origin, let reason):
+                    logger.error("reconciliation failed", metadata: ["statement": "\(origin)", "reason": "\(reason)"])
+                }
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(15)) }
+        }
     }
 }

@@ -1,11 +1,13 @@
 @testable import FIXAcceptor
 import ExactNumbers
+import FIXCore
 import FIXSession
 import Foundation
 import Ledger
 import Logging
 import NIOPosix
 import PlatformSimulator
+import Reconciliation
 import Testing
 
 /// The demo's parts: development certificates made in Swift, the simulated platform as
@@ -77,5 +79,79 @@ import Testing
         let check = try ledger.check()
         #expect(check.isClean, "\(check.problems.prefix(5))")
         #expect(latencies.count >= 3000)
+    }
+
+    @Test("RequestForPositions: the platform answers with PositionReports, kept and reconciled clean against the books")
+    func positionsRequestedAndReconciled() async throws {
+        let folder = temporaryFolder("positions-request")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let port = freePort()
+        let settings = """
+            [DEFAULT]
+            SenderCompID=COUNTERFOIL
+            SocketAcceptPort=\(port)
+            SocketUseSSL=N
+            DataDictionary=\(packageRoot.path)/FixDictionaries/FIX44-DropCopy.xml
+            [SESSION]
+            BeginString=FIX.4.4
+            TargetCompID=DEMO-PLATFORM
+            """
+        let sessions = try SessionSettings.load(try SettingsFile(text: settings, path: "recon.cfg"))
+        let ledger = try Ledger(folder: folder + "/ledger")
+        defer { ledger.close() }
+        var logger = Logger(label: "positions")
+        logger.logLevel = .critical
+        let acceptor = try Acceptor(sessions: sessions, ledger: ledger, logger: logger)
+        try await acceptor.start()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let session = "FIX.4.4:COUNTERFOIL->DEMO-PLATFORM"
+        await #expect(throws: AcceptorError.self) { try await acceptor.requestPositions(session: session) }
+
+        let control = InitiatorControl()
+        var flow = ExecutionFlow(seed: 11, prefix: "P")
+        flow.correctionsPerMille = 30
+        let configuration = InitiatorConfiguration(port: port, senderCompID: "DEMO-PLATFORM", targetCompID: "COUNTERFOIL")
+        let platform = Task {
+            try await DropCopyInitiator(configuration: configuration, logger: logger)
+                .run(flow: flow, count: nil, ratePerSecond: 20_000, group: group, control: control)
+        }
+        while control.sent < 2000 { try await Task.sleep(for: .milliseconds(20)) }
+        control.pause()
+        let requestID = try await acceptor.requestPositions(session: session)
+
+        // The ack says how many reports follow; wait for all of them to be kept.
+        var expected: Int?
+        for _ in 0..<500 {
+            if expected == nil, let ack = try ledger.reports(kind: "RequestForPositionsAck", source: session).last {
+                expected = ack.message.withUnsafeBytes { raw in
+                    (try? FIXParser().parse(raw)).flatMap { try? $0[tag: 727]?.int() }
+                }
+            }
+            if let expected, try Statement.positionReports(ledger: ledger, source: session, request: requestID).positions.count == expected { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let statement = try Statement.positionReports(ledger: ledger, source: session, request: requestID)
+        #expect(expected != nil && statement.positions.count == expected, "\(statement.positions.count) of \(expected ?? -1) reports")
+        #expect(statement.positions.count > 10)
+
+        let reconciler = try Reconciler(ledger: ledger)
+        let clean = try reconciler.run(statement, provider: "demo-platform", scope: .all, who: "test")
+        #expect(clean.breaks.isEmpty, "\(clean.breaks.map(\.finding.identity))")
+
+        // Books that differ from the platform's: an adjustment nobody told the platform about.
+        let first = try #require(statement.positions.first)
+        try ledger.adjust(Adjustment(account: first.account, instrument: first.instrument, amount: 1, currency: first.currency ?? "USD",
+                                     who: "test", why: "a planted difference"))
+        let planted = try reconciler.run(statement, provider: "demo-platform", scope: .all, who: "test")
+        #expect(planted.breaks.isEmpty, "booked after the reports: outside their cut-off")
+        let now = try reconciler.run(statement, provider: "demo-platform", asOf: Reconciler.now(), scope: .all, who: "test")
+        #expect(now.breaks.map(\.finding.identity) == ["positions|quantity|\(first.account)|\(first.instrument)"])
+
+        control.stop()
+        let report = try await platform.value
+        await acceptor.shutdown()
+        try await group.shutdownGracefully()
+        #expect(report.failure == nil, "\(report.failure ?? "")")
+        #expect(report.rejects == 0)
     }
 }

@@ -275,17 +275,25 @@ import Testing
         var write = SessionWrite(key: "FIX.4.4:COUNTERFOIL->PLATFORM")
         let now = Reconciler.now()
         write.reports = [
-            ("PositionReport", now + 1, report("R1", "ACC-1", "AAPL", long: "61")),
-            ("PositionReport", now + 2, report("R2", "ACC-1", "MSFT", long: "50")),
-            ("PositionReport", now + 3, report("R3", "ACC-2", "AAPL", long: "0", short: "30")),
-            ("PositionReport", now + 4, report("R4", "ACC-1", "AAPL", long: "60")),
+            SessionReport(kind: "PositionReport", time: now + 1, message: report("R1", "ACC-1", "AAPL", long: "61")),
+            SessionReport(kind: "PositionReport", time: now + 2, message: report("R2", "ACC-1", "MSFT", long: "50")),
+            SessionReport(kind: "PositionReport", time: now + 3, message: report("R3", "ACC-2", "AAPL", long: "0", short: "30")),
+            SessionReport(kind: "PositionReport", time: now + 4, message: report("R4", "ACC-1", "AAPL", long: "60"), afterBookings: 1),
         ]
+        // A fill that arrived between R3 and R4: the platform's last report knows of it.
+        write.bookings = [SessionBooking(execution: execution("T9", "ACC-3", "MSFT", .buy, "5", "402", minute: 30), raw: [])]
         try books.ledger.commitAndWait(write)
         let statement = try Statement.positionReports(ledger: books.ledger, source: "FIX.4.4:COUNTERFOIL->PLATFORM")
         #expect(statement.positions.map { "\($0.account) \($0.instrument) \($0.quantity)" } == ["ACC-1 AAPL 60", "ACC-1 MSFT 50", "ACC-2 AAPL -30"])
         let report = try books.reconciler.run(statement, provider: "platform", who: "ops")
         #expect(summary(report.breaks) == ["missing-theirs ACC-2 VOD.L"])
-        #expect(report.run.asOf == now + 4, "as of the last report's arrival")
+        #expect(report.run.asOf == now + 4 && report.run.cutoffOffset == 7, "as of the last report: T9 (offset 7) included")
+        // Booked after the reports: not in the comparison.
+        try books.ledger.book([execution("T10", "ACC-1", "MSFT", .buy, "5", "402", minute: 31)])
+        let later = try books.reconciler.run(statement, provider: "platform", who: "ops")
+        #expect(summary(later.breaks) == ["missing-theirs ACC-2 VOD.L"])
+        let answering = try Statement.positionReports(ledger: books.ledger, source: "FIX.4.4:COUNTERFOIL->PLATFORM", request: "REQ-1")
+        #expect(answering.positions.count == 3 && answering.cutoffOffset == 7)
     }
 
     @Test("a statement with a bad line is refused whole: no run, no break")
@@ -297,5 +305,34 @@ import Testing
         }
         #expect(try books.reconciler.runs().isEmpty && books.reconciler.breaks().isEmpty)
         #expect(try books.ledger.nextOffset() == 7)
+    }
+}
+
+@Suite struct ScheduledReconciliationTests {
+    @Test("once a day at its time: every new statement file in the folder, each once; a bad one reported once")
+    func folderOncePerDay() throws {
+        let books = try ReconBooks()
+        defer { books.close() }
+        let folder = books.folder.file("inbox")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try ReconciliationTests.cleanPositions.write(toFile: folder + "/clearer-2026-11-27.csv", atomically: true, encoding: .utf8)
+        try "account,currency,amount\nACC-1,USD,-31700\n".write(toFile: folder + "/bank_20261127.csv", atomically: true, encoding: .utf8)
+        try "account,instrument,quantity\nACC-1,AAPL,x\n".write(toFile: folder + "/broken.csv", atomically: true, encoding: .utf8)
+        let schedule = ScheduledReconciliation(reconciler: books.reconciler, time: 18 * 3600, sessions: ["FIX.4.4:COUNTERFOIL->NOBODY"],
+                                               statementFolder: folder)
+        let day: Int64 = 86_400_000_000_000
+        let midnight = (Reconciler.now() / day) * day
+        #expect(schedule.runIfDue(now: midnight + 17 * 3600 * 1_000_000_000).isEmpty, "not yet")
+        let outcomes = schedule.runIfDue(now: midnight + 18 * 3600 * 1_000_000_000 + 1)
+        let summaries = outcomes.map { outcome -> String in
+            switch outcome {
+            case .reconciled(let report): return "\(report.run.provider): \(report.open.count)"
+            case .failed(let origin, let reason): return "\((origin as NSString).lastPathComponent) failed: \(reason.contains("broken.csv:2: column 'quantity'") ? "line 2" : reason)"
+            }
+        }
+        #expect(summaries == ["bank: 1", "broken.csv failed: line 2", "clearer: 0"])
+        #expect(schedule.runIfDue(now: midnight + 20 * 3600 * 1_000_000_000).isEmpty, "once a day")
+        #expect(schedule.runIfDue(now: midnight + day + 18 * 3600 * 1_000_000_000).isEmpty, "files already reconciled, the bad one already reported")
+        #expect(ScheduledReconciliation.provider(fileName: "lp_x.json") == "lp_x")
     }
 }
