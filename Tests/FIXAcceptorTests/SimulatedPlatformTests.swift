@@ -154,4 +154,50 @@ import Testing
         #expect(report.failure == nil, "\(report.failure ?? "")")
         #expect(report.rejects == 0)
     }
+
+    @Test("RequestForPositionsTime: the day's request goes out by itself once its time has come, once")
+    func scheduledPositionsRequest() async throws {
+        let secondsOfDay = Int(Acceptor.now() / 1_000_000_000 % 86_400)
+        guard secondsOfDay > 120 && secondsOfDay < 86_000 else { return }  // the day is about to turn: nothing to learn
+        let due = secondsOfDay - 60
+        let folder = temporaryFolder("positions-schedule")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let port = freePort()
+        let settings = """
+            [DEFAULT]
+            SenderCompID=COUNTERFOIL
+            SocketAcceptPort=\(port)
+            SocketUseSSL=N
+            DataDictionary=\(packageRoot.path)/FixDictionaries/FIX44-DropCopy.xml
+            [SESSION]
+            BeginString=FIX.4.4
+            TargetCompID=DEMO-PLATFORM
+            RequestForPositionsTime=\(String(format: "%02d:%02d:%02d", due / 3600, due / 60 % 60, due % 60))
+            """
+        let sessions = try SessionSettings.load(try SettingsFile(text: settings, path: "schedule.cfg"))
+        #expect(sessions[0].requestForPositionsSeconds == due)
+        let ledger = try Ledger(folder: folder + "/ledger")
+        defer { ledger.close() }
+        var logger = Logger(label: "schedule")
+        logger.logLevel = .critical
+        let acceptor = try Acceptor(sessions: sessions, ledger: ledger, logger: logger)
+        try await acceptor.start()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let control = InitiatorControl()
+        let configuration = InitiatorConfiguration(port: port, senderCompID: "DEMO-PLATFORM", targetCompID: "COUNTERFOIL")
+        let platform = Task {
+            try await DropCopyInitiator(configuration: configuration, logger: logger)
+                .run(flow: ExecutionFlow(seed: 5, prefix: "S"), count: nil, ratePerSecond: 2000, group: group, control: control)
+        }
+        let session = "FIX.4.4:COUNTERFOIL->DEMO-PLATFORM"
+        for _ in 0..<250 where try ledger.reports(kind: "RequestForPositionsAck", source: session).isEmpty {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        control.stop()
+        _ = try await platform.value
+        await acceptor.shutdown()
+        try await group.shutdownGracefully()
+        #expect(try ledger.reports(kind: "RequestForPositionsAck", source: session).count == 1, "one request a day")
+    }
 }
