@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "FIXDictionary", targets: ["FIXDictionary"]),
         .library(name: "FAST", targets: ["FAST"]),
         .library(name: "Reconciliation", targets: ["Reconciliation"]),
+        .library(name: "CRM", targets: ["CRM"]),
+        .library(name: "API", targets: ["API"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -25,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // LMDB from Debian's liblmdb-dev, through pkg-config.
@@ -51,6 +56,22 @@ let package = Package(
         .target(
             name: "Reconciliation",
             dependencies: ["Ledger", "ExactNumbers", "CLMDB", "FIXCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The CRM link: clients, account links, interactions, KYC/AML, monitoring, sanctions screening, tokens, audit.
+        .target(
+            name: "CRM",
+            dependencies: ["Ledger", "ExactNumbers", "CLMDB", "XMLTree", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The HTTP JSON API (Hummingbird): the CRM's routes, a client's history, recon breaks, events, metrics.
+        .target(
+            name: "API",
+            dependencies: [
+                "CRM", "Ledger", "Reconciliation", "ExactNumbers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // FIX drop-copy messages to ledger executions.
         .target(name: "FIXBooking", dependencies: ["FIXCore", "Ledger"]),
@@ -107,6 +128,8 @@ let package = Package(
                 "FAST",
                 "FASTBooking",
                 "Reconciliation",
+                "CRM",
+                "API",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -128,6 +151,15 @@ let package = Package(
             dependencies: ["FASTFeed", "FAST", "TestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(name: "FIXBookingTests", dependencies: ["FIXBooking", "FIXCore", "Ledger"]),
+        .testTarget(name: "CRMTests", dependencies: ["CRM", "Ledger", "ExactNumbers", "TestSupport"]),
+        .testTarget(
+            name: "APITests",
+            dependencies: [
+                "API", "CRM", "Ledger", "Reconciliation", "ExactNumbers", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "Ledger", "ExactNumbers", "TestSupport"]),
         .testTarget(
             name: "FIXAcceptorTests",

@@ -9,6 +9,8 @@ public final class XMLElement {
     public let attributes: [String: String]
     public let line: Int
     public internal(set) var children: [XMLElement] = []
+    /// The character data directly inside the element, whitespace at both ends trimmed.
+    public internal(set) var text = ""
 
     public init(name: String, attributes: [String: String], line: Int, children: [XMLElement] = []) {
         self.name = name
@@ -19,6 +21,11 @@ public final class XMLElement {
 
     public func children(named name: String) -> [XMLElement] { children.filter { $0.name == name } }
     public func child(named name: String) -> XMLElement? { children.first { $0.name == name } }
+    /// The text of the first child named `name`, nil when there is none or it is empty.
+    public func text(of name: String) -> String? {
+        guard let value = child(named: name)?.text, !value.isEmpty else { return nil }
+        return value
+    }
 }
 
 /// Reads a whole (small) XML document into a tree, keeping line numbers for messages.
@@ -49,7 +56,13 @@ public final class XMLTreeBuilder: NSObject, XMLParserDelegate {
     }
 
     public func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
-        _ = stack.popLast()
+        if let element = stack.popLast(), !element.text.isEmpty {
+            element.text = element.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    public func parser(_ parser: XMLParser, foundCharacters string: String) {
+        stack.last?.text += string
     }
 }
 
