@@ -153,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "APITests",
             dependencies: [
-                "API", "CRM", "Ledger", "Reconciliation", "ExactNumbers", "TestSupport",
+                "API", "CRM", "Ledger", "Reconciliation", "ExactNumbers", "TestSupport", "FIXBooking",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

@@ -78,7 +78,7 @@ public struct APIServer: Sendable {
         }
         router.post("/v1/clients") { request, context in
             try context.require(.crmWrite)
-            let input = try await request.decode(as: ClientInput.self, context: context)
+            let input = try await decodeBody(ClientInput.self, request, context)
             return EditedResponse(status: .created, response: try clientView(try store.createClient(input, who: context.who), context))
         }
         router.get("/v1/clients/{id}") { _, context in
@@ -87,7 +87,7 @@ public struct APIServer: Sendable {
         }
         router.patch("/v1/clients/{id}") { request, context in
             try context.require(.crmWrite)
-            let input = try await request.decode(as: ClientInput.self, context: context)
+            let input = try await decodeBody(ClientInput.self, request, context)
             return try clientView(try store.updateClient(try client(context).id, input, who: context.who), context)
         }
         router.get("/v1/clients/{id}/accounts") { _, context in
@@ -96,7 +96,7 @@ public struct APIServer: Sendable {
         }
         router.post("/v1/clients/{id}/accounts") { request, context in
             try context.require(.crmWrite, .ops)
-            let body = try await request.decode(as: LinkBody.self, context: context)
+            let body = try await decodeBody(LinkBody.self, request, context)
             let link = try store.link(body.kind, body.value, to: try client(context).id, who: context.who)
             return EditedResponse(status: .created, response: LinkView(link))
         }
@@ -118,7 +118,7 @@ public struct APIServer: Sendable {
         }
         router.post("/v1/clients/{id}/interactions") { request, context in
             try context.require(.crmWrite)
-            let body = try await request.decode(as: InteractionBody.self, context: context)
+            let body = try await decodeBody(InteractionBody.self, request, context)
             var time: Int64?
             if let text = body.time {
                 guard let parsed = ISOTime.parse(text) else { throw APIError.invalid("time", "'\(text)' is not an ISO 8601 time") }
@@ -223,22 +223,22 @@ public struct APIServer: Sendable {
         }
         router.post("/v1/clients/{id}/kyc/documents") { request, context in
             try context.require(.crmWrite, .compliance)
-            let input = try await request.decode(as: DocumentInput.self, context: context)
+            let input = try await decodeBody(DocumentInput.self, request, context)
             return EditedResponse(status: .created, response: try kycView(try store.addDocument(try client(context).id, input, who: context.who), context))
         }
         router.put("/v1/clients/{id}/kyc/factors") { request, context in
             try context.require(.crmWrite, .compliance)
-            let factors = try await request.decode(as: DueDiligenceFactors.self, context: context)
+            let factors = try await decodeBody(DueDiligenceFactors.self, request, context)
             return try kycView(try store.setFactors(try client(context).id, factors, who: context.who), context)
         }
         router.put("/v1/clients/{id}/kyc/declarations") { request, context in
             try context.require(.compliance)
-            let declarations = try await request.decode(as: EDDDeclarations.self, context: context)
+            let declarations = try await decodeBody(EDDDeclarations.self, request, context)
             return try kycView(try store.setDeclarations(try client(context).id, declarations, who: context.who), context)
         }
         router.post("/v1/clients/{id}/kyc/edd") { request, context in
             try context.require(.compliance)
-            let body = try await request.decode(as: EDDBody.self, context: context)
+            let body = try await decodeBody(EDDBody.self, request, context)
             return try kycView(try store.moveEDD(try client(context).id, to: body.status, why: body.why, who: context.who), context)
         }
         router.get("/v1/clients/{id}/alerts") { request, context in
@@ -254,7 +254,7 @@ public struct APIServer: Sendable {
         }
         router.post("/v1/alerts/{alertID}/status") { request, context in
             try context.require(.compliance)
-            let body = try await request.decode(as: AlertStatusBody.self, context: context)
+            let body = try await decodeBody(AlertStatusBody.self, request, context)
             guard let id = context.parameters.get("alertID", as: UInt64.self) else { throw APIError.notFound("no such alert") }
             return AlertView(try store.moveAlert(id, to: body.status, note: body.note, who: context.who))
         }
@@ -281,12 +281,12 @@ public struct APIServer: Sendable {
         }
         router.post("/v1/recon/breaks/{breakID}/investigate") { request, context in
             try context.require(.ops)
-            let body = try await request.decode(as: InvestigateBody.self, context: context)
+            let body = try await decodeBody(InvestigateBody.self, request, context)
             return BreakView(try reconciling { try reconciler.investigate(try breakID(context), who: context.who, note: body.note) }, now: ISOTime.now())
         }
         router.post("/v1/recon/breaks/{breakID}/resolve") { request, context in
             try context.require(.ops)
-            let body = try await request.decode(as: ResolveBody.self, context: context)
+            let body = try await decodeBody(ResolveBody.self, request, context)
             let id = try breakID(context)
             if body.adjust == true {
                 guard let why = body.why, !why.isEmpty else { throw APIError.invalid("why", "an adjustment needs a reason") }
@@ -335,7 +335,7 @@ public struct APIServer: Sendable {
         }
         router.post("/v1/tokens") { request, context in
             try context.require()
-            let body = try await request.decode(as: TokenBody.self, context: context)
+            let body = try await decodeBody(TokenBody.self, request, context)
             let (token, record) = try store.createToken(name: body.name, role: body.role, who: context.who)
             return EditedResponse(status: .created, response: TokenView(record, token: token))
         }
@@ -343,6 +343,16 @@ public struct APIServer: Sendable {
             try context.require()
             return TokenView(try store.revokeToken(id: try context.parameters.require("tokenID"), who: context.who))
         }
+    }
+}
+
+/// A JSON body; what cannot be read is a 400 naming the field.
+func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, _ context: APIContext) async throws -> T {
+    let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+    do {
+        return try JSONDecoder().decode(type, from: Data(buffer: buffer))
+    } catch let error as DecodingError {
+        throw APIError(.badRequest, code: "invalid", ErrorTranslation.describe(error), field: ErrorTranslation.field(error))
     }
 }
 

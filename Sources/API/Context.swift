@@ -123,7 +123,9 @@ struct ErrorTranslation: RouterMiddleware {
         case .keyNotFound(let key, _): return "\(key.stringValue) is required"
         case .typeMismatch(let type, _): return "expected \(type)"
         case .valueNotFound(let type, _): return "expected \(type), found null"
-        case .dataCorrupted(let context): return context.debugDescription.isEmpty ? "the body is not valid JSON" : context.debugDescription
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty { return "the body is not valid JSON" }
+            return context.debugDescription.replacingOccurrences(of: "Cannot initialize ", with: "not a valid ")
         @unknown default: return "the body cannot be read"
         }
     }

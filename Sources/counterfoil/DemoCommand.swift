@@ -1,4 +1,5 @@
 import ArgumentParser
+import CRM
 import FIXAcceptor
 import FIXSession
 import Foundation
@@ -26,6 +27,9 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(help: "Where the settings, the certificates and the ledger live.")
     var folder = "var"
+
+    @Option(name: .customLong("api-port"), help: "The HTTP API's port, when the settings are first written.")
+    var apiPort = 8080
 
     @Option(help: "The acceptor's port, when the settings are first written.")
     var port = 9878
@@ -55,6 +59,9 @@ struct DemoCommand: AsyncParsableCommand {
         let ledger = try Ledger(folder: ledgerFolder)
         defer { ledger.close() }
         let acceptor = try settings.acceptor(ledger: ledger, logger: logger)
+        let api = try APISettings(file: settings.file, override: nil)
+        let apiServices = try api.services(ledger: ledger, logger: logger)
+        let tokenFile = try prepareCRM(ledger: ledger, settings: api)
 
         var initiator = InitiatorConfiguration(port: session.acceptPort, senderCompID: Self.platform,
                                                targetCompID: session.id.senderCompID)
@@ -70,16 +77,44 @@ struct DemoCommand: AsyncParsableCommand {
               \(bin) sessions --ledger \(ledgerFolder)
               \(bin) positions --ledger \(ledgerFolder)
               \(bin) trades --ledger \(ledgerFolder) --account ALPHA-001
+              curl -H "Authorization: Bearer $(cat \(tokenFile))" http://\(api.host):\(api.port)/v1/clients
+              curl -H "Authorization: Bearer $(cat \(tokenFile))" http://\(api.host):\(api.port)/v1/clients/C000001/trades?limit=5
             Ctrl-C stops it.
             """)
         let platform = DemoPlatformService(initiator: DropCopyInitiator(configuration: initiator, logger: logger), rate: rate,
                                            logger: logger)
-        let group = ServiceGroup(services: [AcceptorService(acceptor: acceptor), platform],
+        let group = ServiceGroup(services: [AcceptorService(acceptor: acceptor), platform] + apiServices,
                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 
-    private func demoSettings(_ certificates: DevelopmentCertificates) -> String {
+    /// On the first start: a client per demo account, linked, and an admin token kept in
+    /// FOLDER/admin.token (readable by the owner only). Returns the token file.
+    private func prepareCRM(ledger: Ledger, settings: APISettings) throws -> String {
+        let tokenFile = folder + "/admin.token"
+        let store = try settings.store(ledger: ledger)
+        if try store.clients(limit: 1).isEmpty {
+            let countries = ["GB", "GB", "US", "LU", "CH", "GB", "US", "IE"]
+            for (index, account) in ExecutionFlow.accounts.enumerated() {
+                let name = account.split(separator: "-").first.map { $0.capitalized } ?? account
+                let client = try store.createClient(ClientInput(kind: index % 2 == 0 ? .person : .company, name: "\(name) \(index % 2 == 0 ? "Family" : "Capital")",
+                                                                countryOfResidence: countries[index], status: .active, tags: ["demo"]), who: "demo")
+                _ = try store.link(.account, account, to: client.id, who: "demo")
+            }
+        }
+        if !FileManager.default.fileExists(atPath: tokenFile) {
+            let (token, _) = try store.createToken(name: "demo admin", role: .admin, who: "demo")
+            FileManager.default.createFile(atPath: tokenFile, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
+        }
+        return tokenFile
+    }
+
+    private func demoSettings(_ certificates: DevelopmentCertificates) throws -> String {
+        let keyFile = folder + "/data.key"
+        if !FileManager.default.fileExists(atPath: keyFile) {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: keyFile, contents: Data(DataKey.generate().utf8), attributes: [.posixPermissions: 0o600])
+        }
         let dictionary = "FixDictionaries/FIX44-DropCopy.xml"
         let validation = FileManager.default.fileExists(atPath: dictionary)
             ? "DataDictionary=\(dictionary)"
@@ -105,6 +140,11 @@ struct DemoCommand: AsyncParsableCommand {
             BeginString=FIX.4.4
             TargetCompID=\(Self.platform)
             ClientCertificateSubject=CN=\(Self.clientName)
+
+            # The HTTP API (the CRM link), and the key that seals personal data at rest.
+            [API]
+            Listen=127.0.0.1:\(apiPort)
+            DataKeyFile=\(keyFile)
 
             """
     }

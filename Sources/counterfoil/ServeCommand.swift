@@ -22,6 +22,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The settings file.")
     var config: String
 
+    @Option(name: .customLong("api-listen"), help: "Where the HTTP API listens, HOST:PORT (overrides [API] Listen; default 127.0.0.1:8080).")
+    var apiListen: String?
+
     func run() async throws {
         let settings = try ServiceSettings(path: config)
         let folder = settings.ledgerFolder(default: "var/ledger")
@@ -32,6 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
         let acceptor = try settings.acceptor(ledger: ledger, logger: logger)
         logger.info("ledger open", metadata: ["folder": "\(folder)", "sessions": "\(settings.sessions.count)"])
         var services: [any Service] = [AcceptorService(acceptor: acceptor)]
+        services += try APISettings(file: settings.file, override: apiListen).services(ledger: ledger, logger: logger)
         let recon = try ReconSettings(path: config)
         if let time = recon.scheduleSeconds {
             let schedule = ScheduledReconciliation(
