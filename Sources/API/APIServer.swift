@@ -341,7 +341,11 @@ public struct APIServer: Sendable {
         }
         router.delete("/v1/tokens/{tokenID}") { _, context in
             try context.require()
-            return TokenView(try store.revokeToken(id: try context.parameters.require("tokenID"), who: context.who))
+            let id = try context.parameters.require("tokenID")
+            if id == context.token?.id {
+                throw APIError(.conflict, code: "conflict", "a token cannot revoke itself; revoke it with another admin token or `counterfoil token revoke`")
+            }
+            return TokenView(try store.revokeToken(id: id, who: context.who))
         }
     }
 }

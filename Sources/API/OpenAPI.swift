@@ -270,7 +270,11 @@ enum OpenAPIDocument {
                             required: ["id", "provider", "status", "type", "kind", "account", "subject", "oppositeSign", "note", "firstRun", "lastRun",
                                        "daysOpen", "history"]),
             "Investigate": object(["note": ["type": "string", "minLength": 1]], required: ["note"]),
-            "Resolve": object(["adjust": boolean, "why": string, "explanation": string, "price": decimal]),
+            "Resolve": ["oneOf": [
+                object(["explanation": ["type": "string", "minLength": 1]], required: ["explanation"]),
+                object(["adjust": ["type": "boolean", "enum": [true]], "why": ["type": "string", "minLength": 1], "price": decimal],
+                       required: ["adjust", "why"]),
+            ], "description": "an accepted explanation, or an adjustment booked through the ledger"],
             "Audit": object(["id": integer, "time": time, "who": string, "action": string, "target": string, "before": string, "after": string],
                             required: ["id", "time", "who", "action", "target"]),
             "TokenInput": object(["name": ["type": "string", "minLength": 1, "maxLength": 100],

@@ -226,3 +226,55 @@ extension TestClientProtocol {
         }
     }
 }
+
+@Suite struct OpenAPIConformanceTests {
+    /// The schemathesis command, from PATH or the user's pip scripts folder.
+    static func schemathesis() -> String? {
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+            + [NSHomeDirectory() + "/.local/bin", "/usr/local/bin"]
+        return paths.map { $0 + "/schemathesis" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    @Test("schemathesis against the live server finds no server error and no answer that breaks the OpenAPI document")
+    func schemathesisFindsNothing() async throws {
+        let command = try #require(Self.schemathesis(), "schemathesis is not installed (scripts/test installs it with pip)")
+        let books = try APIBooks()
+        defer { books.close() }
+        // Books and CRM data for the routes to answer with: clients, links, a KYC file, an alert, a recon break.
+        let client = try books.store.createClient(ClientInput(name: "Ada Lovelace", countryOfResidence: "GB", status: .lead,
+                                                              dateOfBirth: "1815-12-10"), who: "test")
+        let account = try #require(try books.ledger.positions().first?.account)
+        _ = try books.store.link(.account, account, to: client.id, who: "test")
+        _ = try books.store.addDocument(client.id, DocumentInput(kind: .passport, number: "P123", issuingCountry: "GB", expiry: "2030-01-01",
+                                                                 method: .document, result: .passed), who: "test")
+        _ = try MonitoringEngine(store: books.store).process()
+        let folder = TemporaryFolder("statement")
+        defer { folder.cleanup() }
+        try "account,instrument,quantity\n\(account),NOPE,5\n".write(toFile: folder.file("s.csv"), atomically: true, encoding: .utf8)
+        _ = try books.server.reconciler.run(try StatementReader.read(path: folder.file("s.csv")), provider: "p", who: "test")
+
+        let app = Application(router: books.server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = [
+                "run", "http://127.0.0.1:\(port)/v1/openapi.json", "-H", "Authorization: Bearer \(books.tokens[.admin]!)",
+                "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                "--exclude-path", "/v1/events", "--max-examples", "25", "--phases", "coverage,fuzzing,stateful",
+                "--mode", "all", "--generation-deterministic", "--no-color",
+            ]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            process.environment = ProcessInfo.processInfo.environment.merging(["SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"]) { _, new in new }
+            try process.run()
+            // Read while it runs (a full pipe would stall it), then wait off the cooperative pool.
+            let data = await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+            await Task.detached { process.waitUntilExit() }.value
+            let text = String(decoding: data, as: UTF8.self)
+            #expect(process.terminationStatus == 0, "\(text.suffix(4000))")
+            #expect(text.contains("passed"))
+        }
+    }
+}
