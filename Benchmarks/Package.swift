@@ -65,6 +65,34 @@ let package = Package(
             path: "Benchmarks/ReconciliationBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        // A client's history: the store-level page latency (package-benchmark)…
+        .executableTarget(
+            name: "APIBenchmarks",
+            dependencies: [
+                "APIBenchData",
+                .product(name: "Benchmark", package: "package-benchmark"),
+            ],
+            path: "Benchmarks/APIBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        // …and the HTTP API over the same books, for wrk (scripts/api-wrk.sh).
+        .executableTarget(
+            name: "APIBenchServer",
+            dependencies: ["APIBenchData"],
+            path: "Sources/APIBenchServer"
+        ),
+        // One million trades over 10,000 clients, booked once and kept between runs.
+        .target(
+            name: "APIBenchData",
+            dependencies: [
+                .product(name: "API", package: "Counterfoil"),
+                .product(name: "CRM", package: "Counterfoil"),
+                .product(name: "Ledger", package: "Counterfoil"),
+                .product(name: "Reconciliation", package: "Counterfoil"),
+                .product(name: "ExactNumbers", package: "Counterfoil"),
+            ],
+            path: "Sources/APIBenchData"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
