@@ -238,9 +238,15 @@ public final class CRMStore: Sendable {
         }
     }
 
-    /// The ledger accounts (FIX Account) linked to a client.
+    /// The ledger accounts linked to a client: its FIX Accounts (1), and its PartyIDs as
+    /// the ledger books executions that name no Account (`source:role:id`).
     public func accounts(of clientID: String) throws -> [String] {
-        try links(of: clientID).filter { $0.kind == .account }.map(\.value).sorted()
+        try links(of: clientID).filter { $0.kind != .login }.map(\.value).sorted()
+    }
+
+    /// The client a ledger account belongs to: an Account link, else a PartyID link.
+    public func client(ofLedgerAccount account: String) throws -> String? {
+        try client(linkedTo: .account, account) ?? client(linkedTo: .party, account)
     }
 
     /// Accounts with bookings that no client is linked to: booked, waiting for ops to link them.
@@ -249,7 +255,7 @@ public final class CRMStore: Sendable {
         var result: [String] = []
         try ledger.forEachBalance { account, _, _ in
             guard seen.insert(account).inserted else { return }
-            if try client(linkedTo: .account, account) == nil { result.append(account) }
+            if try client(ofLedgerAccount: account) == nil { result.append(account) }
         }
         return result.sorted()
     }

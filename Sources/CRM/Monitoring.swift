@@ -92,7 +92,7 @@ public final class MonitoringEngine: @unchecked Sendable {
 
     private func client(of account: String) throws -> String? {
         if let known = clientByAccount[account] { return known }
-        let found = try store.client(linkedTo: .account, account)
+        let found = try store.client(ofLedgerAccount: account)
         clientByAccount[account] = found
         return found
     }

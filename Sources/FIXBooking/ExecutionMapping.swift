@@ -90,8 +90,32 @@ public struct ExecutionMapping: Sendable {
         return build(m, source: source, id: reportID, kind: kind, account: account, side: side)
     }
 
+    /// Without an Account (1), the account a PartyID names: the first party whose role
+    /// (452) is customer account (24) or client ID (3), as `source:role:id` (447:452:448),
+    /// the form a CRM links PartyIDs to clients with.
+    static func partyAccount(_ m: FIXMessage) -> String? {
+        var best: (rank: Int, value: String)?
+        var position = 0
+        while let idPosition = m.position(of: 448, from: position) {
+            let id = m[idPosition].value.string
+            var source = ""
+            var role = ""
+            var next = idPosition + 1
+            while next < m.count, m.tag(at: next) == 447 || m.tag(at: next) == 452 || m.tag(at: next) == 802 {
+                if m.tag(at: next) == 447 { source = m[next].value.string }
+                if m.tag(at: next) == 452 { role = m[next].value.string }
+                next += 1
+            }
+            let rank = role == "24" ? 0 : (role == "3" ? 1 : 2)
+            if rank < 2 && !id.isEmpty && (best == nil || rank < best!.rank) { best = (rank, "\(source):\(role):\(id)") }
+            position = idPosition + 1
+        }
+        return best?.value
+    }
+
     func build(_ m: FIXMessage, source: String, id: String, kind: ExecutionKind, account: String?, side sideValue: FIXValue?) -> MappedMessage {
-        guard let account, !account.isEmpty else { return .invalid("missing Account (1)") }
+        let account = (account?.isEmpty ?? true) ? Self.partyAccount(m) : account
+        guard let account, !account.isEmpty else { return .invalid("missing Account (1) and no PartyID (448) with role 24 or 3") }
         guard let instrument = m[tag: 55]?.string, !instrument.isEmpty else { return .invalid("missing Symbol (55)") }
         guard let sideValue, let sideByte = try? sideValue.char() else { return .invalid("missing or malformed Side (54)") }
         let side: Side

@@ -101,11 +101,16 @@ final class CRMBooks {
         #expect(throws: CRMError(.conflict, "account 'ACC-1' is linked to client C000001; unlink it first", field: "value")) {
             try books.store.link(.account, "ACC-1", to: alan.id, who: "ops")
         }
-        #expect(try books.store.accounts(of: ada.id) == ["ACC-1", "ACC-2"])
+        #expect(try books.store.accounts(of: ada.id) == ["ACC-1", "ACC-2", "D:3:TRADER-7"])
         #expect(try books.store.unlinkedAccounts() == ["ACC-3"])
         try books.store.unlink(.account, "ACC-2", who: "ops")
         #expect(try books.store.unlinkedAccounts() == ["ACC-2", "ACC-3"])
         #expect(try books.store.client(linkedTo: .party, "D:3:TRADER-7") == ada.id)
+        // Executions that named no Account are booked to their PartyID: the party link finds them.
+        try books.ledger.book([fill("P1", "D:3:TRADER-7")])
+        #expect(try books.store.trades(of: ada.id).trades.map(\.executionID) == ["P1", "E1"])
+        #expect(try books.store.client(ofLedgerAccount: "D:3:TRADER-7") == ada.id)
+        #expect(try books.store.unlinkedAccounts() == ["ACC-2", "ACC-3"])
     }
 
     @Test("interactions are listed per client, newest first")

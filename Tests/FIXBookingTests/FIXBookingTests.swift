@@ -75,7 +75,7 @@ let header: [(Int, String)] = [(49, "PLATFORM1"), (56, "COUNTERFOIL"), (34, "7")
     }
 
     static let invalidCases: [(fields: [(Int, String)], reason: String)] = [
-        ([(17, "E1"), (150, "F"), (55, "AAPL"), (54, "1"), (32, "5"), (31, "190"), (15, "USD")], "missing Account (1)"),
+        ([(17, "E1"), (150, "F"), (55, "AAPL"), (54, "1"), (32, "5"), (31, "190"), (15, "USD")], "missing Account (1) and no PartyID (448) with role 24 or 3"),
         ([(17, "E1"), (150, "F"), (1, "A"), (55, "AAPL"), (54, "1"), (32, "5"), (31, "1,90"), (15, "USD")], "LastPx (31) '1,90' is not a number"),
         ([(17, "E1"), (150, "F"), (1, "A"), (55, "AAPL"), (54, "9"), (32, "5"), (31, "190"), (15, "USD")], "Side (54) 9 is neither a buy nor a sell"),
         ([(17, "E1"), (150, "F"), (1, "A"), (55, "AAPL"), (54, "1"), (31, "190"), (15, "USD")], "missing LastQty (32)"),
@@ -89,6 +89,19 @@ let header: [(Int, String)] = [(49, "PLATFORM1"), (56, "COUNTERFOIL"), (34, "7")
             guard case .invalid(let why) = mapped else { Issue.record("\(mapped)"); continue }
             #expect(why == reason)
         }
+    }
+
+    @Test("without an Account (1), the PartyID with role customer account (24) or client ID (3) names the account")
+    func partyAccount() throws {
+        let mapped = try withMessage([(35, "8")] + header + [(17, "E1"), (150, "F"), (55, "AAPL"), (54, "1"), (32, "5"), (31, "190"), (15, "USD"),
+                                     (453, "3"), (448, "BROKER-X"), (447, "D"), (452, "1"), (448, "TRADER-7"), (447, "D"), (452, "3"),
+                                     (448, "ACC-77"), (447, "D"), (452, "24")]) { mapping.map($0, source: "s") }
+        guard case .execution(let e) = mapped else { Issue.record("\(mapped)"); return }
+        #expect(e.account == "D:24:ACC-77")
+        let withAccount = try withMessage([(35, "8")] + header + [(17, "E1"), (150, "F"), (1, "A-1"), (55, "AAPL"), (54, "1"), (32, "5"),
+                                          (31, "190"), (15, "USD"), (453, "1"), (448, "TRADER-7"), (447, "D"), (452, "3")]) { mapping.map($0, source: "s") }
+        guard case .execution(let f) = withAccount else { Issue.record("\(withAccount)"); return }
+        #expect(f.account == "A-1", "Account (1) wins")
     }
 
     @Test("a TradeCaptureReport books the first side's account and side under its TradeReportID")
