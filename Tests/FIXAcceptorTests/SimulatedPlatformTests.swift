@@ -83,24 +83,11 @@ import Testing
 
     @Test("RequestForPositions: the platform answers with PositionReports, kept and reconciled clean against the books")
     func positionsRequestedAndReconciled() async throws {
-        let folder = temporaryFolder("positions-request")
+        let (folder, port, sessions) = try Self.plainSession("positions-request")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let port = freePort()
-        let settings = """
-            [DEFAULT]
-            SenderCompID=COUNTERFOIL
-            SocketAcceptPort=\(port)
-            SocketUseSSL=N
-            DataDictionary=\(packageRoot.path)/FixDictionaries/FIX44-DropCopy.xml
-            [SESSION]
-            BeginString=FIX.4.4
-            TargetCompID=DEMO-PLATFORM
-            """
-        let sessions = try SessionSettings.load(try SettingsFile(text: settings, path: "recon.cfg"))
         let ledger = try Ledger(folder: folder + "/ledger")
         defer { ledger.close() }
-        var logger = Logger(label: "positions")
-        logger.logLevel = .critical
+        let logger = Self.quietLogger
         let acceptor = try Acceptor(sessions: sessions, ledger: ledger, logger: logger)
         try await acceptor.start()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -160,26 +147,13 @@ import Testing
         let secondsOfDay = Int(Acceptor.now() / 1_000_000_000 % 86_400)
         guard secondsOfDay > 120 && secondsOfDay < 86_000 else { return }  // the day is about to turn: nothing to learn
         let due = secondsOfDay - 60
-        let folder = temporaryFolder("positions-schedule")
+        let (folder, port, sessions) = try Self.plainSession(
+            "positions-schedule", extra: "RequestForPositionsTime=\(String(format: "%02d:%02d:%02d", due / 3600, due / 60 % 60, due % 60))")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let port = freePort()
-        let settings = """
-            [DEFAULT]
-            SenderCompID=COUNTERFOIL
-            SocketAcceptPort=\(port)
-            SocketUseSSL=N
-            DataDictionary=\(packageRoot.path)/FixDictionaries/FIX44-DropCopy.xml
-            [SESSION]
-            BeginString=FIX.4.4
-            TargetCompID=DEMO-PLATFORM
-            RequestForPositionsTime=\(String(format: "%02d:%02d:%02d", due / 3600, due / 60 % 60, due % 60))
-            """
-        let sessions = try SessionSettings.load(try SettingsFile(text: settings, path: "schedule.cfg"))
         #expect(sessions[0].requestForPositionsSeconds == due)
         let ledger = try Ledger(folder: folder + "/ledger")
         defer { ledger.close() }
-        var logger = Logger(label: "schedule")
-        logger.logLevel = .critical
+        let logger = Self.quietLogger
         let acceptor = try Acceptor(sessions: sessions, ledger: ledger, logger: logger)
         try await acceptor.start()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -199,5 +173,30 @@ import Testing
         await acceptor.shutdown()
         try await group.shutdownGracefully()
         #expect(try ledger.reports(kind: "RequestForPositionsAck", source: session).count == 1, "one request a day")
+    }
+
+    /// A plain-TCP drop-copy session with the demo platform, on a free port, validated with
+    /// the shipped dictionary; `extra` lines go into its [SESSION].
+    static func plainSession(_ name: String, extra: String = "") throws -> (folder: String, port: Int, sessions: [SessionSettings]) {
+        let folder = temporaryFolder(name)
+        let port = freePort()
+        let settings = """
+            [DEFAULT]
+            SenderCompID=COUNTERFOIL
+            SocketAcceptPort=\(port)
+            SocketUseSSL=N
+            DataDictionary=\(packageRoot.path)/FixDictionaries/FIX44-DropCopy.xml
+            [SESSION]
+            BeginString=FIX.4.4
+            TargetCompID=DEMO-PLATFORM
+            \(extra)
+            """
+        return (folder, port, try SessionSettings.load(try SettingsFile(text: settings, path: "\(name).cfg")))
+    }
+
+    static var quietLogger: Logger {
+        var logger = Logger(label: "simulated")
+        logger.logLevel = .critical
+        return logger
     }
 }
