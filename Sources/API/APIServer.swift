@@ -148,7 +148,7 @@ public struct APIServer: Sendable {
                 cursor = value
             }
             let page = try store.trades(of: try client(context).id, filter: try query.tradeFilter(), before: cursor, limit: try query.limit())
-            return Page(items: page.trades.map(TradeView.init), nextCursor: page.nextCursor.map(String.init))
+            return JSONWriter.tradePage(page)
         }
         router.get("/v1/clients/{id}/positions") { request, context in
             try context.requireReader()

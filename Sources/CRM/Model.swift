@@ -140,12 +140,28 @@ public struct AuditEntry: Codable, Sendable, Hashable {
 
 /// Times in the API and in records: nanoseconds since the epoch ⇄ ISO 8601 UTC.
 public enum ISOTime {
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
     public static func format(_ nanoseconds: Int64) -> String {
-        let seconds = nanoseconds / 1_000_000_000
-        let millis = (nanoseconds / 1_000_000) % 1000
-        let day = CalendarDay(daysSinceEpoch: Int(seconds / 86_400))
-        let s = Int(seconds % 86_400)
-        return String(format: "%@T%02d:%02d:%02d.%03dZ", day.description, s / 3600, s / 60 % 60, s % 60, Int(millis))
+        let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let (y, m, d) = CalendarDay.civilFromDays(Int(days))
+        let s = Int(seconds - days * 86_400)
+        let millis = Int((nanoseconds - seconds * 1_000_000_000) / 1_000_000)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+        }
+        digits(y, 4); bytes.append(UInt8(ascii: "-")); digits(m, 2); bytes.append(UInt8(ascii: "-")); digits(d, 2)
+        bytes.append(UInt8(ascii: "T"))
+        digits(s / 3600, 2); bytes.append(UInt8(ascii: ":")); digits(s / 60 % 60, 2); bytes.append(UInt8(ascii: ":")); digits(s % 60, 2)
+        bytes.append(UInt8(ascii: ".")); digits(millis, 3); bytes.append(UInt8(ascii: "Z"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.fff]][Z]`.

@@ -134,7 +134,7 @@ public struct JournalEntry: Hashable, Sendable {
         return w.bytes
     }
 
-    init(offset: UInt64, kind: Kind, source: String, executionID: String, reference: UInt64, account: String,
+    public init(offset: UInt64, kind: Kind, source: String, executionID: String, reference: UInt64, account: String,
          instrument: String, side: Side, quantity: ExactDecimal, price: ExactDecimal, currency: String,
          tradeDate: CalendarDay, valueDate: CalendarDay, transactTime: Int64, commission: ExactDecimal,
          fees: ExactDecimal, bookedAt: Int64, memo: String, postings: [Posting]) {

@@ -19,6 +19,17 @@ public enum MillionTrades {
     public static func prepare() throws -> (Ledger, CRMStore) {
         let marker = folder + "/complete"
         if !FileManager.default.fileExists(atPath: marker) {
+            try build()
+            FileManager.default.createFile(atPath: marker, contents: Data())
+        }
+        let ledger = try Ledger(folder: folder)
+        return (ledger, try CRMStore(ledger: ledger))
+    }
+
+    /// Books the trades and makes the clients; the environment is closed (every reference
+    /// to it gone) when this returns, so that it can be opened again.
+    static func build() throws {
+        do {
             try? FileManager.default.removeItem(atPath: folder)
             let ledger = try Ledger(folder: folder, settings: LedgerSettings(batchSizeMax: 4096, initialMapSize: 4 << 30))
             let store = try CRMStore(ledger: ledger)
@@ -45,9 +56,6 @@ public enum MillionTrades {
                 _ = try store.link(.account, account(client), to: created.id, who: "bench")
             }
             ledger.close()
-            FileManager.default.createFile(atPath: marker, contents: Data())
         }
-        let ledger = try Ledger(folder: folder)
-        return (ledger, try CRMStore(ledger: ledger))
     }
 }
