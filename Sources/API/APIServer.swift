@@ -147,7 +147,8 @@ public struct APIServer: Sendable {
                 guard let value = UInt64(text), value > 0 else { throw APIError.invalid("cursor", "'\(text)' is not a cursor from an earlier page") }
                 cursor = value
             }
-            let page = try store.trades(of: try client(context).id, filter: try query.tradeFilter(), before: cursor, limit: try query.limit())
+            let page = try store.trades(of: try context.parameters.require("id"), filter: try query.tradeFilter(), before: cursor,
+                                        limit: try query.limit())
             return JSONWriter.tradePage(page)
         }
         router.get("/v1/clients/{id}/positions") { request, context in

@@ -61,14 +61,30 @@ struct JSONWriter {
     }
 
     /// `width` digits, zero-padded.
+    @inline(__always)
     mutating func padded(_ value: Int, _ width: Int) {
-        var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
-        var n = value
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(n / divisor % 10))
-            n %= divisor
-            divisor /= 10
+        switch width {
+        case 2:
+            bytes.append(UInt8(truncatingIfNeeded: 48 + value / 10 % 10))
+            bytes.append(UInt8(truncatingIfNeeded: 48 + value % 10))
+        case 3:
+            bytes.append(UInt8(truncatingIfNeeded: 48 + value / 100 % 10))
+            bytes.append(UInt8(truncatingIfNeeded: 48 + value / 10 % 10))
+            bytes.append(UInt8(truncatingIfNeeded: 48 + value % 10))
+        case 4:
+            bytes.append(UInt8(truncatingIfNeeded: 48 + value / 1000 % 10))
+            bytes.append(UInt8(truncatingIfNeeded: 48 + value / 100 % 10))
+            bytes.append(UInt8(truncatingIfNeeded: 48 + value / 10 % 10))
+            bytes.append(UInt8(truncatingIfNeeded: 48 + value % 10))
+        default:
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var n = value
+            while divisor > 0 {
+                bytes.append(UInt8(truncatingIfNeeded: 48 + n / divisor % 10))
+                n %= divisor
+                divisor /= 10
+            }
         }
     }
 

@@ -2,6 +2,7 @@ import CLMDB
 import ExactNumbers
 import Foundation
 import Ledger
+import Synchronization
 
 /// Settings of the CRM link that change what it decides.
 public struct CRMSettings: Sendable {
@@ -40,6 +41,8 @@ public final class CRMStore: Sendable {
     let meta: MDB_dbi
     /// Sanctions lists in memory, swapped whole on reload.
     let lists = ScreeningListsBox()
+    /// Decoded token records by hash, with the stored bytes they were decoded from.
+    let tokenCache = Mutex<[String: (bytes: [UInt8], record: TokenRecord)]>([:])
 
     public init(ledger: Ledger, settings: CRMSettings = CRMSettings(), dataKey: DataKey? = nil) throws {
         self.ledger = ledger
@@ -239,9 +242,25 @@ public final class CRMStore: Sendable {
     }
 
     /// The ledger accounts linked to a client: its FIX Accounts (1), and its PartyIDs as
-    /// the ledger books executions that name no Account (`source:role:id`).
+    /// the ledger books executions that name no Account (`source:role:id`). Read from the
+    /// link index's keys alone: a client's history asks this on every page.
     public func accounts(of clientID: String) throws -> [String] {
-        try links(of: clientID).filter { $0.kind != .login }.map(\.value).sorted()
+        try ledger.environment.read { txn in
+            var result: [String] = []
+            let prefix = Self.clientKey(clientID)
+            try txn.scan(clientLinks, from: prefix) { key, _ in
+                guard key.starts(with: prefix) else { return false }
+                var r = ByteReader(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
+                if try r.string() != IdentifierKind.login.rawValue { result.append(try r.string()) }
+                return true
+            }
+            return result.sorted()
+        }
+    }
+
+    /// Whether a client exists, without decoding it.
+    public func exists(_ clientID: String) throws -> Bool {
+        try ledger.environment.read { try $0.get(clients, Self.clientKey(clientID)) { _ in true } ?? false }
     }
 
     /// The client a ledger account belongs to: an Account link, else a PartyID link.

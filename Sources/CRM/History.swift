@@ -39,7 +39,7 @@ public struct TradePage: Sendable {
 
 extension CRMStore {
     func accounts(of clientID: String, only account: String?) throws -> [String] {
-        guard try client(clientID) != nil else { throw CRMError(.notFound, "no client \(clientID)") }
+        guard try exists(clientID) else { throw CRMError(.notFound, "no client \(clientID)") }
         let accounts = try self.accounts(of: clientID)
         if let account {
             guard accounts.contains(account) else { throw CRMError.invalid("account", "'\(account)' is not linked to client \(clientID)") }

@@ -29,7 +29,14 @@ public struct TokenRecord: Codable, Sendable, Hashable {
 
 extension CRMStore {
     static func tokenHash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        let hex = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in SHA256.hash(data: Data(token.utf8)) {
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 0xF)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Creates a token; the returned string is shown once and never stored.
@@ -48,9 +55,22 @@ extension CRMStore {
         return (token, record)
     }
 
-    /// The live token's record, nil for an unknown or revoked one.
+    /// The live token's record, nil for an unknown or revoked one. Every call reads the
+    /// stored record (a revocation, from any process, counts at once); the decoded record
+    /// is reused while the stored bytes are the same.
     public func authenticate(_ token: String) throws -> TokenRecord? {
-        let record = try ledger.environment.read { try Records.get($0, tokens, Array(Self.tokenHash(token).utf8), as: TokenRecord.self) }
+        let hash = Self.tokenHash(token)
+        let record = try ledger.environment.read { txn in
+            try txn.get(tokens, Array(hash.utf8)) { bytes -> TokenRecord in
+                if let cached = tokenCache.withLock({ $0[hash] }), cached.bytes.elementsEqual(bytes) { return cached.record }
+                let record = try Records.decode(TokenRecord.self, bytes)
+                tokenCache.withLock { cache in
+                    if cache.count > 10_000 { cache.removeAll() }
+                    cache[hash] = (Array(bytes), record)
+                }
+                return record
+            }
+        }
         guard let record, record.revokedAt == nil else { return nil }
         return record
     }
