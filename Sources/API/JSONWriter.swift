@@ -7,150 +7,196 @@ import Ledger
 /// JSON written straight into bytes, for the answers the API gives most (a client's trade
 /// pages): no Encodable walk, no intermediate Strings per field. What it writes is what
 /// `TradeView` would encode; the OpenAPI document and schemathesis hold both to it.
-struct JSONWriter {
-    var bytes: [UInt8] = []
+final class JSONWriter {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private var count = 0
+    /// The last day turned into a date: trades on a page share a few days.
+    private var lastDay = Int.min
+    private var lastCivil = (year: 0, month: 0, day: 0)
 
-    init(capacity: Int) { bytes.reserveCapacity(capacity) }
-
-    mutating func raw(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    init(capacity: Int) {
+        self.capacity = max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
     }
 
-    mutating func key(_ name: StaticString, first: Bool = false) {
-        if !first { bytes.append(UInt8(ascii: ",")) }
-        bytes.append(UInt8(ascii: "\""))
+    deinit { base.deallocate() }
+
+    /// What was written, as an array (tests) or a buffer (responses).
+    var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+    var buffer: ByteBuffer { ByteBuffer(bytes: UnsafeRawBufferPointer(start: base, count: count)) }
+
+    @inline(__always)
+    private func reserve(_ more: Int) {
+        guard count + more > capacity else { return }
+        var newCapacity = capacity * 2
+        while newCapacity < count + more { newCapacity *= 2 }
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        grown.update(from: base, count: count)
+        base.deallocate()
+        base = grown
+        capacity = newCapacity
+    }
+
+    @inline(__always)
+    func byte(_ value: UInt8) {
+        reserve(1)
+        base[count] = value
+        count += 1
+    }
+
+    func append(_ raw: UnsafeRawBufferPointer) {
+        guard !raw.isEmpty else { return }
+        reserve(raw.count)
+        UnsafeMutableRawPointer(base + count).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+        count += raw.count
+    }
+
+    func raw(_ text: StaticString) {
+        append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    func key(_ name: StaticString, first: Bool = false) {
+        reserve(name.utf8CodeUnitCount + 4)
+        if !first { byte(UInt8(ascii: ",")) }
+        byte(UInt8(ascii: "\""))
         raw(name)
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        byte(UInt8(ascii: "\""))
+        byte(UInt8(ascii: ":"))
     }
 
-    mutating func string(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case 0x0A: raw("\\n")
-            case 0x0D: raw("\\r")
-            case 0x09: raw("\\t")
-            case 0..<0x20:
-                raw("\\u00")
-                bytes.append(Self.hex[Int(byte >> 4)])
-                bytes.append(Self.hex[Int(byte & 0xF)])
-            default: bytes.append(byte)
+    func string(_ value: String) {
+        var value = value
+        value.withUTF8 { utf8 in
+            byte(UInt8(ascii: "\""))
+            // Most values need no escaping: copy them whole.
+            if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                append(UnsafeRawBufferPointer(utf8))
+            } else {
+                for byte in utf8 {
+                    switch byte {
+                    case UInt8(ascii: "\""): raw("\\\"")
+                    case UInt8(ascii: "\\"): raw("\\\\")
+                    case 0x0A: raw("\\n")
+                    case 0x0D: raw("\\r")
+                    case 0x09: raw("\\t")
+                    case 0..<0x20:
+                        raw("\\u00")
+                        self.byte(Self.hex[Int(byte >> 4)])
+                        self.byte(Self.hex[Int(byte & 0xF)])
+                    default: self.byte(byte)
+                    }
+                }
             }
+            byte(UInt8(ascii: "\""))
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 
     static let hex = Array("0123456789abcdef".utf8)
 
-    mutating func unsigned(_ value: UInt64) {
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = value
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[19 - count] = UInt8(ascii: "0") + UInt8(n % 10)
-                n /= 10
-                count += 1
-            } while n > 0
-            bytes.append(contentsOf: buffer[(20 - count)...])
+    func unsigned(_ value: UInt64) {
+        reserve(20)
+        if value == 0 {
+            byte(UInt8(ascii: "0"))
+            return
         }
+        var digits = 0
+        var n = value
+        while n > 0 {
+            digits += 1
+            n /= 10
+        }
+        n = value
+        for i in stride(from: count + digits - 1, through: count, by: -1) {
+            base[i] = UInt8(truncatingIfNeeded: 48 + n % 10)
+            n /= 10
+        }
+        count += digits
     }
 
     /// `width` digits, zero-padded.
     @inline(__always)
-    mutating func padded(_ value: Int, _ width: Int) {
-        switch width {
-        case 2:
-            bytes.append(UInt8(truncatingIfNeeded: 48 + value / 10 % 10))
-            bytes.append(UInt8(truncatingIfNeeded: 48 + value % 10))
-        case 3:
-            bytes.append(UInt8(truncatingIfNeeded: 48 + value / 100 % 10))
-            bytes.append(UInt8(truncatingIfNeeded: 48 + value / 10 % 10))
-            bytes.append(UInt8(truncatingIfNeeded: 48 + value % 10))
-        case 4:
-            bytes.append(UInt8(truncatingIfNeeded: 48 + value / 1000 % 10))
-            bytes.append(UInt8(truncatingIfNeeded: 48 + value / 100 % 10))
-            bytes.append(UInt8(truncatingIfNeeded: 48 + value / 10 % 10))
-            bytes.append(UInt8(truncatingIfNeeded: 48 + value % 10))
-        default:
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            var n = value
-            while divisor > 0 {
-                bytes.append(UInt8(truncatingIfNeeded: 48 + n / divisor % 10))
-                n %= divisor
-                divisor /= 10
-            }
+    func padded(_ value: Int, _ width: Int) {
+        reserve(width)
+        var n = value
+        for i in stride(from: count + width - 1, through: count, by: -1) {
+            base[i] = UInt8(truncatingIfNeeded: 48 + n % 10)
+            n /= 10
         }
+        count += width
+    }
+
+    func civil(_ days: Int) -> (year: Int, month: Int, day: Int) {
+        if days != lastDay {
+            lastDay = days
+            lastCivil = CalendarDay.civilFromDays(days)
+        }
+        return lastCivil
     }
 
     /// An exact decimal as a JSON string, without trailing fraction zeros.
-    mutating func decimal(_ value: ExactDecimal) {
+    func decimal(_ value: ExactDecimal) {
         var mantissa = value.mantissa
         var scale = value.scale
         while scale > 0 && mantissa % 10 == 0 {
             mantissa /= 10
             scale -= 1
         }
-        bytes.append(UInt8(ascii: "\""))
-        if mantissa < 0 { bytes.append(UInt8(ascii: "-")) }
+        byte(UInt8(ascii: "\""))
+        if mantissa < 0 { byte(UInt8(ascii: "-")) }
         let magnitude = mantissa.magnitude
         guard magnitude <= UInt64.max else {
-            bytes.append(contentsOf: value.normalized.description.utf8.drop { $0 == UInt8(ascii: "-") })
-            bytes.append(UInt8(ascii: "\""))
+            for digit in value.normalized.description.utf8 where digit != UInt8(ascii: "-") { byte(digit) }
+            byte(UInt8(ascii: "\""))
             return
         }
         var divisor: UInt64 = 1
         for _ in 0..<scale { divisor *= 10 }
         unsigned(UInt64(magnitude) / divisor)
         if scale > 0 {
-            bytes.append(UInt8(ascii: "."))
+            byte(UInt8(ascii: "."))
             padded(Int(UInt64(magnitude) % divisor), scale)
         }
-        bytes.append(UInt8(ascii: "\""))
+        byte(UInt8(ascii: "\""))
     }
 
-    mutating func day(_ day: CalendarDay) {
-        let (y, m, d) = CalendarDay.civilFromDays(day.daysSinceEpoch)
-        bytes.append(UInt8(ascii: "\""))
+    func day(_ day: CalendarDay) {
+        let (y, m, d) = civil(day.daysSinceEpoch)
+        byte(UInt8(ascii: "\""))
         padded(y, 4)
-        bytes.append(UInt8(ascii: "-"))
+        byte(UInt8(ascii: "-"))
         padded(m, 2)
-        bytes.append(UInt8(ascii: "-"))
+        byte(UInt8(ascii: "-"))
         padded(d, 2)
-        bytes.append(UInt8(ascii: "\""))
+        byte(UInt8(ascii: "\""))
     }
 
     /// ISO 8601 UTC to the millisecond, as `ISOTime.format` writes it.
-    mutating func time(_ nanoseconds: Int64) {
+    func time(_ nanoseconds: Int64) {
         let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let (y, m, d) = CalendarDay.civilFromDays(Int(days))
+        let (y, m, d) = civil(Int(days))
         let s = Int(seconds - days * 86_400)
         let millis = Int((nanoseconds - seconds * 1_000_000_000) / 1_000_000)
-        bytes.append(UInt8(ascii: "\""))
+        byte(UInt8(ascii: "\""))
         padded(y, 4)
-        bytes.append(UInt8(ascii: "-"))
+        byte(UInt8(ascii: "-"))
         padded(m, 2)
-        bytes.append(UInt8(ascii: "-"))
+        byte(UInt8(ascii: "-"))
         padded(d, 2)
-        bytes.append(UInt8(ascii: "T"))
+        byte(UInt8(ascii: "T"))
         padded(s / 3600, 2)
-        bytes.append(UInt8(ascii: ":"))
+        byte(UInt8(ascii: ":"))
         padded(s / 60 % 60, 2)
-        bytes.append(UInt8(ascii: ":"))
+        byte(UInt8(ascii: ":"))
         padded(s % 60, 2)
-        bytes.append(UInt8(ascii: "."))
+        byte(UInt8(ascii: "."))
         padded(millis, 3)
         raw("Z\"")
     }
 
     /// A journal entry as `TradeView` encodes it.
-    mutating func trade(_ entry: JournalEntry) {
+    func trade(_ entry: JournalEntry) {
         raw("{")
         key("offset", first: true)
         unsigned(entry.offset)
@@ -193,7 +239,7 @@ struct JSONWriter {
 
     /// A page of trades: `{"items": […], "nextCursor": "…"}`.
     static func tradePage(_ page: TradePage) -> Response {
-        var writer = JSONWriter(capacity: 64 + page.trades.count * 420)
+        let writer = JSONWriter(capacity: 64 + page.trades.count * 420)
         writer.raw("{\"items\":[")
         for (index, entry) in page.trades.enumerated() {
             if index > 0 { writer.raw(",") }
@@ -202,12 +248,12 @@ struct JSONWriter {
         writer.raw("]")
         if let cursor = page.nextCursor {
             writer.key("nextCursor")
-            writer.bytes.append(UInt8(ascii: "\""))
+            writer.byte(UInt8(ascii: "\""))
             writer.unsigned(cursor)
-            writer.bytes.append(UInt8(ascii: "\""))
+            writer.byte(UInt8(ascii: "\""))
         }
         writer.raw("}")
         return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: writer.bytes)))
+                        body: ResponseBody(byteBuffer: writer.buffer))
     }
 }

@@ -19,7 +19,7 @@ import Testing
                                  tradeDate: CalendarDay(year: 2026, month: 11, day: 27)!, valueDate: CalendarDay(year: 1999, month: 1, day: 2)!,
                                  transactTime: time, commission: ExactDecimal(commission)!, fees: .zero, bookedAt: time + 5,
                                  memo: "", postings: [])
-        var writer = JSONWriter(capacity: 512)
+        let writer = JSONWriter(capacity: 8)
         writer.trade(entry)
         let fast = try JSONSerialization.jsonObject(with: Data(writer.bytes)) as? NSDictionary
         let slow = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(TradeView(entry))) as? NSDictionary
