@@ -85,7 +85,10 @@ let package = Package(
             ]
         ),
         // FAST feeds into the books: a JSON mapping from template fields to executions and marks.
-        .target(name: "FASTBooking", dependencies: ["FAST", "Ledger", "ExactNumbers"]),
+        .target(
+            name: "FASTBooking",
+            dependencies: ["FAST", "FASTFeed", "Ledger", "ExactNumbers", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         // The FIX acceptor: TLS/TCP over SwiftNIO, sessions bound to the ledger.
         .target(
             name: "FIXAcceptor",
@@ -125,6 +128,7 @@ let package = Package(
                 "PlatformSimulator",
                 "FAST",
                 "FASTBooking",
+                "FASTFeed",
                 "Reconciliation",
                 "CRM",
                 "API",
@@ -136,6 +140,7 @@ let package = Package(
         ),
         // What the test targets share (a seeded random generator).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "FASTTestSupport", dependencies: ["FAST"], path: "Tests/FASTTestSupport"),
         .testTarget(name: "ExactNumbersTests", dependencies: ["ExactNumbers"]),
         .testTarget(name: "FIXCoreTests", dependencies: ["FIXCore", "TestSupport"]),
         .testTarget(name: "CLMDBTests", dependencies: ["CLMDB"]),
@@ -143,10 +148,14 @@ let package = Package(
         .testTarget(name: "FIXDictionaryTests", dependencies: ["FIXDictionary", "FIXCore", "TestSupport"]),
         .testTarget(name: "FIXSessionTests", dependencies: ["FIXSession"]),
         .testTarget(name: "FASTTests", dependencies: ["FAST", "TestSupport"]),
-        .testTarget(name: "FASTBookingTests", dependencies: ["FASTBooking", "FAST", "Ledger", "ExactNumbers"]),
+        .testTarget(
+            name: "FASTBookingTests",
+            dependencies: ["FASTBooking", "FAST", "FASTFeed", "Ledger", "ExactNumbers", "FASTTestSupport",
+                           .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         .testTarget(
             name: "FASTFeedTests",
-            dependencies: ["FASTFeed", "FAST", "TestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["FASTFeed", "FAST", "TestSupport", "FASTTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(name: "FIXBookingTests", dependencies: ["FIXBooking", "FIXCore", "Ledger"]),
         .testTarget(name: "CRMTests", dependencies: ["CRM", "Ledger", "ExactNumbers", "TestSupport"]),

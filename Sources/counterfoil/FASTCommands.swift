@@ -2,13 +2,17 @@ import ArgumentParser
 import FAST
 import FASTBooking
 import Foundation
+import ServiceLifecycle
+import NIOPosix
+import Logging
+import FASTFeed
 import Ledger
 
 struct FASTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fast",
         abstract: "Work with FAST feeds and captures.",
-        subcommands: [FASTReplayCommand.self, FASTBookCommand.self]
+        subcommands: [FASTReplayCommand.self, FASTBookCommand.self, FASTFeedCommand.self]
     )
 }
 
@@ -93,16 +97,7 @@ struct FASTBookCommand: ParsableCommand {
     @Argument(help: "The capture file.") var capture: String
 
     func run() throws {
-        let compiled: FASTTemplates
-        let mapper: FASTMapper
-        do {
-            compiled = try FASTTemplates(path: templates)
-            mapper = try FASTMapper(mapping: try FASTMapping.load(path: mapping), templates: compiled)
-        } catch let error as FASTTemplateError {
-            throw UserError(error.description)
-        } catch let error as FASTMappingError {
-            throw UserError("\(mapping): \(error)")
-        }
+        let (compiled, mapper) = try loadMapper(templates: templates, mapping: mapping)
         guard let data = FileManager.default.contents(atPath: capture) else { throw UserError("cannot read \(capture)") }
         let books = try Ledger(folder: ledger.folder)
         defer { books.close() }
@@ -146,5 +141,107 @@ func forEachFrame(_ data: Data, _ reader: inout FASTStreamReader, _ decoder: FAS
                 return error
             }
         }
+    }
+}
+
+/// Compiles the templates and the mapping over them; what is wrong with either is a user error.
+func loadMapper(templates: String, mapping: String) throws -> (FASTTemplates, FASTMapper) {
+    do {
+        let compiled = try FASTTemplates(path: templates)
+        return (compiled, try FASTMapper(mapping: try FASTMapping.load(path: mapping), templates: compiled))
+    } catch let error as FASTTemplateError {
+        throw UserError(error.description)
+    } catch let error as FASTMappingError {
+        throw UserError("\(mapping): \(error)")
+    }
+}
+
+/// `counterfoil fast feed`: a live feed into the books until stopped.
+struct FASTFeedCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "feed",
+        abstract: "Book a live FAST feed (UDP lines arbitrated A/B, or a TCP stream) until stopped.",
+        discussion: """
+        Each message is decoded with the templates and booked through the mapping in batches, \
+        with the feed's sequence number as the source's progress: stopped and started again, \
+        it books nothing twice. Sequence numbers neither line delivered are reported as gaps. \
+        SIGINT or SIGTERM books what is pending and exits.
+        """
+    )
+
+    @Option(help: "The FAST template file (XML).") var templates: String
+    @Option(help: "The mapping from template fields to executions and marks (JSON).") var mapping: String
+    @Option(help: "moex, cme, length or block (UDP lines need a sequence number: moex or cme).") var framing: FASTFraming = .sequence4
+    @Option(name: .customLong("udp"), help: "A UDP line, HOST:PORT (a multicast group is joined); give it twice for lines A and B.")
+    var udp: [String] = []
+    @Option(help: "With multicast: the interface's IPv4 address to join on.") var interface: String?
+    @Option(help: "A TCP stream instead, HOST:PORT (length or block framing).") var tcp: String?
+    @OptionGroup var ledger: LedgerOption
+
+    func run() async throws {
+        let (compiled, mapper) = try loadMapper(templates: templates, mapping: mapping)
+        func line(_ text: String) throws -> FeedLine {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port) else {
+                throw ValidationError("'\(text)' is not HOST:PORT")
+            }
+            return FeedLine(host: String(text[..<colon]), port: port, interface: interface)
+        }
+        let configuration: FeedConfiguration
+        switch (udp.count, tcp) {
+        case (1...2, nil):
+            configuration = FeedConfiguration(transport: .udp, framing: framing, lineA: try line(udp[0]),
+                                              lineB: udp.count == 2 ? try line(udp[1]) : nil)
+        case (0, let address?):
+            configuration = FeedConfiguration(transport: .tcp, framing: framing, lineA: try line(address))
+        default:
+            throw ValidationError("give one or two --udp lines, or one --tcp stream")
+        }
+        let books = try Ledger(folder: ledger.folder)
+        defer { books.close() }
+        var logger = Logger(label: "counterfoil.fast")
+        logger.logLevel = .info
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let booking = FeedBooking(booker: try FASTBooker(ledger: books, mapper: mapper), loop: loop)
+        let problems = logger
+        booking.onProblem = { problems.warning("\($0)") }
+        let feed = FASTFeed(configuration: configuration, templates: compiled, loop: loop, delegate: booking)
+        do {
+            try await feed.start()
+        } catch {
+            throw UserError("cannot open the feed: \(error)")
+        }
+        logger.info("feed open", metadata: ["source": "\(mapper.mapping.source)", "progress": "\(booking.progress)",
+                                            "lines": "\(udp.isEmpty ? [tcp ?? ""] : udp)"])
+        let service = FeedService(feed: feed, booking: booking, logger: logger)
+        let serviceGroup = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await serviceGroup.run()
+        try await group.shutdownGracefully()
+        let counts = booking.counts
+        print("\(counts.messages) messages (\(counts.skipped) booked before), \(counts.booked) executions booked, "
+              + "\(counts.marks) marks, \(booking.gaps.count) gaps; \(mapper.mapping.source) progress \(booking.progress)")
+    }
+}
+
+/// Runs until shutdown, saying every ten seconds how far the feed has been booked; then
+/// stops the feed and books what is pending.
+struct FeedService: Service {
+    let feed: FASTFeed
+    let booking: FeedBooking
+    let logger: Logger
+
+    func run() async throws {
+        var last: UInt64 = booking.progress
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(10)) }
+            let progress = booking.progress
+            if progress != last {
+                let counts = booking.counts
+                logger.info("booked", metadata: ["progress": "\(progress)", "executions": "\(counts.booked)", "gaps": "\(booking.gaps.count)"])
+                last = progress
+            }
+        }
+        await feed.stop()
+        await booking.stop()
     }
 }

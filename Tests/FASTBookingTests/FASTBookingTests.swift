@@ -1,16 +1,14 @@
 import ExactNumbers
 import FAST
 @testable import FASTBooking
+import FASTTestSupport
 import Foundation
 import Ledger
+import NIOCore
+import NIOPosix
+import FASTFeed
 import Testing
 
-let samples: String = {
-    if let shared = ProcessInfo.processInfo.environment["COUNTERFOIL_SHARED"] { return shared + "/fast-samples" }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let sibling = root.deletingLastPathComponent().appendingPathComponent("shared/fast-samples").path
-    return FileManager.default.fileExists(atPath: sibling) ? sibling : "/work/shared/fast-samples"
-}()
 
 /// MOEX's trade feed: each entry of GroupMDEntries is one trade (MDEntryType "z").
 let moexMapping = """
@@ -114,5 +112,54 @@ func replay(into ledger: Ledger, mapper: FASTMapper, limit: Int = .max) throws -
         try moexMapping.replacingOccurrences(of: "\"executionID\": \"MDEntryID\", ", with: "").write(toFile: path, atomically: true, encoding: .utf8)
         #expect(throws: FASTMappingError.self) { try FASTMapping.load(path: path) }
         do { _ = try FASTMapping.load(path: path) } catch { #expect("\(error)".hasSuffix("trades.executionID is missing")) }
+    }
+}
+
+@Suite struct LiveFeedBookingTests {
+    @Test("a live UDP feed books what it receives: the same books as replaying the capture; a restart books nothing twice")
+    func udpFeedIntoTheBooks() async throws {
+        let records = Array(try moexRecords().prefix(600))
+        let templates = try FASTTemplates(path: samples + "/gofast-moex-asts/test.xml")
+        let mapper = try FASTMapper(mapping: try JSONDecoder().decode(FASTMapping.self, from: Data(moexMapping.utf8)), templates: templates)
+        let folder = temporaryFolder("live-feed")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let ledger = try Ledger(folder: folder + "/live")
+        defer { ledger.close() }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let port = freeUDPPort()
+        var configuration = FeedConfiguration(transport: .udp, framing: .sequence4, lineA: FeedLine(host: "127.0.0.1", port: port))
+        configuration.gapTimeout = .seconds(3)
+
+        func run(_ slice: ArraySlice<(datagram: [UInt8], seqNum: UInt32)>) async throws -> FeedBooking {
+            let loop = group.next()
+            let booking = FeedBooking(booker: try FASTBooker(ledger: ledger, mapper: mapper, batchSize: 128), loop: loop,
+                                      flushInterval: .milliseconds(50))
+            let feed = FASTFeed(configuration: configuration, templates: templates, loop: loop, delegate: booking)
+            try await feed.start()
+            let sender = Sender()
+            for (index, record) in slice.enumerated() {
+                sender.send(record.datagram, to: "127.0.0.1", port: port)
+                if index % 10 == 9 { try await Task.sleep(for: .milliseconds(1)) }
+            }
+            sender.close()
+            for _ in 0..<300 where booking.progress < UInt64(slice.endIndex) { try await Task.sleep(for: .milliseconds(20)) }
+            await feed.stop()
+            await booking.stop()
+            return booking
+        }
+        let first = try await run(records[0..<400])
+        #expect(first.progress == 400 && first.failures.isEmpty, "\(first.failures.prefix(3))")
+        // Started again, the feed repeats from 301: what was booked is skipped, the rest booked.
+        let second = try await run(records[300..<600])
+        #expect(second.progress == 600 && second.counts.skipped == 100, "\(second.counts)")
+        try await group.shutdownGracefully()
+
+        let replayed = try Ledger(folder: folder + "/replayed")
+        defer { replayed.close() }
+        let (counts, _, _) = try replay(into: replayed, mapper: mapper, limit: 600)
+        #expect(counts.booked > 0)
+        #expect(try ledger.positions() == replayed.positions())
+        #expect(try ledger.nextOffset() == replayed.nextOffset())
+        #expect(try ledger.progress(of: "MOEX-TLR") == 600)
     }
 }
