@@ -14,10 +14,16 @@ public struct APIServer: Sendable {
     public let reconciler: Reconciler
     public let metrics: APIMetrics
 
-    public init(store: CRMStore, reconciler: Reconciler, metrics: APIMetrics = APIMetrics()) {
+    /// Sends a RequestForPositions on a FIX session (its key) for an account or all; returns
+    /// its PosReqID. Set by the service that runs the acceptor beside the API.
+    public let requestPositions: (@Sendable (String, String?) async throws -> String)?
+
+    public init(store: CRMStore, reconciler: Reconciler, metrics: APIMetrics = APIMetrics(),
+                requestPositions: (@Sendable (String, String?) async throws -> String)? = nil) {
         self.store = store
         self.reconciler = reconciler
         self.metrics = metrics
+        self.requestPositions = requestPositions
     }
 
     var ledger: Ledger { store.ledger }
@@ -280,6 +286,19 @@ public struct APIServer: Sendable {
             let breaks = try reconciler.breaks(status: status.map { [$0] } ?? [.open, .investigating], provider: query.string("provider"))
             return Items(items: breaks.map { BreakView($0, now: now) })
         }
+        router.post("/v1/recon/position-requests") { request, context in
+            try context.require(.ops)
+            let body = try await decodeBody(PositionRequestBody.self, request, context)
+            guard let requestPositions else {
+                throw APIError(.serviceUnavailable, code: "unavailable", "no FIX acceptor runs beside this API")
+            }
+            do {
+                let id = try await requestPositions(body.session, body.account)
+                return EditedResponse(status: .accepted, response: PositionRequestView(session: body.session, posReqID: id))
+            } catch {
+                throw APIError(.conflict, code: "conflict", "\(error)", field: "session")
+            }
+        }
         router.post("/v1/recon/breaks/{breakID}/investigate") { request, context in
             try context.require(.ops)
             let body = try await decodeBody(InvestigateBody.self, request, context)
@@ -410,3 +429,5 @@ struct AlertStatusBody: Decodable { let status: Alert.Status; let note: String }
 struct InvestigateBody: Decodable { let note: String }
 struct ResolveBody: Decodable { let adjust: Bool?; let why: String?; let explanation: String?; let price: ExactDecimal? }
 struct TokenBody: Decodable { let name: String; let role: Role }
+struct PositionRequestBody: Decodable { let session: String; let account: String? }
+struct PositionRequestView: ResponseEncodable { let session: String; let posReqID: String }

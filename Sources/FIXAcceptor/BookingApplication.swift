@@ -6,8 +6,9 @@ import Ledger
 
 /// Counterfoil's application behind a drop-copy session: ExecutionReports and
 /// TradeCaptureReports that are trades become bookings in the session's next write
-/// (the same transaction that moves its sequence number); PositionReports and
-/// RequestForPositionsAcks are kept for reconciliation; everything else an initiator
+/// (the same transaction that moves its sequence number); PositionReports,
+/// RequestForPositionsAcks and, on sessions that do not book them, TradeCaptureReports
+/// are kept for reconciliation; everything else an initiator
 /// may send is refused with a BusinessMessageReject.
 final class BookingApplication: SessionApplication {
     struct Reference {
@@ -37,6 +38,15 @@ final class BookingApplication: SessionApplication {
 
     func fromApp(_ message: FIXMessage, raw: UnsafeRawBufferPointer, seqNum: Int, session: Session) -> BusinessReject? {
         let type = message.msgType
+        if type.equals("AE") && !settings.bookTradeCaptureReports {
+            // A trade feed to reconcile against, not to book (BookTradeCaptureReports=N).
+            store.pending.reports.append(SessionReport(kind: "TradeCaptureReport", time: clock(), message: Array(raw),
+                                                       afterBookings: store.pending.bookings.count))
+            if settings.tradeCaptureReportAck {
+                acknowledge(session, reportID: message[tag: 571]?.string, symbol: message[tag: 55]?.string, accepted: true, text: nil)
+            }
+            return nil
+        }
         if type.equals("8") || type.equals("AE") {
             let source = ExecutionMapping.source(of: message)
             let isTradeCapture = type.equals("AE")

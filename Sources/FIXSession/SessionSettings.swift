@@ -74,6 +74,9 @@ public struct SessionSettings: Sendable {
     public let rejectRefusedBookings: Bool
     /// Counterfoil: answer each TradeCaptureReport with a TradeCaptureReportAck (35=AR).
     public let tradeCaptureReportAck: Bool
+    /// Counterfoil: TradeCaptureReports are booked (Y, the default: a platform's drop copy)
+    /// or only kept as a statement to reconcile against (N: a clearer's or LP's trade feed).
+    public let bookTradeCaptureReports: Bool
     public let allowUnknownEnumValues: Bool
     /// Counterfoil: when to send a RequestForPositions (35=AN) each day, seconds after
     /// midnight in the session's TimeZone (RequestForPositionsTime=HH:MM:SS); nil for never.
@@ -89,7 +92,7 @@ public struct SessionSettings: Sendable {
         "CertificationAuthoritiesFile", "CertificateVerifyLevel", "SocketUseSSL", "LogonTimeout", "CheckLatency",
         "MaxLatency", "ResendRequestChunkSize", "ClientCertificateSubject", "ClientCertificateFingerprint",
         "MaxMessagesPerSecond", "RejectRefusedBookings", "TradeCaptureReportAck", "AllowUnknownEnumValues",
-        "LedgerPath", "MaxMessageSize", "MaxConnections", "RequestForPositionsTime",
+        "LedgerPath", "MaxMessageSize", "MaxConnections", "RequestForPositionsTime", "BookTradeCaptureReports",
     ]
     /// QuickFIX settings with no meaning here (stores and logs are in LMDB; no initiator).
     static let ignored: Set<String> = [
@@ -242,6 +245,7 @@ public struct SessionSettings: Sendable {
         maxMessagesPerSecond = try integer("MaxMessagesPerSecond", 1...10_000_000) ?? 1_000_000
         rejectRefusedBookings = try flag("RejectRefusedBookings", true)
         tradeCaptureReportAck = try flag("TradeCaptureReportAck", false)
+        bookTradeCaptureReports = try flag("BookTradeCaptureReports", true)
         allowUnknownEnumValues = try flag("AllowUnknownEnumValues", false)
         requestForPositionsSeconds = try time("RequestForPositionsTime")
         if certificateVerifyLevel > 0 && certificationAuthoritiesFile == nil {

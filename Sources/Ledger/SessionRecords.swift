@@ -230,7 +230,9 @@ extension BookingTransaction {
             w.bool(record.inbound)
             w.i64(record.time)
             w.blob(record.message)
-            try txn.put(db.sessionAudit, Key.of { $0.string(write.key); $0.u64(state.auditCount) }, w.bytes, append: true)
+            // Not an append: each session's records follow its own, but another session's
+            // key may sort after them (MDB_APPEND would refuse with MDB_KEYEXIST).
+            try txn.put(db.sessionAudit, Key.of { $0.string(write.key); $0.u64(state.auditCount) }, w.bytes)
             state.auditCount += 1
         }
         try txn.put(db.sessions, sessionKey, state.encoded())

@@ -79,3 +79,81 @@ extension Statement {
                                  currency: message[tag: 15]?.string)
     }
 }
+
+extension Statement {
+    /// The TradeCaptureReports (35=AE) a session that does not book them sent (a clearer's
+    /// or LP's trade feed; BookTradeCaptureReports=N), as a trades statement: each trade by
+    /// TradeReportID (571), the first side's Side (54) and Account (1), LastQty (32),
+    /// LastPx (31), TradeDate (75), TransactTime (60), SettlDate (64). A report that cancels
+    /// (TradeReportTransType 487=1) or replaces (487=2) an earlier one, named by
+    /// TradeReportRefID (572), takes it out or puts itself in its place.
+    public static func tradeCaptureReports(ledger: Ledger, source: String, since: Int64? = nil) throws -> Statement {
+        let origin = "fix:\(source)"
+        var hasher = SHA256()
+        var statement = Statement(origin: origin, digest: "", kinds: [.trades])
+        var byID: [String: Int] = [:]
+        var trades: [StatementTrade?] = []
+        let parser = FIXParser(options: FIXParserOptions(allowsEmptyValues: true))
+        for (number, report) in try ledger.reports(kind: "TradeCaptureReport", source: source).enumerated() {
+            if let since, report.time < since { continue }
+            hasher.update(data: report.message)
+            let line = number + 1
+            let (trade, transType, reference): (StatementTrade?, Int, String?) = try report.message.withUnsafeBytes { bytes in
+                let message: FIXMessage
+                do {
+                    message = try parser.parse(bytes)
+                } catch {
+                    throw StatementError(file: origin, line: line, why: "stored TradeCaptureReport does not parse: \(error)")
+                }
+                let transType = (try? message[tag: 487]?.int()) ?? 0
+                let reference = message[tag: 572]?.string
+                if transType == 1 { return (nil, transType, reference) }
+                return (try Self.trade(in: message, line: line, origin: origin), transType, reference)
+            }
+            if let reference, transType == 1 || transType == 2, let index = byID.removeValue(forKey: reference) {
+                trades[index] = nil
+            }
+            guard let trade else { continue }
+            if let index = byID[trade.tradeID] { trades[index] = nil }
+            byID[trade.tradeID] = trades.count
+            trades.append(trade)
+            statement.asOf = max(statement.asOf ?? report.time, report.time)
+            statement.cutoffOffset = max(statement.cutoffOffset ?? report.journalOffset, report.journalOffset)
+        }
+        statement.trades = trades.compactMap { $0 }
+        statement.digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return statement
+    }
+
+    static func trade(in message: FIXMessage, line: Int, origin: String) throws -> StatementTrade {
+        func fail(_ tag: Int, _ why: String) -> StatementError { StatementError(file: origin, line: line, column: "tag \(tag)", why: why) }
+        guard let id = message[tag: 571]?.string, !id.isEmpty else { throw fail(571, "TradeReportID missing") }
+        guard let instrument = message[tag: 55]?.string, !instrument.isEmpty else { throw fail(55, "Symbol missing") }
+        guard let quantity = try? message[tag: 32]?.decimal(), quantity > .zero else { throw fail(32, "LastQty missing or not positive") }
+        guard let price = try? message[tag: 31]?.decimal() else { throw fail(31, "LastPx missing or not a price") }
+        // The first side of NoSides (552) is the reporting account's.
+        let sidePosition = message.firstPosition(of: 552).flatMap { message.position(of: 54, from: $0) }
+        guard let sidePosition, let sideByte = try? message[sidePosition].value.char() else { throw fail(54, "Side missing") }
+        let side: Side
+        switch sideByte {
+        case UInt8(ascii: "1"), UInt8(ascii: "3"): side = .buy
+        case UInt8(ascii: "2"), UInt8(ascii: "4"), UInt8(ascii: "5"), UInt8(ascii: "6"): side = .sell
+        default: throw fail(54, "Side \(Character(UnicodeScalar(sideByte))) is neither a buy nor a sell")
+        }
+        guard let account = message.position(of: 1, from: sidePosition).map({ message[$0].value.string }) ?? message[tag: 1]?.string,
+              !account.isEmpty else { throw fail(1, "Account missing") }
+        func day(_ tag: Int) throws -> CalendarDay? {
+            guard let text = message[tag: tag]?.string else { return nil }
+            guard let value = CalendarDay(text) else { throw fail(tag, "'\(text)' is not a date (YYYYMMDD)") }
+            return value
+        }
+        var time: Int64?
+        if let text = message[tag: 60]?.string {
+            guard let value = StatementNumbers.time(text) else { throw fail(60, "'\(text)' is not a UTCTimestamp") }
+            time = value
+        }
+        return StatementTrade(line: line, tradeID: id, account: account, instrument: instrument, side: side, quantity: quantity,
+                              price: price, time: time, tradeDate: try day(75) ?? time.map { CalendarDay(daysSinceEpoch: Int($0 / 86_400_000_000_000)) },
+                              valueDate: try day(64))
+    }
+}

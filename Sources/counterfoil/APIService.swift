@@ -1,6 +1,7 @@
 import API
 import ArgumentParser
 import CRM
+import FIXAcceptor
 import FIXSession
 import Foundation
 import Hummingbird
@@ -79,10 +80,14 @@ struct APISettings {
     }
 
     /// The API and monitoring as services.
-    func services(ledger: Ledger, logger: Logger) throws -> [any Service] {
+    func services(ledger: Ledger, acceptor: Acceptor?, logger: Logger) throws -> [any Service] {
         guard enabled else { return [] }
         let store = try self.store(ledger: ledger)
-        let server = APIServer(store: store, reconciler: try Reconciler(ledger: ledger))
+        var requestPositions: (@Sendable (String, String?) async throws -> String)?
+        if let acceptor {
+            requestPositions = { session, account in try await acceptor.requestPositions(session: session, account: account) }
+        }
+        let server = APIServer(store: store, reconciler: try Reconciler(ledger: ledger), requestPositions: requestPositions)
         logger.info("API listening", metadata: ["address": "\(host):\(port)", "dataKey": "\(store.dataKey == nil ? "none" : "loaded")",
                                                 "sanctionsEntries": "\(store.screeningLists.entries.count)"])
         if store.dataKey == nil {

@@ -60,7 +60,7 @@ struct DemoCommand: AsyncParsableCommand {
         defer { ledger.close() }
         let acceptor = try settings.acceptor(ledger: ledger, logger: logger)
         let api = try APISettings(file: settings.file, override: nil)
-        let apiServices = try api.services(ledger: ledger, logger: logger)
+        let apiServices = try api.services(ledger: ledger, acceptor: acceptor, logger: logger)
         let tokenFile = try prepareCRM(ledger: ledger, settings: api)
 
         var initiator = InitiatorConfiguration(port: session.acceptPort, senderCompID: Self.platform,

@@ -133,6 +133,8 @@ struct ReconRunCommand: ParsableCommand {
     var fixSession: String?
     @Option(name: .customLong("pos-req-id"), help: "With --fix-session: only the reports answering this RequestForPositions (PosReqID 710).")
     var posReqID: String?
+    @Option(help: "With --fix-session: positions (its PositionReports) or trades (the TradeCaptureReports of a session with BookTradeCaptureReports=N).")
+    var reports: ReconKind = .positions
     @Option(help: "The [STATEMENT] layout (by Name) the file is written in.")
     var layout: String?
     @Option(name: .customLong("as-of"), help: "The cut-off: YYYY-MM-DD[THH:MM[:SS]][Z] or YYYYMMDD-HH:MM:SS (default: the statement's as_of, else now).")
@@ -165,8 +167,16 @@ struct ReconRunCommand: ParsableCommand {
             case (nil, let session?):
                 let (ledger, _) = try options.open(settings)
                 defer { ledger.close() }
-                loaded = try Statement.positionReports(ledger: ledger, source: session, request: posReqID)
-                if loaded.positions.isEmpty { throw refuse("no PositionReports from \(session)" + (posReqID.map { " for PosReqID \($0)" } ?? "")) }
+                switch reports {
+                case .positions:
+                    loaded = try Statement.positionReports(ledger: ledger, source: session, request: posReqID)
+                    if loaded.positions.isEmpty { throw refuse("no PositionReports from \(session)" + (posReqID.map { " for PosReqID \($0)" } ?? "")) }
+                case .trades:
+                    loaded = try Statement.tradeCaptureReports(ledger: ledger, source: session)
+                    if loaded.trades.isEmpty { throw refuse("no TradeCaptureReports kept from \(session) (BookTradeCaptureReports=N keeps them)") }
+                case .cash:
+                    throw ValidationError("--reports takes positions or trades")
+                }
             default:
                 throw ValidationError("give --statement FILE or --fix-session KEY")
             }
@@ -347,6 +357,7 @@ struct ReconAgeingCommand: ParsableCommand {
 }
 
 extension ReconScope: ExpressibleByArgument {}
+extension ReconKind: ExpressibleByArgument {}
 
 /// Nanoseconds since the epoch as ISO 8601 UTC, to the second.
 func isoTime(_ nanoseconds: Int64) -> String {

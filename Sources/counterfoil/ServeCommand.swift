@@ -35,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
         let acceptor = try settings.acceptor(ledger: ledger, logger: logger)
         logger.info("ledger open", metadata: ["folder": "\(folder)", "sessions": "\(settings.sessions.count)"])
         var services: [any Service] = [AcceptorService(acceptor: acceptor)]
-        services += try APISettings(file: settings.file, override: apiListen).services(ledger: ledger, logger: logger)
+        services += try APISettings(file: settings.file, override: apiListen).services(ledger: ledger, acceptor: acceptor, logger: logger)
         let recon = try ReconSettings(path: config)
         if let time = recon.scheduleSeconds {
             let schedule = ScheduledReconciliation(

@@ -80,6 +80,10 @@ extension TestClientProtocol {
             #expect(try await client.call(.post, "/v1/recon/breaks/1/resolve", books.tokens[.crmWrite], body: ["explanation": "x"]).status == .forbidden)
             #expect(try await client.call(.post, "/v1/recon/breaks/1/resolve", books.tokens[.ops], body: ["explanation": "x"]).status == .notFound)
             #expect(try await client.call(.get, "/v1/tokens", books.tokens[.ops]).status == .forbidden)
+            let request: [String: Any] = ["session": "FIX.4.4:COUNTERFOIL->PLATFORM"]
+            #expect(try await client.call(.post, "/v1/recon/position-requests", books.tokens[.crmWrite], body: request).status == .forbidden)
+            #expect(try await client.call(.post, "/v1/recon/position-requests", books.tokens[.ops], body: request).status == .serviceUnavailable,
+                    "no acceptor beside this API")
             #expect(try await client.call(.get, "/v1/audit", books.tokens[.admin]).status == .ok)
             // Personal data: compliance sees the date of birth, the CRM's reader does not.
             _ = try await client.call(.patch, "/v1/clients/\(id)", books.tokens[.crmWrite], body: ["dateOfBirth": "1815-12-10"])

@@ -5,6 +5,7 @@ import FIXSession
 import Foundation
 import Ledger
 import Logging
+import Reconciliation
 import Testing
 
 /// Drop-copy traffic through the acceptor into the books, over a real socket.
@@ -23,12 +24,12 @@ import Testing
         """
     }
 
-    static func message(_ type: String, seq: Int, possDup: Bool = false, _ body: [(Int, String)]) -> [UInt8] {
+    static func message(_ type: String, seq: Int, possDup: Bool = false, sender: String = "PLATFORM", _ body: [(Int, String)]) -> [UInt8] {
         let encoder = FIXEncoder(beginString: "FIX.4.4")
         encoder.start(msgType: type)
         encoder.append(34, seq)
         if possDup { encoder.append(43, "Y") }
-        encoder.append(49, "PLATFORM")
+        encoder.append(49, sender)
         let now = FIXTimestamp(nanosecondsSinceEpoch: Acceptor.now(), fractionDigits: 3)
         encoder.append(52, now)
         encoder.append(56, "COUNTERFOIL")
@@ -104,6 +105,66 @@ import Testing
         let snapshot = try #require(try ledger.sessionSnapshot("FIX.4.4:COUNTERFOIL->PLATFORM"))
         #expect(snapshot.nextTargetSeqNum == 102)
         #expect(try ledger.nextOffset() == 1 + 98)
+    }
+
+    @Test("a clearer's TradeCaptureReports on a session that does not book them: kept, and reconciled against the platform's fills")
+    func clearerTradeFeed() async throws {
+        let port = freePort()
+        let text = Self.settings(port: port) + """
+
+            [SESSION]
+            BeginString=FIX.4.4
+            TargetCompID=CLEARER
+            BookTradeCaptureReports=N
+            """
+        let sessions = try SessionSettings.load(try SettingsFile(text: text, path: "clearer.cfg"))
+        #expect(sessions.map(\.bookTradeCaptureReports) == [true, false])
+        let folder = temporaryFolder("clearer")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let ledger = try Ledger(folder: folder)
+        defer { ledger.close() }
+        var logger = Logger(label: "clearer")
+        logger.logLevel = ProcessInfo.processInfo.environment["COUNTERFOIL_TEST_LOG"] == nil ? .critical : .info
+        let acceptor = try Acceptor(sessions: sessions, ledger: ledger, logger: logger)
+        try await acceptor.start()
+        @Sendable func capture(_ seq: Int, id: String, side: String, account: String, quantity: String, price: String,
+                     replacing reference: String? = nil) -> [UInt8] {
+            var body: [(Int, String)] = [(571, id), (487, reference == nil ? "0" : "2")]
+            if let reference { body.append((572, reference)) }
+            body += [(570, "N"), (55, "VOD.L"), (32, quantity), (31, price), (75, "20261129"), (60, "20261129-10:00:00"),
+                     (552, "1"), (54, side), (37, "O\(seq)"), (1, account), (15, "GBP")]
+            return Self.message("AE", seq: seq, sender: "CLEARER", body)
+        }
+        let problems: [String] = await onThread {
+            do {
+                // The platform: three fills (EX2 buy ACC2, EX3 sell ACC0, EX4 buy ACC1; 10 VOD.L at 101.5), booked.
+                let platform = try ScriptConnection(port: port)
+                platform.send(Self.logon(seq: 1))
+                guard try platform.readMessage(timeoutSeconds: 10) != nil else { return ["platform: no Logon answer"] }
+                for seq in 2...4 { platform.send(Self.fill(seq: seq)) }
+                // The clearer's view: EX2 under its own id, EX3 at another price, EX4 first wrong then replaced.
+                let clearer = try ScriptConnection(port: port)
+                clearer.send(Self.message("A", seq: 1, sender: "CLEARER", [(98, "0"), (108, "30")]))
+                guard try clearer.readMessage(timeoutSeconds: 10) != nil else { return ["clearer: no Logon answer"] }
+                clearer.send(capture(2, id: "CLR-2", side: "1", account: "ACC2", quantity: "10", price: "101.5"))
+                clearer.send(capture(3, id: "EX3", side: "2", account: "ACC0", quantity: "10", price: "102"))
+                clearer.send(capture(4, id: "CLR-4", side: "1", account: "ACC1", quantity: "5", price: "101.5"))
+                clearer.send(capture(5, id: "CLR-4B", side: "1", account: "ACC1", quantity: "10", price: "101.5", replacing: "CLR-4"))
+                Thread.sleep(forTimeInterval: 0.8)
+                platform.close()
+                clearer.close()
+                return []
+            } catch {
+                return ["\(error)"]
+            }
+        }
+        #expect(problems.isEmpty, "\(problems)")
+        await acceptor.shutdown()
+        #expect(try ledger.nextOffset() == 4, "only the platform's three fills are booked")
+        let statement = try Statement.tradeCaptureReports(ledger: ledger, source: "FIX.4.4:COUNTERFOIL->CLEARER")
+        #expect(statement.trades.map(\.tradeID) == ["CLR-2", "EX3", "CLR-4B"])
+        let report = try Reconciler(ledger: ledger).run(statement, provider: "clearer", scope: .all, who: "test")
+        #expect(report.breaks.map(\.finding.identity) == ["trades|price|ACC0|EX3"])
     }
 
     @Test("MaxConnections and MaxMessageSize: wrong values are named, the limits hold")
