@@ -160,14 +160,19 @@ final class JSONWriter {
         byte(UInt8(ascii: "\""))
     }
 
-    func day(_ day: CalendarDay) {
-        let (y, m, d) = civil(day.daysSinceEpoch)
-        byte(UInt8(ascii: "\""))
+    /// `YYYY-MM-DD`, unquoted.
+    private func date(_ days: Int) {
+        let (y, m, d) = civil(days)
         padded(y, 4)
         byte(UInt8(ascii: "-"))
         padded(m, 2)
         byte(UInt8(ascii: "-"))
         padded(d, 2)
+    }
+
+    func day(_ day: CalendarDay) {
+        byte(UInt8(ascii: "\""))
+        date(day.daysSinceEpoch)
         byte(UInt8(ascii: "\""))
     }
 
@@ -175,15 +180,10 @@ final class JSONWriter {
     func time(_ nanoseconds: Int64) {
         let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let (y, m, d) = civil(Int(days))
         let s = Int(seconds - days * 86_400)
         let millis = Int((nanoseconds - seconds * 1_000_000_000) / 1_000_000)
         byte(UInt8(ascii: "\""))
-        padded(y, 4)
-        byte(UInt8(ascii: "-"))
-        padded(m, 2)
-        byte(UInt8(ascii: "-"))
-        padded(d, 2)
+        date(Int(days))
         byte(UInt8(ascii: "T"))
         padded(s / 3600, 2)
         byte(UInt8(ascii: ":"))
