@@ -290,7 +290,7 @@ public struct APIServer: Sendable {
             try context.require(.ops)
             let body = try await decodeBody(PositionRequestBody.self, request, context)
             guard let requestPositions else {
-                throw APIError(.serviceUnavailable, code: "unavailable", "no FIX acceptor runs beside this API")
+                throw APIError(.conflict, code: "unavailable", "no FIX acceptor runs beside this API: serve runs both", field: "session")
             }
             do {
                 let id = try await requestPositions(body.session, body.account)

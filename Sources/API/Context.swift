@@ -51,7 +51,9 @@ public struct APIError: HTTPResponseError {
         case .notFound: status = .notFound
         case .conflict: status = .conflict
         case .forbidden: status = .forbidden
-        case .unavailable: status = .serviceUnavailable
+        // What this service is not set up for (no data key, say): the request cannot be met
+        // as things are, which is the caller's to know, not a server failure.
+        case .unavailable: status = .conflict
         }
         self.init(status, code: error.code.rawValue, error.message, field: error.field)
     }
