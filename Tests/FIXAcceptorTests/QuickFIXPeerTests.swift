@@ -98,11 +98,11 @@ import Testing
             return path
         }
 
-        func start(config: String, progress: String, presend: Int = 0, logonWait: Int = 30) throws -> Process {
+        func start(config: String, progress: String, presend: Int = 0, logonWait: Int = 30, pauseAt: Int? = nil) throws -> Process {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: program)
             process.arguments = [config, "\(QuickFIXPeerTests.total)", progress] + (presend > 0 ? ["\(presend)"] : [])
-            process.environment = ["QF_LOGON_WAIT": "\(logonWait)"]
+            process.environment = ["QF_LOGON_WAIT": "\(logonWait)"].merging(pauseAt.map { ["QF_PAUSE_AT": "\($0)"] } ?? [:]) { a, _ in a }
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
@@ -134,11 +134,12 @@ import Testing
         // The platform streams reports and is killed (SIGKILL) part of the way through.
         let config = try peer.initiatorSettings(port: port, certificate: "platform", store: "store")
         let progress = peer.folder + "/progress"
-        let first = try peer.start(config: config, progress: progress)
+        // It stops after 1,200 reports (QF_PAUSE_AT) and is killed there, however the machine is loaded.
+        let first = try peer.start(config: config, progress: progress, pauseAt: 1_200)
         let reached: Int = await onThread {
             for _ in 0..<3000 {
                 let done = Int((try? String(contentsOfFile: progress, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
-                if done >= 1000 || !first.isRunning { return done }
+                if done >= 1_200 || !first.isRunning { return done }
                 Thread.sleep(forTimeInterval: 0.01)
             }
             return 0

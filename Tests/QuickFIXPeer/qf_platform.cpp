@@ -13,6 +13,7 @@
 // After the last report (and a reconnect, if the acceptor went away meanwhile) the
 // program logs out and exits 0 once the acceptor answered;
 // it exits 1 if it is not logged on within QF_LOGON_WAIT seconds (default 30).
+// QF_PAUSE_AT=N makes it wait after report N, for a test to kill it there.
 
 #include "quickfix/Application.h"
 #include "quickfix/FileStore.h"
@@ -136,11 +137,15 @@ int main(int argc, char** argv) {
             std::cerr << "qf_platform: no logon within " << logonWait << " s" << std::endl;
             return 1;
         }
+        // QF_PAUSE_AT=N: after handing report N to QuickFIX, wait (for the test's SIGKILL),
+        // so that the kill lands mid-stream however fast or slow the machine is.
+        const long pauseAt = std::getenv("QF_PAUSE_AT") ? std::atol(std::getenv("QF_PAUSE_AT")) : 0;
         while (done < total) {
             FIX::Message message = report(done + 1);
             FIX::Session::sendToTarget(message, session);
             writeProgress(progress, ++done);
             if (done % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            if (done == pauseAt) std::this_thread::sleep_for(std::chrono::seconds(600));
         }
         // If the line dropped (the acceptor was killed), QuickFIX reconnects on its own,
         // and the acceptor asks for what it lacks; log out only once logged on again.
