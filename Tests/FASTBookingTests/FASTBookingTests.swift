@@ -142,7 +142,7 @@ func replay(into ledger: Ledger, mapper: FASTMapper, limit: Int = .max) throws -
                 if index % 10 == 9 { try await Task.sleep(for: .milliseconds(1)) }
             }
             sender.close()
-            for _ in 0..<300 where booking.progress < UInt64(slice.endIndex) { try await Task.sleep(for: .milliseconds(20)) }
+            for _ in 0..<3000 where booking.progress < UInt64(slice.endIndex) { try await Task.sleep(for: .milliseconds(20)) }
             await feed.stop()
             await booking.stop()
             return booking

@@ -106,9 +106,10 @@ import Testing
         control.pause()
         let requestID = try await acceptor.requestPositions(session: session)
 
-        // The ack says how many reports follow; wait for all of them to be kept.
+        // The ack says how many reports follow; wait for all of them to be kept (on a loaded
+        // machine the acceptor may still be booking the stream's backlog first).
         var expected: Int?
-        for _ in 0..<500 {
+        for _ in 0..<3000 {
             if expected == nil, let ack = try ledger.reports(kind: "RequestForPositionsAck", source: session).last {
                 expected = ack.message.withUnsafeBytes { raw in
                     (try? FIXParser().parse(raw)).flatMap { try? $0[tag: 727]?.int() }
@@ -164,7 +165,7 @@ import Testing
                 .run(flow: ExecutionFlow(seed: 5, prefix: "S"), count: nil, ratePerSecond: 2000, group: group, control: control)
         }
         let session = "FIX.4.4:COUNTERFOIL->DEMO-PLATFORM"
-        for _ in 0..<250 where try ledger.reports(kind: "RequestForPositionsAck", source: session).isEmpty {
+        for _ in 0..<3000 where try ledger.reports(kind: "RequestForPositionsAck", source: session).isEmpty {
             try await Task.sleep(for: .milliseconds(20))
         }
         try await Task.sleep(for: .milliseconds(500))
