@@ -260,6 +260,8 @@ extension TestClientProtocol {
         let app = Application(router: books.server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
             let port = try #require(client.port)
+            // Build the document once before schemathesis asks (a loaded machine is slow the first time).
+            #expect(try await client.call(.get, "/v1/openapi.json", nil).status == .ok)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: command)
             process.arguments = [
@@ -267,6 +269,8 @@ extension TestClientProtocol {
                 "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
                 "--exclude-path", "/v1/events", "--max-examples", "25", "--phases", "coverage,fuzzing,stateful",
                 "--mode", "all", "--generation-deterministic", "--no-color",
+                // The whole suite runs beside it on two cores: give answers time.
+                "--wait-for-schema", "60", "--request-timeout", "60",
             ]
             let output = Pipe()
             process.standardOutput = output
