@@ -110,12 +110,28 @@ public final class Ledger: Sendable {
     /// Runs `body` in the writer's next transaction and waits until it is durable. Layers
     /// above the books (reconciliation, the CRM) keep their own records this way, in the
     /// same environment and, when they book an adjustment too, in the same commit.
+    ///
+    /// The transaction is shared with other requests (group commit): `body` must refuse
+    /// (throw) before it writes anything. Its error then fails this request alone; a
+    /// storage error fails the batch.
     public func write<R>(_ body: @escaping (inout LedgerWrite) throws -> R) throws -> R {
         let settings = self.settings
-        return try writer.submitAndWait { booking in
-            var write = LedgerWrite(booking: booking, settings: settings)
-            defer { booking = write.booking }
-            return try body(&write)
+        do {
+            return try writer.submitAndWait { booking in
+                var write = LedgerWrite(booking: booking, settings: settings)
+                defer { booking = write.booking }
+                do {
+                    return try body(&write)
+                } catch let error as LedgerError {
+                    throw error
+                } catch let error as StorageError {
+                    throw error
+                } catch {
+                    throw LedgerError.refused(error)
+                }
+            }
+        } catch LedgerError.refused(let error) {
+            throw error
         }
     }
 

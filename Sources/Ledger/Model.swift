@@ -111,12 +111,16 @@ public enum LedgerError: Error, CustomStringConvertible, Sendable {
     case corrupt(String)
     case invalid(String)
     case notFound(String)
+    /// A `Ledger.write` body refused its request (before writing anything): only that
+    /// request fails, not the batch it was committed with.
+    case refused(any Error & Sendable)
 
     public var description: String {
         switch self {
         case .corrupt(let what): return "ledger store is corrupt: \(what)"
         case .invalid(let what): return what
         case .notFound(let what): return what
+        case .refused(let error): return "\(error)"
         }
     }
 }

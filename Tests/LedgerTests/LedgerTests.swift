@@ -2,6 +2,7 @@ import TestSupport
 import ExactNumbers
 import Foundation
 @testable import Ledger
+import Synchronization
 import Testing
 
 @Suite struct BookingTests {
@@ -338,5 +339,33 @@ import Testing
         } catch {
             #expect("\(error)" == "\(holidays):3: date '26/12/2026' is not YYYY-MM-DD")
         }
+    }
+}
+
+@Suite struct LedgerWriteTests {
+    struct Refusal: Error, Equatable {}
+
+    @Test("a layer's write that refuses fails alone: bookings committed in the same batch stand")
+    func refusedWriteFailsAlone() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        let refused = Mutex(0)
+        let booked = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 40) { i in
+            if i % 2 == 0 {
+                do {
+                    _ = try ledger.write { _ -> Int in throw Refusal() }
+                } catch is Refusal {
+                    refused.withLock { $0 += 1 }
+                } catch {}
+            } else if let outcomes = try? ledger.book([trade("E\(i)", "ACC-1", "AAPL", .buy, "1", "10")]),
+                      case .booked = outcomes[0] {
+                booked.withLock { $0 += 1 }
+            }
+        }
+        #expect(refused.withLock { $0 } == 20 && booked.withLock { $0 } == 20)
+        #expect(try ledger.nextOffset() == 21 && ledger.check().isClean)
     }
 }
