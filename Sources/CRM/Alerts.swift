@@ -51,12 +51,12 @@ extension CRMStore {
     /// Stores an alert and its event in `txn`.
     func raise(_ txn: WriteTransaction, clientID: String, rule: Alert.Rule, detail: String, trades: [UInt64] = [],
                hit: ScreeningHit? = nil, now: Int64) throws -> Alert {
-        let id = try Records.lastID(txn.reader, alerts) + 1
+        let id = try txn.reader.lastID(alerts) + 1
         let alert = Alert(id: id, clientID: clientID, rule: rule, detail: detail, trades: trades, hit: hit, time: now, status: .open,
                           closeReason: nil, history: [Alert.Step(time: now, who: "system", status: .open, note: detail)])
         try Records.put(txn, alerts, Key.offset(id), alert)
         try txn.put(clientAlerts, Key.of { $0.string(clientID); $0.u64(id) }, [])
-        let sequence = try Records.lastID(txn.reader, events) + 1
+        let sequence = try txn.reader.lastID(events) + 1
         try Records.put(txn, events, Key.offset(sequence), CRMEvent(sequence: sequence, kind: "alert", alertID: id, time: now))
         if rule != .sanctions && rule != .accountStatus {
             // Unusual transactions are an EDD trigger.
@@ -110,7 +110,7 @@ extension CRMStore {
         let hits = all.map { ($0, lists.screen(name: $0.name, threshold: threshold)) }.filter { !$0.1.isEmpty }
         guard !hits.isEmpty else { return [] }
         return try ledger.write { [self] write in
-            let before = try Records.lastID(write.transaction.reader, alerts)
+            let before = try write.transaction.reader.lastID(alerts)
             for (client, found) in hits { try raiseScreeningAlerts(write.transaction, client: client, hits: found, now: now) }
             var raised: [Alert] = []
             try write.transaction.reader.scan(alerts, from: Key.offset(before + 1)) { _, value in

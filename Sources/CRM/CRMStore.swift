@@ -67,7 +67,7 @@ public final class CRMStore: Sendable {
 
     /// Appends an audit entry in `txn`.
     func record(_ txn: WriteTransaction, who: String, action: String, target: String, before: String?, after: String?, now: Int64) throws {
-        let id = try Records.lastID(txn.reader, audit) + 1
+        let id = try txn.reader.lastID(audit) + 1
         try Records.put(txn, audit, Key.offset(id), AuditEntry(id: id, time: now, who: who, action: action, target: target,
                                                                 before: before, after: after))
     }

@@ -41,10 +41,15 @@ public final class MonitoringEngine: @unchecked Sendable {
         guard let last = entries.last else { return [] }
         var planned: [(clientID: String, rule: Alert.Rule, detail: String, trades: [UInt64])] = []
         let settings = store.settings
+        // A client's record and KYC file, read once per run (a run sees many of their trades).
+        var profiles: [String: (client: Client, file: KYCFile)] = [:]
         for entry in entries where entry.kind == .trade || entry.kind == .replacement {
             guard let clientID = try client(of: entry.account) else { continue }
-            guard let client = try store.client(clientID) else { continue }
-            let file = try store.kycFile(clientID)
+            if profiles[clientID] == nil {
+                guard let client = try store.client(clientID) else { continue }
+                profiles[clientID] = (client, try store.kycFile(clientID))
+            }
+            let (client, file) = profiles[clientID]!
             let notional = (entry.quantity * entry.price).magnitude
             let today = CalendarDay(daysSinceEpoch: Int(now / 86_400_000_000_000))
             if client.status != .active || !file.isVerified(today: today) {

@@ -19,17 +19,6 @@ enum Records {
         try txn.put(dbi, key, try encode(value))
     }
 
-    /// The last u64 key of a database (0 when empty): ids are handed out after it.
-    static func lastID(_ txn: ReadTransaction, _ dbi: MDB_dbi) throws -> UInt64 {
-        var last: UInt64 = 0
-        try txn.scan(dbi, from: Key.offset(.max), reverse: true) { key, _ in
-            var r = ByteReader(key)
-            last = try r.u64()
-            return false
-        }
-        return last
-    }
-
     /// Values of every key starting with `prefix`, in key order.
     static func scan<T: Decodable>(_ txn: ReadTransaction, _ dbi: MDB_dbi, prefix: [UInt8], as type: T.Type,
                                    while more: (T) -> Bool = { _ in true }) throws -> [T] {

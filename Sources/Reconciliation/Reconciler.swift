@@ -60,8 +60,8 @@ public final class Reconciler: Sendable {
         let dbs = (runs: runs, breaks: breaks, identities: identities, digests: digests)
         return try ledger.write { write in
             let txn = write.transaction
-            let runID = try Self.lastID(txn, dbs.runs) + 1
-            var nextBreak = try Self.lastID(txn, dbs.breaks) + 1
+            let runID = try txn.reader.lastID(dbs.runs) + 1
+            var nextBreak = try txn.reader.lastID(dbs.breaks) + 1
             let digestKey = Key.of { $0.string(statement.digest) }
             let duplicateOf = try txn.get(dbs.digests, digestKey) { var r = ByteReader($0); return try r.u64() }
             if duplicateOf == nil { try txn.put(dbs.digests, digestKey, Key.offset(runID)) }
@@ -273,16 +273,6 @@ public final class Reconciler: Sendable {
     }
 
     // MARK: Records
-
-    static func lastID(_ txn: WriteTransaction, _ dbi: MDB_dbi) throws -> UInt64 {
-        var last: UInt64 = 0
-        try txn.reader.scan(dbi, from: Key.offset(.max), reverse: true) { key, _ in
-            var r = ByteReader(key)
-            last = try r.u64()
-            return false
-        }
-        return last
-    }
 
     static func load(_ txn: ReadTransaction, _ dbi: MDB_dbi, _ id: UInt64) throws -> ReconBreak? {
         try txn.get(dbi, Key.offset(id)) { try JSONDecoder().decode(ReconBreak.self, from: Data($0)) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CRM
 import ExactNumbers
 import FIXSession
 import Foundation
@@ -235,7 +236,7 @@ struct ReconBreaksCommand: ParsableCommand {
             if format == .json { return try printJSON(record) }
             print(breakRows([record]).render(format))
             var history = Rows(["time", "who", "action", "note"])
-            for event in record.history { history.append([isoTime(event.time), event.who, event.action, event.note]) }
+            for event in record.history { history.append([ISOTime.format(event.time), event.who, event.action, event.note]) }
             print(history.render(format))
             return
         }
@@ -265,7 +266,7 @@ struct ReconRunsCommand: ParsableCommand {
         var rows = Rows(["run", "time", "who", "provider", "kinds", "rows", "breaks", "new", "accepted", "cleared", "statement", "same as"],
                         numeric: ["run", "rows", "breaks", "new", "accepted", "cleared"])
         for run in runs {
-            rows.append([String(run.id), isoTime(run.time), run.who, run.provider, run.kinds.map(\.rawValue).joined(separator: "+"),
+            rows.append([String(run.id), ISOTime.format(run.time), run.who, run.provider, run.kinds.map(\.rawValue).joined(separator: "+"),
                          String(run.rows), String(run.breaks), String(run.new), String(run.accepted), String(run.cleared), run.origin,
                          run.duplicateOf.map { "run \($0)" } ?? ""])
         }
@@ -358,10 +359,3 @@ struct ReconAgeingCommand: ParsableCommand {
 
 extension ReconScope: ExpressibleByArgument {}
 extension ReconKind: ExpressibleByArgument {}
-
-/// Nanoseconds since the epoch as ISO 8601 UTC, to the second.
-func isoTime(_ nanoseconds: Int64) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.timeZone = TimeZone(identifier: "UTC")
-    return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(nanoseconds / 1_000_000_000)))
-}

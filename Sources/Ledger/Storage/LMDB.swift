@@ -206,6 +206,18 @@ public struct ReadTransaction {
         }
     }
 
+    /// The last key of a database keyed by big-endian u64 ids (0 when it is empty): the
+    /// next id to hand out follows it.
+    public func lastID(_ dbi: MDB_dbi) throws -> UInt64 {
+        var last: UInt64 = 0
+        try scan(dbi, from: Key.offset(.max), reverse: true) { key, _ in
+            var r = ByteReader(key)
+            last = try r.u64()
+            return false
+        }
+        return last
+    }
+
     /// The number of entries in a database.
     public func count(_ dbi: MDB_dbi) throws -> Int {
         var stat = MDB_stat()
