@@ -155,7 +155,7 @@ public struct APIServer: Sendable {
             }
             let page = try store.trades(of: try context.parameters.require("id"), filter: try query.tradeFilter(), before: cursor,
                                         limit: try query.limit())
-            return JSONWriter.tradePage(page)
+            return try JSONWriter.tradePage(page)
         }
         router.get("/v1/clients/{id}/positions") { request, context in
             try context.requireReader()

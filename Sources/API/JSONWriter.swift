@@ -56,40 +56,35 @@ final class JSONWriter {
         append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    func key(_ name: StaticString, first: Bool = false) {
-        reserve(name.utf8CodeUnitCount + 4)
-        if !first { byte(UInt8(ascii: ",")) }
-        byte(UInt8(ascii: "\""))
-        raw(name)
-        byte(UInt8(ascii: "\""))
-        byte(UInt8(ascii: ":"))
-    }
-
     func string(_ value: String) {
         var value = value
-        value.withUTF8 { utf8 in
-            byte(UInt8(ascii: "\""))
-            // Most values need no escaping: copy them whole.
-            if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-                append(UnsafeRawBufferPointer(utf8))
-            } else {
-                for byte in utf8 {
-                    switch byte {
-                    case UInt8(ascii: "\""): raw("\\\"")
-                    case UInt8(ascii: "\\"): raw("\\\\")
-                    case 0x0A: raw("\\n")
-                    case 0x0D: raw("\\r")
-                    case 0x09: raw("\\t")
-                    case 0..<0x20:
-                        raw("\\u00")
-                        self.byte(Self.hex[Int(byte >> 4)])
-                        self.byte(Self.hex[Int(byte & 0xF)])
-                    default: self.byte(byte)
-                    }
+        value.withUTF8 { string(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// UTF-8 bytes as a JSON string, escaped where JSON needs it.
+    func string(_ utf8: UnsafeRawBufferPointer) {
+        reserve(utf8.count + 2)
+        byte(UInt8(ascii: "\""))
+        // Most values need no escaping: copy them whole.
+        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            append(utf8)
+        } else {
+            for byte in utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): raw("\\\"")
+                case UInt8(ascii: "\\"): raw("\\\\")
+                case 0x0A: raw("\\n")
+                case 0x0D: raw("\\r")
+                case 0x09: raw("\\t")
+                case 0..<0x20:
+                    raw("\\u00")
+                    self.byte(Self.hex[Int(byte >> 4)])
+                    self.byte(Self.hex[Int(byte & 0xF)])
+                default: self.byte(byte)
                 }
             }
-            byte(UInt8(ascii: "\""))
         }
+        byte(UInt8(ascii: "\""))
     }
 
     static let hex = Array("0123456789abcdef".utf8)
@@ -195,60 +190,63 @@ final class JSONWriter {
         raw("Z\"")
     }
 
-    /// A journal entry as `TradeView` encodes it.
-    func trade(_ entry: JournalEntry) {
-        raw("{")
-        key("offset", first: true)
+    /// A journal entry as `TradeView` encodes it. The keys go out with their punctuation
+    /// as one literal each: a page writes 17 of them per trade.
+    func trade(_ entry: EntrySummary) {
+        raw("{\"offset\":")
         unsigned(entry.offset)
-        key("kind")
-        string(entry.kind.description)
-        key("source")
+        switch entry.kind {
+        case .trade: raw(",\"kind\":\"trade\",\"source\":")
+        case .reversal: raw(",\"kind\":\"reversal\",\"source\":")
+        case .replacement: raw(",\"kind\":\"replacement\",\"source\":")
+        case .adjustment: raw(",\"kind\":\"adjustment\",\"source\":")
+        case .settlementStatus: raw(",\"kind\":\"settlement\",\"source\":")
+        }
         string(entry.source)
-        key("executionID")
+        raw(",\"executionID\":")
         string(entry.executionID)
         if entry.reference != 0 {
-            key("reference")
+            raw(",\"reference\":")
             unsigned(entry.reference)
         }
-        key("account")
+        raw(",\"account\":")
         string(entry.account)
-        key("instrument")
+        raw(",\"instrument\":")
         string(entry.instrument)
-        key("side")
-        raw(entry.side == .buy ? "\"buy\"" : "\"sell\"")
-        key("quantity")
+        raw(entry.side == .buy ? ",\"side\":\"buy\",\"quantity\":" : ",\"side\":\"sell\",\"quantity\":")
         decimal(entry.quantity)
-        key("price")
+        raw(",\"price\":")
         decimal(entry.price)
-        key("currency")
+        raw(",\"currency\":")
         string(entry.currency)
-        key("tradeDate")
+        raw(",\"tradeDate\":")
         day(entry.tradeDate)
-        key("valueDate")
+        raw(",\"valueDate\":")
         day(entry.valueDate)
-        key("transactTime")
+        raw(",\"transactTime\":")
         time(entry.transactTime)
-        key("commission")
+        raw(",\"commission\":")
         decimal(entry.commission)
-        key("fees")
+        raw(",\"fees\":")
         decimal(entry.fees)
-        key("bookedAt")
+        raw(",\"bookedAt\":")
         time(entry.bookedAt)
         raw("}")
     }
 
-    /// A page of trades: `{"items": […], "nextCursor": "…"}`.
-    static func tradePage(_ page: TradePage) -> Response {
-        let writer = JSONWriter(capacity: 64 + page.trades.count * 420)
+    /// A page of trades: `{"items": […], "nextCursor": "…"}`, written from the stored records.
+    static func tradePage(_ page: TradePage) throws -> Response {
+        let writer = JSONWriter(capacity: 64 + page.records.count * 420)
         writer.raw("{\"items\":[")
-        for (index, entry) in page.trades.enumerated() {
-            if index > 0 { writer.raw(",") }
+        var first = true
+        try page.records.forEach { entry in
+            if !first { writer.raw(",") }
+            first = false
             writer.trade(entry)
         }
         writer.raw("]")
         if let cursor = page.nextCursor {
-            writer.key("nextCursor")
-            writer.byte(UInt8(ascii: "\""))
+            writer.raw(",\"nextCursor\":\"")
             writer.unsigned(cursor)
             writer.byte(UInt8(ascii: "\""))
         }

@@ -245,22 +245,28 @@ public final class CRMStore: Sendable {
     /// the ledger books executions that name no Account (`source:role:id`). Read from the
     /// link index's keys alone: a client's history asks this on every page.
     public func accounts(of clientID: String) throws -> [String] {
-        try ledger.environment.read { txn in
-            var result: [String] = []
-            let prefix = Self.clientKey(clientID)
-            try txn.scan(clientLinks, from: prefix) { key, _ in
-                guard key.starts(with: prefix) else { return false }
-                var r = ByteReader(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
-                if try r.string() != IdentifierKind.login.rawValue { result.append(try r.string()) }
-                return true
-            }
-            return result.sorted()
+        try ledger.environment.read { try accounts(of: clientID, in: $0) }
+    }
+
+    func accounts(of clientID: String, in txn: ReadTransaction) throws -> [String] {
+        var result: [String] = []
+        let prefix = Self.clientKey(clientID)
+        try txn.scan(clientLinks, from: prefix) { key, _ in
+            guard key.starts(with: prefix) else { return false }
+            var r = ByteReader(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
+            if try r.string() != IdentifierKind.login.rawValue { result.append(try r.string()) }
+            return true
         }
+        return result.sorted()
     }
 
     /// Whether a client exists, without decoding it.
     public func exists(_ clientID: String) throws -> Bool {
-        try ledger.environment.read { try $0.get(clients, Self.clientKey(clientID)) { _ in true } ?? false }
+        try ledger.environment.read { try exists(clientID, in: $0) }
+    }
+
+    func exists(_ clientID: String, in txn: ReadTransaction) throws -> Bool {
+        try txn.get(clients, Self.clientKey(clientID)) { _ in true } ?? false
     }
 
     /// The client a ledger account belongs to: an Account link, else a PartyID link.

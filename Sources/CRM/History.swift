@@ -19,11 +19,11 @@ public struct TradeFilter: Sendable, Hashable {
         self.account = account
     }
 
-    func accepts(_ entry: JournalEntry) -> Bool {
+    func accepts(_ entry: EntrySummary) -> Bool {
         guard entry.kind == .trade || entry.kind == .replacement || entry.kind == .reversal else { return false }
         if let from, entry.transactTime < from { return false }
         if let to, entry.transactTime >= to { return false }
-        if let instrument, entry.instrument != instrument { return false }
+        if let instrument, !entry.instrumentIs(instrument) { return false }
         if let side, entry.side != side { return false }
         return true
     }
@@ -33,14 +33,23 @@ public struct TradeFilter: Sendable, Hashable {
 /// the page after it; pages stay stable while new trades are booked, which only ever
 /// arrive above the first page.
 public struct TradePage: Sendable {
-    public var trades: [JournalEntry]
+    /// The trades' records as stored: what the API writes out without decoding them.
+    public var records: EntryRecords
     public var nextCursor: UInt64?
+
+    public var trades: [JournalEntry] {
+        get throws { try records.entries() }
+    }
 }
 
 extension CRMStore {
     func accounts(of clientID: String, only account: String?) throws -> [String] {
-        guard try exists(clientID) else { throw CRMError(.notFound, "no client \(clientID)") }
-        let accounts = try self.accounts(of: clientID)
+        try ledger.environment.read { try accounts(of: clientID, only: account, in: $0) }
+    }
+
+    func accounts(of clientID: String, only account: String?, in txn: ReadTransaction) throws -> [String] {
+        guard try exists(clientID, in: txn) else { throw CRMError(.notFound, "no client \(clientID)") }
+        let accounts = try self.accounts(of: clientID, in: txn)
         if let account {
             guard accounts.contains(account) else { throw CRMError.invalid("account", "'\(account)' is not linked to client \(clientID)") }
             return [account]
@@ -49,30 +58,28 @@ extension CRMStore {
     }
 
     /// A client's trades (fills, corrections' replacements and the reversals of corrected
-    /// or busted fills) across every linked account, newest first.
+    /// or busted fills) across every linked account, newest first; read from one snapshot.
     public func trades(of clientID: String, filter: TradeFilter = TradeFilter(), before cursor: UInt64? = nil,
                        limit: Int = 100) throws -> TradePage {
         guard (1...1000).contains(limit) else { throw CRMError.invalid("limit", "from 1 to 1000") }
-        let accounts = try self.accounts(of: clientID, only: filter.account)
-        var merged: [JournalEntry] = []
-        var more = false
-        for account in accounts {
-            var before = cursor ?? .max
-            var found: [JournalEntry] = []
-            // Read in chunks until this account has a page's worth that pass the filter.
-            while found.count <= limit {
-                let chunk = try ledger.entries(account: account, before: before, limit: 256, postings: false)
-                for entry in chunk where filter.accepts(entry) { found.append(entry) }
-                guard chunk.count == 256, let last = chunk.last else { break }
-                before = last.offset
+        return try ledger.environment.read { txn in
+            let accounts = try self.accounts(of: clientID, only: filter.account, in: txn)
+            // Each account gives at most limit + 1 (one more says there is a next page);
+            // the newest `limit` of them all make the page.
+            var records = EntryRecords(expected: limit + 1)
+            for account in accounts {
+                var found = 0
+                try ledger.forEachEntrySummary(account: account, before: cursor ?? .max, in: txn) { summary, bytes in
+                    guard filter.accepts(summary) else { return true }
+                    records.append(summary, bytes: bytes)
+                    found += 1
+                    return found <= limit
+                }
             }
-            if found.count > limit { more = true }
-            merged += found.prefix(limit + 1)
+            let more = records.count > limit
+            if accounts.count > 1 || more { records.keepNewest(limit) }
+            return TradePage(records: records, nextCursor: more ? records.lastOffset : nil)
         }
-        merged.sort { $0.offset > $1.offset }
-        if merged.count > limit { more = true }
-        let page = Array(merged.prefix(limit))
-        return TradePage(trades: page, nextCursor: more ? page.last?.offset : nil)
     }
 
     /// A client's positions, now or as they stood at `asOf` (nanoseconds).
@@ -100,19 +107,18 @@ extension CRMStore {
     /// Commission and fees the client paid, per currency, over the trades `filter` selects.
     public func fees(of clientID: String, filter: TradeFilter = TradeFilter()) throws -> [String: (commission: ExactDecimal, fees: ExactDecimal)] {
         var totals: [String: (commission: ExactDecimal, fees: ExactDecimal)] = [:]
-        for account in try accounts(of: clientID, only: filter.account) {
-            var before = UInt64.max
-            while true {
-                let chunk = try ledger.entries(account: account, before: before, limit: 1000, postings: false)
-                for entry in chunk where filter.accepts(entry) {
+        try ledger.environment.read { txn in
+            for account in try accounts(of: clientID, only: filter.account, in: txn) {
+                try ledger.forEachEntrySummary(account: account, in: txn) { entry, _ in
+                    guard filter.accepts(entry) else { return true }
                     // A reversal carries its original's charges negated: it gives them back.
-                    var total = totals[entry.currency] ?? (.zero, .zero)
+                    let currency = String(decoding: entry.currency, as: UTF8.self)
+                    var total = totals[currency] ?? (.zero, .zero)
                     total.commission += entry.commission
                     total.fees += entry.fees
-                    totals[entry.currency] = total
+                    totals[currency] = total
+                    return true
                 }
-                guard chunk.count == 1000, let last = chunk.last else { break }
-                before = last.offset
             }
         }
         return totals

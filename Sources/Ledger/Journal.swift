@@ -100,7 +100,7 @@ public struct JournalEntry: Hashable, Sendable {
     }
 
     /// The record without its legs: what a listing of an account's entries shows.
-    func encodedSummary() -> [UInt8] { encoded(withPostings: false) }
+    public func encodedSummary() -> [UInt8] { encoded(withPostings: false) }
 
     func encoded(withPostings: Bool = true) -> [UInt8] {
         var w = ByteWriter(capacity: 256)

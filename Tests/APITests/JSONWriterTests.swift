@@ -20,7 +20,7 @@ import Testing
                                  transactTime: time, commission: ExactDecimal(commission)!, fees: .zero, bookedAt: time + 5,
                                  memo: "", postings: [])
         let writer = JSONWriter(capacity: 8)
-        writer.trade(entry)
+        try entry.encodedSummary().withUnsafeBytes { writer.trade(try EntrySummary($0)) }
         let fast = try JSONSerialization.jsonObject(with: Data(writer.bytes)) as? NSDictionary
         let slow = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(TradeView(entry))) as? NSDictionary
         #expect(fast != nil && fast == slow, "\(String(decoding: writer.bytes, as: UTF8.self))")

@@ -27,6 +27,6 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.startMeasurement()
         let page = try state.store.trades(of: id, limit: 100)
         benchmark.stopMeasurement()
-        precondition(page.trades.count == 100)
+        precondition(page.records.count == 100)
     }
 }

@@ -1,0 +1,137 @@
+import ExactNumbers
+
+/// A journal entry's terms read in place from its stored bytes: the numbers decoded, the
+/// texts left as views of the bytes. Listings that only copy the terms out (a client's
+/// trade page as JSON) read these instead of building a `JournalEntry` with its Strings.
+///
+/// The views are valid as long as the bytes are: inside the read transaction that found
+/// them, or over a copy the caller keeps (`EntryRecords`).
+public struct EntrySummary {
+    public var offset: UInt64
+    public var kind: JournalEntry.Kind
+    public var reference: UInt64
+    public var side: Side
+    public var quantity: ExactDecimal
+    public var price: ExactDecimal
+    public var tradeDate: CalendarDay
+    public var valueDate: CalendarDay
+    public var transactTime: Int64
+    public var commission: ExactDecimal
+    public var fees: ExactDecimal
+    public var bookedAt: Int64
+    public var source: UnsafeRawBufferPointer
+    public var executionID: UnsafeRawBufferPointer
+    public var account: UnsafeRawBufferPointer
+    public var instrument: UnsafeRawBufferPointer
+    public var currency: UnsafeRawBufferPointer
+
+    /// Reads a journal record or an account index's summary of one (the summary is the
+    /// record's first part, without the legs).
+    public init(_ bytes: UnsafeRawBufferPointer) throws {
+        var r = ByteReader(bytes)
+        guard try r.u8() == 1 else { throw LedgerError.corrupt("unknown journal record version") }
+        offset = try r.u64()
+        guard let kind = JournalEntry.Kind(rawValue: try r.u8()) else { throw LedgerError.corrupt("journal entry kind") }
+        self.kind = kind
+        source = try r.stringBytes()
+        executionID = try r.stringBytes()
+        reference = try r.u64()
+        account = try r.stringBytes()
+        instrument = try r.stringBytes()
+        guard let side = Side(rawValue: try r.u8()) else { throw LedgerError.corrupt("journal entry side") }
+        self.side = side
+        quantity = try r.decimal()
+        price = try r.decimal()
+        currency = try r.stringBytes()
+        tradeDate = try r.day()
+        valueDate = try r.day()
+        transactTime = try r.i64()
+        commission = try r.decimal()
+        fees = try r.decimal()
+        bookedAt = try r.i64()
+    }
+
+    /// Whether `text` is the instrument, compared as UTF-8 bytes.
+    public func instrumentIs(_ text: String) -> Bool { Self.equal(instrument, text) }
+
+    /// Whether `text` is the account, compared as UTF-8 bytes.
+    public func accountIs(_ text: String) -> Bool { Self.equal(account, text) }
+
+    static func equal(_ bytes: UnsafeRawBufferPointer, _ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { $0.count == bytes.count && $0.elementsEqual(bytes) }
+    }
+}
+
+/// Journal records copied out of a read transaction into one buffer, in the order they
+/// were added: a page of entries that outlives the snapshot it was read from at the cost
+/// of one copy of its bytes, not a `JournalEntry` per record.
+public struct EntryRecords: Sendable {
+    private var storage: [UInt8] = []
+    /// Each record's journal offset and where its bytes are in `storage`.
+    private var records: [(offset: UInt64, start: Int, count: Int)] = []
+
+    public init(expected count: Int = 0) {
+        storage.reserveCapacity(count * 160)
+        records.reserveCapacity(count)
+    }
+
+    public var count: Int { records.count }
+    public var isEmpty: Bool { records.isEmpty }
+    /// The offset of the last record (the oldest, once `keepNewest` has sorted them).
+    public var lastOffset: UInt64? { records.last?.offset }
+
+    /// Adds the record `summary` was read from.
+    public mutating func append(_ summary: EntrySummary, bytes: UnsafeRawBufferPointer) {
+        records.append((summary.offset, storage.count, bytes.count))
+        storage.append(contentsOf: bytes)
+    }
+
+    /// Newest first, and at most `count` of them.
+    public mutating func keepNewest(_ count: Int) {
+        records.sort { $0.offset > $1.offset }
+        if records.count > count { records.removeLast(records.count - count) }
+    }
+
+    /// Calls `body` with each record's terms, in order.
+    public func forEach(_ body: (EntrySummary) throws -> Void) throws {
+        try storage.withUnsafeBytes { all in
+            for record in records {
+                try body(try EntrySummary(UnsafeRawBufferPointer(rebasing: all[record.start..<(record.start + record.count)])))
+            }
+        }
+    }
+
+    /// The records as entries (without their legs).
+    public func entries() throws -> [JournalEntry] {
+        var result: [JournalEntry] = []
+        result.reserveCapacity(records.count)
+        try storage.withUnsafeBytes { all in
+            for record in records {
+                result.append(try JournalEntry(decoding: UnsafeRawBufferPointer(rebasing: all[record.start..<(record.start + record.count)]),
+                                               postings: false))
+            }
+        }
+        return result
+    }
+}
+
+extension Ledger {
+    /// Calls `body` with the terms of `account`'s journal entries, newest first, from the
+    /// entry before `before` on, while it returns true; read in place from the account's
+    /// index in `txn` (one snapshot for a caller that reads more than one account). `bytes`
+    /// is the record the summary was read from.
+    public func forEachEntrySummary(account: String, before: UInt64 = .max, in txn: ReadTransaction,
+                                    _ body: (EntrySummary, UnsafeRawBufferPointer) throws -> Bool) throws {
+        let start = Keys.accountEntry(account, before == .max ? .max : before - 1)
+        let prefix = Key.of { $0.string(account) }
+        try txn.scan(db.accountEntries, from: start) { key, value in
+            guard key.starts(with: prefix) else { return false }
+            if !value.isEmpty { return try body(try EntrySummary(value), value) }
+            // An index entry written before summaries were kept: read the journal's record.
+            var r = ByteReader(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
+            let offset = ~(try r.u64())
+            return try txn.get(db.journal, Key.offset(offset)) { record in try body(try EntrySummary(record), record) } ?? true
+        }
+    }
+}
