@@ -11,16 +11,20 @@ final class JSONWriter {
     private var base: UnsafeMutablePointer<UInt8>
     private var capacity: Int
     private var count = 0
-    /// The last day turned into a date: trades on a page share a few days.
-    private var lastDay = Int.min
-    private var lastCivil = (year: 0, month: 0, day: 0)
+    /// Days already written as `YYYY-MM-DD`, by the day's number modulo the slots: a
+    /// page's trades share a few days (trade, value, booking).
+    private var dayNumbers = [Int](repeating: .min, count: 8)
+    private let dayTexts = UnsafeMutablePointer<UInt8>.allocate(capacity: 8 * 10)
 
     init(capacity: Int) {
         self.capacity = max(capacity, 64)
         base = .allocate(capacity: self.capacity)
     }
 
-    deinit { base.deallocate() }
+    deinit {
+        base.deallocate()
+        dayTexts.deallocate()
+    }
 
     /// What was written, as an array (tests) or a buffer (responses).
     var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
@@ -121,51 +125,69 @@ final class JSONWriter {
         count += width
     }
 
-    func civil(_ days: Int) -> (year: Int, month: Int, day: Int) {
-        if days != lastDay {
-            lastDay = days
-            lastCivil = CalendarDay.civilFromDays(days)
-        }
-        return lastCivil
+    /// Two digits of 0...99.
+    @inline(__always)
+    private func twoDigits(_ value: Int, at position: Int) {
+        base[position] = UInt8(truncatingIfNeeded: 48 + value / 10)
+        base[position + 1] = UInt8(truncatingIfNeeded: 48 + value % 10)
     }
 
     /// An exact decimal as a JSON string, without trailing fraction zeros.
     func decimal(_ value: ExactDecimal) {
-        var mantissa = value.mantissa
+        guard let small = Int64(exactly: value.mantissa) else { return wideDecimal(value) }
+        var mantissa = small
         var scale = value.scale
         while scale > 0 && mantissa % 10 == 0 {
             mantissa /= 10
             scale -= 1
         }
+        reserve(24)
         byte(UInt8(ascii: "\""))
         if mantissa < 0 { byte(UInt8(ascii: "-")) }
         let magnitude = mantissa.magnitude
-        guard magnitude <= UInt64.max else {
-            for digit in value.normalized.description.utf8 where digit != UInt8(ascii: "-") { byte(digit) }
-            byte(UInt8(ascii: "\""))
-            return
-        }
         var divisor: UInt64 = 1
         for _ in 0..<scale { divisor *= 10 }
-        unsigned(UInt64(magnitude) / divisor)
+        unsigned(magnitude / divisor)
         if scale > 0 {
             byte(UInt8(ascii: "."))
-            padded(Int(UInt64(magnitude) % divisor), scale)
+            padded(Int(magnitude % divisor), scale)
         }
+        byte(UInt8(ascii: "\""))
+    }
+
+    /// Mantissas beyond 64 bits, through the decimal's own text.
+    private func wideDecimal(_ value: ExactDecimal) {
+        byte(UInt8(ascii: "\""))
+        for digit in value.normalized.description.utf8 { byte(digit) }
         byte(UInt8(ascii: "\""))
     }
 
     /// `YYYY-MM-DD`, unquoted.
     private func date(_ days: Int) {
-        let (y, m, d) = civil(days)
-        padded(y, 4)
-        byte(UInt8(ascii: "-"))
-        padded(m, 2)
-        byte(UInt8(ascii: "-"))
-        padded(d, 2)
+        let slot = days & 7
+        let text = dayTexts + slot * 10
+        if dayNumbers[slot] != days {
+            dayNumbers[slot] = days
+            let (y, m, d) = CalendarDay.civilFromDays(days)
+            var year = y
+            for i in stride(from: 3, through: 0, by: -1) {
+                text[i] = UInt8(truncatingIfNeeded: 48 + year % 10)
+                year /= 10
+            }
+            text[4] = UInt8(ascii: "-")
+            text[5] = UInt8(truncatingIfNeeded: 48 + m / 10)
+            text[6] = UInt8(truncatingIfNeeded: 48 + m % 10)
+            text[7] = UInt8(ascii: "-")
+            text[8] = UInt8(truncatingIfNeeded: 48 + d / 10)
+            text[9] = UInt8(truncatingIfNeeded: 48 + d % 10)
+        }
+        reserve(10)
+        (base + count).update(from: text, count: 10)
+        count += 10
     }
 
     func day(_ day: CalendarDay) {
+        reserve(12)
         byte(UInt8(ascii: "\""))
         date(day.daysSinceEpoch)
         byte(UInt8(ascii: "\""))
@@ -177,17 +199,23 @@ final class JSONWriter {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let s = Int(seconds - days * 86_400)
         let millis = Int((nanoseconds - seconds * 1_000_000_000) / 1_000_000)
+        reserve(26)
         byte(UInt8(ascii: "\""))
         date(Int(days))
-        byte(UInt8(ascii: "T"))
-        padded(s / 3600, 2)
-        byte(UInt8(ascii: ":"))
-        padded(s / 60 % 60, 2)
-        byte(UInt8(ascii: ":"))
-        padded(s % 60, 2)
-        byte(UInt8(ascii: "."))
-        padded(millis, 3)
-        raw("Z\"")
+        // THH:MM:SS.mmmZ"
+        let at = count
+        base[at] = UInt8(ascii: "T")
+        twoDigits(s / 3600, at: at + 1)
+        base[at + 3] = UInt8(ascii: ":")
+        twoDigits(s / 60 % 60, at: at + 4)
+        base[at + 6] = UInt8(ascii: ":")
+        twoDigits(s % 60, at: at + 7)
+        base[at + 9] = UInt8(ascii: ".")
+        base[at + 10] = UInt8(truncatingIfNeeded: 48 + millis / 100)
+        twoDigits(millis % 100, at: at + 11)
+        base[at + 13] = UInt8(ascii: "Z")
+        base[at + 14] = UInt8(ascii: "\"")
+        count += 15
     }
 
     /// A journal entry as `TradeView` encodes it. The keys go out with their punctuation

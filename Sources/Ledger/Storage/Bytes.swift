@@ -60,24 +60,29 @@ public struct ByteReader {
 
     public var isAtEnd: Bool { offset >= bytes.count }
 
+    @inline(__always)
     mutating func take(_ count: Int) throws -> UnsafeRawBufferPointer {
         guard offset + count <= bytes.count else { throw LedgerError.corrupt("record shorter than expected") }
         defer { offset += count }
         return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
     }
 
+    @inline(__always)
     public mutating func u8() throws -> UInt8 { try take(1)[0] }
 
+    @inline(__always)
     public mutating func u32() throws -> UInt32 {
         let b = try take(4)
         return UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3])
     }
 
+    @inline(__always)
     public mutating func u64() throws -> UInt64 {
         let b = try take(8)
         return UInt64(bigEndian: b.loadUnaligned(as: UInt64.self))
     }
 
+    @inline(__always)
     public mutating func i64() throws -> Int64 { Int64(bitPattern: try u64() ^ (1 << 63)) }
 
     public mutating func string() throws -> String {
@@ -87,6 +92,7 @@ public struct ByteReader {
     }
 
     /// A length-prefixed string's UTF-8 bytes, in place.
+    @inline(__always)
     public mutating func stringBytes() throws -> UnsafeRawBufferPointer {
         let b = try take(2)
         return try take(Int(b[0]) << 8 | Int(b[1]))
@@ -99,6 +105,7 @@ public struct ByteReader {
 
     public mutating func bool() throws -> Bool { try u8() != 0 }
 
+    @inline(__always)
     public mutating func decimal() throws -> ExactDecimal {
         let scale = Int(try u8())
         guard scale <= ExactDecimal.scaleMax else { throw LedgerError.corrupt("decimal scale \(scale)") }
@@ -107,6 +114,7 @@ public struct ByteReader {
         return ExactDecimal(mantissa: Int128(bitPattern: UInt128(high) << 64 | UInt128(low)), scale: scale)
     }
 
+    @inline(__always)
     public mutating func day() throws -> CalendarDay { CalendarDay(daysSinceEpoch: Int(try i64())) }
 
     public mutating func optionalDay() throws -> CalendarDay? { try bool() ? try day() : nil }
