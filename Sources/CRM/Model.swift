@@ -142,11 +142,20 @@ public struct AuditEntry: Codable, Sendable, Hashable {
 public enum ISOTime {
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
     public static func format(_ nanoseconds: Int64) -> String {
-        let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        // Floor division (times before 1970 count back), which cannot overflow.
+        var (seconds, nanos) = nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
+        if nanos < 0 {
+            seconds -= 1
+            nanos += 1_000_000_000
+        }
+        var (days, second) = seconds.quotientAndRemainder(dividingBy: 86_400)
+        if second < 0 {
+            days -= 1
+            second += 86_400
+        }
         let (y, m, d) = CalendarDay.civilFromDays(Int(days))
-        let s = Int(seconds - days * 86_400)
-        let millis = Int((nanoseconds - seconds * 1_000_000_000) / 1_000_000)
+        let s = Int(second)
+        let millis = Int(nanos / 1_000_000)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(24)
         func digits(_ value: Int, _ width: Int) {

@@ -26,4 +26,22 @@ import Testing
         #expect(fast != nil && fast == slow, "\(String(decoding: writer.bytes, as: UTF8.self))")
         #expect(ISOTime.format(time).utf8.count == 24)
     }
+
+    @Test("a trade at its longest (every text escaped, the widest decimals and times) fits the room the writer reserves")
+    func longestTrade() throws {
+        let control = String(repeating: "\u{01}", count: 64)
+        let widest = ExactDecimal(mantissa: Int128.min + 1, scale: ExactDecimal.scaleMax)
+        let entry = JournalEntry(offset: .max, kind: .replacement, source: control, executionID: control, reference: .max,
+                                 account: control, instrument: control, side: .sell, quantity: widest, price: widest,
+                                 currency: control, tradeDate: CalendarDay(daysSinceEpoch: -700_000),
+                                 valueDate: CalendarDay(daysSinceEpoch: 2_900_000), transactTime: .min, commission: widest,
+                                 fees: widest, bookedAt: .max, memo: "", postings: [])
+        let writer = JSONWriter(capacity: 8)
+        try entry.encodedSummary().withUnsafeBytes { writer.trade(try EntrySummary($0)) }
+        #expect(writer.bytes.count <= JSONCursor.tradeBound + 6 * 5 * 64)
+        let parsed = try JSONSerialization.jsonObject(with: Data(writer.bytes)) as? NSDictionary
+        #expect(parsed?["executionID"] as? String == control)
+        #expect(parsed?["price"] as? String == widest.normalized.description)
+        #expect(parsed?["transactTime"] as? String == ISOTime.format(.min) && parsed?["bookedAt"] as? String == ISOTime.format(.max))
+    }
 }
