@@ -67,6 +67,8 @@ let package = Package(
             dependencies: [
                 "CRM", "Ledger", "Reconciliation", "ExactNumbers",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ]

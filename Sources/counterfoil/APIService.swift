@@ -7,6 +7,7 @@ import Foundation
 import Hummingbird
 import Ledger
 import Logging
+import NIOPosix
 import Reconciliation
 import ServiceLifecycle
 
@@ -107,7 +108,8 @@ struct MonitoringService: Service {
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                for alert in try engine.process() {
+                // A run reads every trade booked since the last: off the executor's threads.
+                for alert in try await NIOThreadPool.singleton.runIfActive({ [engine] in try engine.process() }) {
                     logger.notice("alert", metadata: ["id": "\(alert.id)", "client": "\(alert.clientID)", "rule": "\(alert.rule.rawValue)"])
                 }
             } catch {

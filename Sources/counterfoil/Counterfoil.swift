@@ -1,6 +1,16 @@
+import API
 import ArgumentParser
 
 @main
+enum Main {
+    static func main() async {
+        // Before any task runs: the HTTP API's handlers then run on the event loop that
+        // read their request (the API sends its blocking writes to a thread pool).
+        APIServer.runTasksOnEventLoops()
+        await Counterfoil.main()
+    }
+}
+
 struct Counterfoil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "counterfoil",

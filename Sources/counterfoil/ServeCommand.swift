@@ -4,6 +4,7 @@ import FIXSession
 import Foundation
 import Ledger
 import Logging
+import NIOPosix
 import Reconciliation
 import ServiceLifecycle
 
@@ -109,7 +110,9 @@ struct ReconScheduleService: Service {
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            for outcome in schedule.runIfDue(now: Reconciler.now()) {
+            // A run reads statements and compares every position: off the executor's threads.
+            let outcomes = (try? await NIOThreadPool.singleton.runIfActive { [schedule] in schedule.runIfDue(now: Reconciler.now()) }) ?? []
+            for outcome in outcomes {
                 switch outcome {
                 case .reconciled(let report):
                     let run = report.run
