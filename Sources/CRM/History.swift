@@ -19,13 +19,18 @@ public struct TradeFilter: Sendable, Hashable {
         self.account = account
     }
 
-    func accepts(_ entry: EntrySummary) -> Bool {
-        guard entry.kind == .trade || entry.kind == .replacement || entry.kind == .reversal else { return false }
-        if let from, entry.transactTime < from { return false }
-        if let to, entry.transactTime >= to { return false }
-        if let instrument, !entry.instrumentIs(instrument) { return false }
-        if let side, entry.side != side { return false }
-        return true
+    /// Whether the stored record of a journal entry is a trade this filter lets through;
+    /// with nothing but the kind to check, without reading the record's other fields.
+    func accepts(record: UnsafeRawBufferPointer) throws -> (offset: UInt64, accepted: Bool) {
+        let (offset, kind) = try EntrySummary.peek(record)
+        guard kind == .trade || kind == .replacement || kind == .reversal else { return (offset, false) }
+        guard from != nil || to != nil || instrument != nil || side != nil else { return (offset, true) }
+        let entry = try EntrySummary(record)
+        if let from, entry.transactTime < from { return (offset, false) }
+        if let to, entry.transactTime >= to { return (offset, false) }
+        if let instrument, !entry.instrumentIs(instrument) { return (offset, false) }
+        if let side, entry.side != side { return (offset, false) }
+        return (offset, true)
     }
 }
 
@@ -69,9 +74,10 @@ extension CRMStore {
             var records = EntryRecords(expected: limit + 1)
             for account in accounts {
                 var found = 0
-                try ledger.forEachEntrySummary(account: account, before: cursor ?? .max, in: txn) { summary, bytes in
-                    guard filter.accepts(summary) else { return true }
-                    records.append(summary, bytes: bytes)
+                try ledger.forEachEntryRecord(account: account, before: cursor ?? .max, in: txn) { record in
+                    let (offset, accepted) = try filter.accepts(record: record)
+                    guard accepted else { return true }
+                    records.append(offset: offset, bytes: record)
                     found += 1
                     return found <= limit
                 }
@@ -109,8 +115,9 @@ extension CRMStore {
         var totals: [String: (commission: ExactDecimal, fees: ExactDecimal)] = [:]
         try ledger.environment.read { txn in
             for account in try accounts(of: clientID, only: filter.account, in: txn) {
-                try ledger.forEachEntrySummary(account: account, in: txn) { entry, _ in
-                    guard filter.accepts(entry) else { return true }
+                try ledger.forEachEntryRecord(account: account, in: txn) { record in
+                    guard try filter.accepts(record: record).accepted else { return true }
+                    let entry = try EntrySummary(record)
                     // A reversal carries its original's charges negated: it gives them back.
                     let currency = String(decoding: entry.currency, as: UTF8.self)
                     var total = totals[currency] ?? (.zero, .zero)

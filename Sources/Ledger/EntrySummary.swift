@@ -51,6 +51,16 @@ public struct EntrySummary {
         bookedAt = try r.i64()
     }
 
+    /// The journal offset and kind of a record, read without the rest: a listing that
+    /// filters on kind alone decides from these.
+    public static func peek(_ bytes: UnsafeRawBufferPointer) throws -> (offset: UInt64, kind: JournalEntry.Kind) {
+        var r = ByteReader(bytes)
+        guard try r.u8() == 1 else { throw LedgerError.corrupt("unknown journal record version") }
+        let offset = try r.u64()
+        guard let kind = JournalEntry.Kind(rawValue: try r.u8()) else { throw LedgerError.corrupt("journal entry kind") }
+        return (offset, kind)
+    }
+
     /// Whether `text` is the instrument, compared as UTF-8 bytes.
     public func instrumentIs(_ text: String) -> Bool { Self.equal(instrument, text) }
 
@@ -81,9 +91,9 @@ public struct EntryRecords: Sendable {
     /// The offset of the last record (the oldest, once `keepNewest` has sorted them).
     public var lastOffset: UInt64? { records.last?.offset }
 
-    /// Adds the record `summary` was read from.
-    public mutating func append(_ summary: EntrySummary, bytes: UnsafeRawBufferPointer) {
-        records.append((summary.offset, storage.count, bytes.count))
+    /// Adds the record of the entry at `offset`.
+    public mutating func append(offset: UInt64, bytes: UnsafeRawBufferPointer) {
+        records.append((offset, storage.count, bytes.count))
         storage.append(contentsOf: bytes)
     }
 
@@ -117,21 +127,21 @@ public struct EntryRecords: Sendable {
 }
 
 extension Ledger {
-    /// Calls `body` with the terms of `account`'s journal entries, newest first, from the
-    /// entry before `before` on, while it returns true; read in place from the account's
-    /// index in `txn` (one snapshot for a caller that reads more than one account). `bytes`
-    /// is the record the summary was read from.
-    public func forEachEntrySummary(account: String, before: UInt64 = .max, in txn: ReadTransaction,
-                                    _ body: (EntrySummary, UnsafeRawBufferPointer) throws -> Bool) throws {
+    /// Calls `body` with the records of `account`'s journal entries (without their legs),
+    /// newest first, from the entry before `before` on, while it returns true; read in
+    /// place from the account's index in `txn` (one snapshot for a caller that reads more
+    /// than one account). `EntrySummary` reads them.
+    public func forEachEntryRecord(account: String, before: UInt64 = .max, in txn: ReadTransaction,
+                                   _ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
         let start = Keys.accountEntry(account, before == .max ? .max : before - 1)
         let prefix = Key.of { $0.string(account) }
         try txn.scan(db.accountEntries, from: start) { key, value in
             guard key.starts(with: prefix) else { return false }
-            if !value.isEmpty { return try body(try EntrySummary(value), value) }
+            if !value.isEmpty { return try body(value) }
             // An index entry written before summaries were kept: read the journal's record.
             var r = ByteReader(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
             let offset = ~(try r.u64())
-            return try txn.get(db.journal, Key.offset(offset)) { record in try body(try EntrySummary(record), record) } ?? true
+            return try txn.get(db.journal, Key.offset(offset)) { record in try body(record) } ?? true
         }
     }
 }
