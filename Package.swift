@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "ExactNumbers"),
         // Vector byte scans for the FIX parser (header-only C, inlined into Swift).
         .target(name: "CFIXScan"),
+        // glibc's malloc tuning for the serving process (mallopt is not in Swift's Glibc module).
+        .target(name: "CMalloc"),
         // Zero-copy FIX tag=value framing, parsing, values and encoding. No I/O.
         .target(name: "FIXCore", dependencies: ["ExactNumbers", "CFIXScan"]),
         // A small XML document reader with line numbers (dictionaries, FAST templates).
@@ -65,7 +67,7 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "CRM", "Ledger", "Reconciliation", "ExactNumbers",
+                "CRM", "Ledger", "Reconciliation", "ExactNumbers", "CMalloc",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -331,19 +331,10 @@ public struct APIServer: Sendable {
     }
 
     /// Runs a change, which waits for the ledger's writer to make it durable, on NIO's
-    /// thread pool: no executor thread (with `runTasksOnEventLoops`, an event loop serving
+    /// thread pool: no executor thread (with `ServerProcess.prepare()`, an event loop serving
     /// other connections) sits waiting for a commit.
     func writing<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R {
         try await NIOThreadPool.singleton.runIfActive(body)
-    }
-
-    /// Makes NIO's event loops Swift concurrency's global executor, so that a request's
-    /// handler runs on the loop that read it, without a hop between threads (about a tenth
-    /// less CPU per request, see Benchmarks/README.md). Call once, first thing in a
-    /// process, before any task runs; the API's writes go to the thread pool (`writing`).
-    @discardableResult
-    public static func runTasksOnEventLoops() -> Bool {
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     func breakID(_ context: APIContext) throws -> UInt64 {

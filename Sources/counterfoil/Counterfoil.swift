@@ -6,7 +6,7 @@ enum Main {
     static func main() async {
         // Before any task runs: the HTTP API's handlers then run on the event loop that
         // read their request (the API sends its blocking writes to a thread pool).
-        APIServer.runTasksOnEventLoops()
+        ServerProcess.prepare()
         await Counterfoil.main()
     }
 }

@@ -8,8 +8,8 @@ import Reconciliation
 
 // Serves the API over the million-trade books for wrk: prints an admin token and the
 // port, then runs until killed. Usage: APIBenchServer [PORT]
-// As `counterfoil serve` does: handlers on the event loop that read their request.
-APIServer.runTasksOnEventLoops()
+// As `counterfoil` does: handlers on the event loop that read their request, freed memory kept.
+ServerProcess.prepare()
 let port = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 8089 : 8089
 let (ledger, store) = try MillionTrades.prepare()
 let (token, _) = try store.createToken(name: "wrk", role: .crmRead, who: "bench")
