@@ -13,6 +13,12 @@ public enum ServerProcess {
     ///   request, about a twentieth of the CPU under load (Benchmarks/README.md).
     public static func prepare() {
         _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        _ = counterfoil_malloc_trim_threshold(64 << 20)
+        keepFreedMemory()
+    }
+
+    /// Whether malloc took the setting (it does with glibc).
+    @discardableResult
+    static func keepFreedMemory() -> Bool {
+        counterfoil_malloc_trim_threshold(64 << 20) == 1
     }
 }
