@@ -241,9 +241,10 @@ public final class CRMStore: Sendable {
         }
     }
 
-    /// The ledger accounts linked to a client: its FIX Accounts (1), and its PartyIDs as
-    /// the ledger books executions that name no Account (`source:role:id`). Read from the
-    /// link index's keys alone: a client's history asks this on every page.
+    /// The ledger accounts linked to a client: its FIX Accounts (1), its PartyIDs as the
+    /// ledger books executions that name no Account (`source:role:id`), and its platform
+    /// logins (sent as Account). Read from the link index's keys alone: a client's history
+    /// asks this on every page.
     public func accounts(of clientID: String) throws -> [String] {
         try ledger.environment.read { try accounts(of: clientID, in: $0) }
     }
@@ -254,7 +255,9 @@ public final class CRMStore: Sendable {
         try txn.scan(clientLinks, from: prefix) { key, _ in
             guard key.starts(with: prefix) else { return false }
             var r = ByteReader(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
-            if try r.string() != IdentifierKind.login.rawValue { result.append(try r.string()) }
+            _ = try r.stringBytes()  // the kind: every kind names a ledger account
+            let account = try r.string()
+            if !result.contains(account) { result.append(account) }
             return true
         }
         return result.sorted()
@@ -269,9 +272,10 @@ public final class CRMStore: Sendable {
         try txn.get(clients, Self.clientKey(clientID)) { _ in true } ?? false
     }
 
-    /// The client a ledger account belongs to: an Account link, else a PartyID link.
+    /// The client a ledger account belongs to: an Account link, else a PartyID link, else
+    /// a platform login link.
     public func client(ofLedgerAccount account: String) throws -> String? {
-        try client(linkedTo: .account, account) ?? client(linkedTo: .party, account)
+        try client(linkedTo: .account, account) ?? client(linkedTo: .party, account) ?? client(linkedTo: .login, account)
     }
 
     /// Accounts with bookings that no client is linked to: booked, waiting for ops to link them.

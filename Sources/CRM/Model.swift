@@ -101,7 +101,9 @@ public enum IdentifierKind: String, Codable, Sendable, CaseIterable {
     case account
     /// A PartyID (448) with its source and role (447/452), as `source:role:id`.
     case party
-    /// A platform login.
+    /// A platform login: retail platforms (MT4/MT5 bridges, cTrader) name a client's
+    /// trading account by its login and send it as the execution's Account (1), so the
+    /// ledger books it under that login. Resolved after Account and PartyID links.
     case login
 }
 

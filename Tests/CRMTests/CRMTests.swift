@@ -111,6 +111,17 @@ final class CRMBooks {
         #expect(try books.store.trades(of: ada.id).trades.map(\.executionID) == ["P1", "E1"])
         #expect(try books.store.client(ofLedgerAccount: "D:3:TRADER-7") == ada.id)
         #expect(try books.store.unlinkedAccounts() == ["ACC-2", "ACC-3"])
+        // A platform login, which the platform sends as the Account: linking it links its bookings.
+        try books.ledger.book([fill("M1", "5001234")])
+        #expect(try books.store.unlinkedAccounts() == ["5001234", "ACC-2", "ACC-3"])
+        _ = try books.store.link(.login, "5001234", to: alan.id, who: "ops")
+        #expect(try books.store.client(ofLedgerAccount: "5001234") == alan.id)
+        #expect(try books.store.unlinkedAccounts() == ["ACC-2", "ACC-3"])
+        #expect(try books.store.trades(of: alan.id).trades.map(\.executionID) == ["M1"])
+        // The same identifier linked under two kinds is still one account: its trades are listed once.
+        _ = try books.store.link(.account, "5001234", to: alan.id, who: "ops")
+        #expect(try books.store.accounts(of: alan.id) == ["5001234"])
+        #expect(try books.store.trades(of: alan.id).trades.map(\.executionID) == ["M1"])
     }
 
     @Test("interactions are listed per client, newest first")
