@@ -20,12 +20,17 @@ public struct APIServer: Sendable {
     /// its PosReqID. Set by the service that runs the acceptor beside the API.
     public let requestPositions: (@Sendable (String, String?) async throws -> String)?
 
+    /// The sanctions list files, read again by `POST /v1/compliance/sanctions/reload`.
+    public let sanctions: SanctionsSources?
+
     public init(store: CRMStore, reconciler: Reconciler, metrics: APIMetrics = APIMetrics(),
-                requestPositions: (@Sendable (String, String?) async throws -> String)? = nil) {
+                requestPositions: (@Sendable (String, String?) async throws -> String)? = nil,
+                sanctions: SanctionsSources? = nil) {
         self.store = store
         self.reconciler = reconciler
         self.metrics = metrics
         self.requestPositions = requestPositions
+        self.sanctions = sanctions
     }
 
     var ledger: Ledger { store.ledger }
@@ -271,6 +276,23 @@ public struct APIServer: Sendable {
             let status = try query.enumeration("status", Alert.Status.self)
             return Items(items: try store.alerts(status: status.map { [$0] }, limit: try query.limit()).map(AlertView.init))
         }
+        router.post("/v1/compliance/sanctions/reload") { _, context in
+            try context.require(.compliance)
+            guard let sanctions, !sanctions.isEmpty else {
+                throw APIError(.conflict, code: "unavailable", "no sanctions list files are configured ([API] SanctionsSDN, SanctionsUN)")
+            }
+            let (entries, alerts) = try await writing { [store] in
+                let lists: ScreeningLists
+                do {
+                    lists = try sanctions.load()
+                } catch let error as CRMError {
+                    // The files are the service's, not the caller's: the lists in use stay.
+                    throw APIError(.conflict, code: "unavailable", "the sanctions lists could not be read, the previous ones stay: \(error)")
+                }
+                return (lists.entries.count, try store.reloadLists(lists))
+            }
+            return SanctionsReloadView(entries: entries, alerts: alerts.map(AlertView.init))
+        }
         router.post("/v1/alerts/{alertID}/status") { request, context in
             try context.require(.compliance)
             let body = try await decodeBody(AlertStatusBody.self, request, context)
@@ -451,4 +473,5 @@ struct InvestigateBody: Decodable { let note: String }
 struct ResolveBody: Decodable { let adjust: Bool?; let why: String?; let explanation: String?; let price: ExactDecimal? }
 struct TokenBody: Decodable { let name: String; let role: Role }
 struct PositionRequestBody: Decodable { let session: String; let account: String? }
+struct SanctionsReloadView: ResponseEncodable { let entries: Int; let alerts: [AlertView] }
 struct PositionRequestView: ResponseEncodable { let session: String; let posReqID: String }

@@ -214,6 +214,30 @@ public struct ScreeningLists: Sendable {
 }
 
 /// The lists in force, swapped whole when they are reloaded.
+/// Where the sanctions lists come from: the files the settings name, read again on each
+/// reload (lists change daily; the service reloads them without a restart).
+public struct SanctionsSources: Sendable, Hashable {
+    public var sdn: String?
+    public var alt: String?
+    public var un: String?
+
+    public init(sdn: String? = nil, alt: String? = nil, un: String? = nil) {
+        self.sdn = sdn
+        self.alt = alt
+        self.un = un
+    }
+
+    public var isEmpty: Bool { sdn == nil && un == nil }
+
+    /// Reads every named file; a bad one is a `CRMError` naming its path and line.
+    public func load() throws -> ScreeningLists {
+        var entries: [SanctionsEntry] = []
+        if let sdn { entries += try ScreeningLists.ofac(sdn: sdn, alt: alt) }
+        if let un { entries += try ScreeningLists.un(xml: un) }
+        return ScreeningLists(entries: entries)
+    }
+}
+
 final class ScreeningListsBox: @unchecked Sendable {
     private let lock = NSLock()
     private var lists = ScreeningLists.empty

@@ -60,6 +60,8 @@ struct APISettings {
         return (String(text[..<colon]), port)
     }
 
+    var sanctions: SanctionsSources { SanctionsSources(sdn: sdn, alt: alt, un: un) }
+
     /// The CRM over `ledger` with the data key and sanctions lists these settings name.
     func store(ledger: Ledger) throws -> CRMStore {
         let key: DataKey?
@@ -69,14 +71,13 @@ struct APISettings {
             throw UserError("[API] DataKeyFile: \(error.message)")
         }
         let store = try CRMStore(ledger: ledger, dataKey: key)
-        var entries: [SanctionsEntry] = []
+        let lists: ScreeningLists
         do {
-            if let sdn { entries += try ScreeningLists.ofac(sdn: sdn, alt: alt) }
-            if let un { entries += try ScreeningLists.un(xml: un) }
+            lists = try sanctions.load()
         } catch let error as CRMError {
             throw UserError("sanctions list: \(error)")
         }
-        if !entries.isEmpty { try store.reloadLists(ScreeningLists(entries: entries)) }
+        if !lists.entries.isEmpty { try store.reloadLists(lists) }
         return store
     }
 
@@ -88,7 +89,8 @@ struct APISettings {
         if let acceptor {
             requestPositions = { session, account in try await acceptor.requestPositions(session: session, account: account) }
         }
-        let server = APIServer(store: store, reconciler: try Reconciler(ledger: ledger), requestPositions: requestPositions)
+        let server = APIServer(store: store, reconciler: try Reconciler(ledger: ledger), requestPositions: requestPositions,
+                               sanctions: sanctions)
         logger.info("API listening", metadata: ["address": "\(host):\(port)", "dataKey": "\(store.dataKey == nil ? "none" : "loaded")",
                                                 "sanctionsEntries": "\(store.screeningLists.entries.count)"])
         if store.dataKey == nil {

@@ -20,10 +20,10 @@ final class APIBooks: @unchecked Sendable {
     let server: APIServer
     var tokens: [Role: String] = [:]
 
-    init(replay: Bool = true) throws {
+    init(replay: Bool = true, sanctions: SanctionsSources? = nil) throws {
         ledger = try Ledger(folder: folder.path)
         store = try CRMStore(ledger: ledger, dataKey: try DataKey(bytes: Array(repeating: 3, count: 32)))
-        server = APIServer(store: store, reconciler: try Reconciler(ledger: ledger))
+        server = APIServer(store: store, reconciler: try Reconciler(ledger: ledger), sanctions: sanctions)
         if replay { _ = try DropCopyReplay(ledger: ledger).run(path: packageRoot.path + "/Fixtures/dropcopy-fix44.log") }
         for role in Role.allCases { tokens[role] = try store.createToken(name: role.rawValue, role: role, who: "test").token }
     }
@@ -209,6 +209,48 @@ extension TestClientProtocol {
             #expect(resumed.contains("\"executionID\":\"E3\"") && !resumed.contains("\"E2\""))
             #expect(resumed.contains("event: alert") && resumed.contains("account-status"))
             #expect(try await client.call(.get, "/v1/events?lastEventId=banana", token).status == .badRequest)
+        }
+    }
+
+    @Test("sanctions lists reload while the service runs: the new file's names are screened against every client")
+    func sanctionsReload() async throws {
+        let lists = TemporaryFolder("lists")
+        defer { lists.cleanup() }
+        let sdn = lists.file("sdn.csv")
+        try "101,\"DOE, John\",\"individual\",\"SDGT\",-0- \n".write(toFile: sdn, atomically: true, encoding: .utf8)
+        let books = try APIBooks(replay: false, sanctions: SanctionsSources(sdn: sdn))
+        defer { books.close() }
+        try books.store.reloadLists(try SanctionsSources(sdn: sdn).load())
+        let app = Application(router: books.server.router())
+        try await app.test(.router) { client in
+            let person: [String: Any] = ["name": "Ivan Petrov", "countryOfResidence": "GB"]
+            let id = try #require(try decode(try await client.call(.post, "/v1/clients", books.tokens[.crmWrite], body: person))["id"] as? String)
+            #expect(try books.store.alerts(clientID: id).isEmpty)
+            // Today's list names him.
+            try "101,\"DOE, John\",\"individual\",\"SDGT\",-0- \n102,\"PETROV, Ivan\",\"individual\",\"UKRAINE-EO13660\",-0- \n"
+                .write(toFile: sdn, atomically: true, encoding: .utf8)
+            #expect(try await client.call(.post, "/v1/compliance/sanctions/reload", books.tokens[.crmWrite]).status == .forbidden)
+            let reloaded = try await client.call(.post, "/v1/compliance/sanctions/reload", books.tokens[.compliance])
+            #expect(reloaded.status == .ok)
+            let body = try decode(reloaded)
+            #expect(body["entries"] as? Int == 2)
+            let alerts = try #require(body["alerts"] as? [[String: Any]])
+            #expect(alerts.count == 1 && alerts.first?["clientID"] as? String == id && alerts.first?["rule"] as? String == "sanctions")
+            #expect(try books.store.alerts(clientID: id).count == 1)
+            // A broken file keeps the lists in use and says why.
+            try "102\n".write(toFile: sdn, atomically: true, encoding: .utf8)
+            let broken = try await client.call(.post, "/v1/compliance/sanctions/reload", books.tokens[.admin])
+            #expect(broken.status == .conflict)
+            let error = try decode(broken)["error"] as? [String: Any]
+            #expect((error?["message"] as? String)?.contains("sdn.csv:1") == true, "\(String(describing: error))")
+            #expect(books.store.screeningLists.entries.count == 2)
+        }
+        // A service started without list files says so.
+        let bare = try APIBooks(replay: false)
+        defer { bare.close() }
+        try await Application(router: bare.server.router()).test(.router) { client in
+            let response = try await client.call(.post, "/v1/compliance/sanctions/reload", bare.tokens[.admin])
+            #expect(response.status == .conflict)
         }
     }
 
