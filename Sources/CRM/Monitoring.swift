@@ -11,14 +11,22 @@ import Ledger
 ///   the client has `baselineDaysMinimum` days of history;
 /// - account-status: a trade for a client who is not active or not verified.
 ///
-/// Velocity and baseline keep their windows in memory: after a restart they fill again.
+/// Velocity and baseline keep their windows (the last hour's trade times, the last
+/// `baselineWindowDays` days' notional) in memory; a client's windows are filled from the
+/// books the first time a run meets the client, so a restart loses nothing.
 public final class MonitoringEngine: @unchecked Sendable {
     let store: CRMStore
     private let lock = NSLock()
     /// Per client: recent trade times (velocity), and notional per day (baseline).
     private var recent: [String: [Int64]] = [:]
     private var daily: [String: [Int: ExactDecimal]] = [:]
+    /// Clients whose windows were filled from the books in this process.
+    private var seeded: Set<String> = []
     private var clientByAccount: [String: String?] = [:]
+
+    /// How many days before a trade's day its baseline averages over.
+    public static let baselineWindowDays = 30
+    static let nanosecondsPerDay: Int64 = 86_400_000_000_000
 
     public init(store: CRMStore) { self.store = store }
 
@@ -50,6 +58,7 @@ public final class MonitoringEngine: @unchecked Sendable {
                 profiles[clientID] = (client, try store.kycFile(clientID))
             }
             let (client, file) = profiles[clientID]!
+            if seeded.insert(clientID).inserted { try seedWindows(clientID, through: start, at: entry.transactTime) }
             let notional = (entry.quantity * entry.price).magnitude
             let today = CalendarDay(daysSinceEpoch: Int(now / 86_400_000_000_000))
             if client.status != .active || !file.isVerified(today: today) {
@@ -67,8 +76,8 @@ public final class MonitoringEngine: @unchecked Sendable {
             if times.count == settings.velocityTradesPerHour + 1 {
                 planned.append((clientID, .velocity, "\(times.count) trades within an hour (limit \(settings.velocityTradesPerHour))", [entry.offset]))
             }
-            let day = Int(entry.transactTime / 86_400_000_000_000)
-            var days = daily[clientID, default: [:]]
+            let day = Int(entry.transactTime / Self.nanosecondsPerDay)
+            var days = daily[clientID, default: [:]].filter { $0.key > day - Self.baselineWindowDays }
             let before = days[day, default: .zero]
             days[day] = before + notional
             daily[clientID] = days
@@ -93,6 +102,30 @@ public final class MonitoringEngine: @unchecked Sendable {
             try txn.put(store.meta, Self.offsetKey, Key.offset(last.offset))
             return raised
         }
+    }
+
+    /// Fills a client's windows from the trades booked up to `offset` (the ones earlier runs
+    /// saw) within the baseline window before `time`, newest first through each account.
+    private func seedWindows(_ clientID: String, through offset: UInt64, at time: Int64) throws {
+        let hourAgo = time - 3_600_000_000_000
+        let firstDay = Int(time / Self.nanosecondsPerDay) - Self.baselineWindowDays + 1
+        var times: [Int64] = []
+        var days: [Int: ExactDecimal] = [:]
+        try store.ledger.environment.read { txn in
+            for account in try store.accounts(of: clientID, in: txn) {
+                try store.ledger.forEachEntryRecord(account: account, before: offset + 1, in: txn) { record in
+                    let entry = try EntrySummary(record)
+                    let day = Int(entry.transactTime / Self.nanosecondsPerDay)
+                    guard day >= firstDay else { return false }
+                    guard entry.kind == .trade || entry.kind == .replacement else { return true }
+                    if entry.transactTime > hourAgo && entry.transactTime <= time { times.append(entry.transactTime) }
+                    days[day, default: .zero] += (entry.quantity * entry.price).magnitude
+                    return true
+                }
+            }
+        }
+        recent[clientID] = times.sorted()
+        daily[clientID] = days
     }
 
     private func client(of account: String) throws -> String? {

@@ -231,6 +231,31 @@ final class CRMBooks {
         #expect(try books.store.alerts(clientID: ada.id, status: [.open]).map(\.rule) == [.velocity])
         #expect(try books.store.events(after: 0).count == 3)
     }
+
+    @Test("velocity and baseline windows are filled from the books after a restart: nothing is forgotten")
+    func windowsSurviveRestart() throws {
+        var settings = CRMSettings()
+        settings.velocityTradesPerHour = 5
+        let books = try CRMBooks(settings: settings)
+        defer { books.close() }
+        let ada = try books.person("Ada Lovelace")
+        _ = try books.store.addDocument(ada.id, DocumentInput(kind: .passport, number: "P1", issuingCountry: "GB", expiry: "2035-01-01",
+                                                              method: .document, result: .passed), who: "crm")
+        _ = try books.store.setFactors(ada.id, DueDiligenceFactors(expectedAnnualNotional: 100_000_000), who: "crm")
+        _ = try books.store.link(.account, "ACC-1", to: ada.id, who: "ops")
+        let dayMinutes: Int64 = 24 * 60
+        // Five ordinary days of 1,000 each, then three trades in the first minutes of the sixth.
+        try books.ledger.book((0..<5).map { fill("D\($0)", "ACC-1", minute: $0 * dayMinutes) })
+        try books.ledger.book((0..<3).map { fill("T\($0)", "ACC-1", minute: 5 * dayMinutes + $0) })
+        #expect(try MonitoringEngine(store: books.store).process().isEmpty)
+        // The service restarts; three more trades that hour make six (over five an hour) and
+        // a day of 6,000 (over five times the average day of 1,000).
+        let restarted = MonitoringEngine(store: books.store)
+        try books.ledger.book((3..<6).map { fill("T\($0)", "ACC-1", minute: 5 * dayMinutes + $0) })
+        let alerts = try restarted.process()
+        #expect(Set(alerts.map(\.rule)) == [.velocity, .baseline], "\(alerts.map(\.detail))")
+        #expect(alerts.allSatisfy { $0.trades == [11] }, "the sixth trade of the hour, T5")
+    }
 }
 
 @Suite struct ScreeningTests {
