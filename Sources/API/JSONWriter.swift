@@ -244,21 +244,9 @@ struct JSONCursor {
 
     /// ISO 8601 UTC to the millisecond, as `ISOTime.format` writes it.
     mutating func time(_ nanoseconds: Int64) {
-        // Floor division (times before 1970 count back), which cannot overflow.
-        var (seconds, nanos) = nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
-        if nanos < 0 {
-            seconds -= 1
-            nanos += 1_000_000_000
-        }
-        var (day, second) = seconds.quotientAndRemainder(dividingBy: 86_400)
-        if second < 0 {
-            day -= 1
-            second += 86_400
-        }
-        let s = Int(second)
-        let millis = Int(nanos / 1_000_000)
+        let (day, s, millis) = ISOTime.parts(nanoseconds)
         byte(UInt8(ascii: "\""))
-        date(Int(day))
+        date(day)
         // THH:MM:SS.mmmZ"
         at[0] = UInt8(ascii: "T")
         twoDigits(s / 3600, at: 1)

@@ -142,9 +142,10 @@ public struct AuditEntry: Codable, Sendable, Hashable {
 
 /// Times in the API and in records: nanoseconds since the epoch ⇄ ISO 8601 UTC.
 public enum ISOTime {
-    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-    public static func format(_ nanoseconds: Int64) -> String {
-        // Floor division (times before 1970 count back), which cannot overflow.
+    /// A time's day since the epoch, second of that day and millisecond, by floor division
+    /// (times before 1970 count back), which cannot overflow.
+    @inlinable
+    public static func parts(_ nanoseconds: Int64) -> (day: Int, second: Int, millisecond: Int) {
         var (seconds, nanos) = nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
         if nanos < 0 {
             seconds -= 1
@@ -155,9 +156,13 @@ public enum ISOTime {
             days -= 1
             second += 86_400
         }
-        let (y, m, d) = CalendarDay.civilFromDays(Int(days))
-        let s = Int(second)
-        let millis = Int(nanos / 1_000_000)
+        return (Int(days), Int(second), Int(nanos / 1_000_000))
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    public static func format(_ nanoseconds: Int64) -> String {
+        let (days, s, millis) = parts(nanoseconds)
+        let (y, m, d) = CalendarDay.civilFromDays(days)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(24)
         func digits(_ value: Int, _ width: Int) {

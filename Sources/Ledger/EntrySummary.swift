@@ -24,6 +24,8 @@ public struct EntrySummary {
     public var account: UnsafeRawBufferPointer
     public var instrument: UnsafeRawBufferPointer
     public var currency: UnsafeRawBufferPointer
+    /// Where the record goes on after these terms (its memo, then its legs).
+    var end: Int
 
     /// Reads a journal record or an account index's summary of one (the summary is the
     /// record's first part, without the legs).
@@ -49,6 +51,7 @@ public struct EntrySummary {
         commission = try r.decimal()
         fees = try r.decimal()
         bookedAt = try r.i64()
+        end = r.offset
     }
 
     /// The journal offset and kind of a record, read without the rest: a listing that

@@ -162,27 +162,26 @@ public struct JournalEntry: Hashable, Sendable {
     /// Decodes a stored entry; without `postings`, the legs are skipped (listings need
     /// only the trade's terms, and the legs are most of the work).
     init(decoding bytes: UnsafeRawBufferPointer, postings withPostings: Bool = true) throws {
-        var r = ByteReader(bytes)
-        guard try r.u8() == 1 else { throw LedgerError.corrupt("unknown journal record version") }
-        offset = try r.u64()
-        guard let kind = Kind(rawValue: try r.u8()) else { throw LedgerError.corrupt("journal entry kind") }
-        self.kind = kind
-        source = try r.string()
-        executionID = try r.string()
-        reference = try r.u64()
-        account = try r.string()
-        instrument = try r.string()
-        guard let side = Side(rawValue: try r.u8()) else { throw LedgerError.corrupt("journal entry side") }
-        self.side = side
-        quantity = try r.decimal()
-        price = try r.decimal()
-        currency = try r.string()
-        tradeDate = try r.day()
-        valueDate = try r.day()
-        transactTime = try r.i64()
-        commission = try r.decimal()
-        fees = try r.decimal()
-        bookedAt = try r.i64()
+        let terms = try EntrySummary(bytes)
+        func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, as: UTF8.self) }
+        offset = terms.offset
+        kind = terms.kind
+        source = text(terms.source)
+        executionID = text(terms.executionID)
+        reference = terms.reference
+        account = text(terms.account)
+        instrument = text(terms.instrument)
+        side = terms.side
+        quantity = terms.quantity
+        price = terms.price
+        currency = text(terms.currency)
+        tradeDate = terms.tradeDate
+        valueDate = terms.valueDate
+        transactTime = terms.transactTime
+        commission = terms.commission
+        fees = terms.fees
+        bookedAt = terms.bookedAt
+        var r = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[terms.end...]))
         memo = try r.string()
         guard withPostings else {
             postings = []

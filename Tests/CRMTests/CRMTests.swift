@@ -196,18 +196,25 @@ final class CRMBooks {
 }
 
 @Suite struct MonitoringTests {
+    /// Ada, an active client with a verified passport who expects `annual` of notional a
+    /// year, trading on ACC-1.
+    static func verifiedAda(_ books: CRMBooks, expecting annual: ExactDecimal) throws -> Client {
+        let ada = try books.person("Ada Lovelace")
+        _ = try books.store.addDocument(ada.id, DocumentInput(kind: .passport, number: "P1", issuingCountry: "GB", expiry: "2035-01-01",
+                                                              method: .document, result: .passed), who: "crm")
+        _ = try books.store.setFactors(ada.id, DueDiligenceFactors(expectedAnnualNotional: annual), who: "crm")
+        _ = try books.store.link(.account, "ACC-1", to: ada.id, who: "ops")
+        return ada
+    }
+
     @Test("rules over booked trades raise alerts linked to the client and the trades; alerts have a lifecycle")
     func rules() throws {
         var settings = CRMSettings()
         settings.velocityTradesPerHour = 5
         let books = try CRMBooks(settings: settings)
         defer { books.close() }
-        let ada = try books.person("Ada Lovelace")
-        _ = try books.store.addDocument(ada.id, DocumentInput(kind: .passport, number: "P1", issuingCountry: "GB", expiry: "2035-01-01",
-                                                              method: .document, result: .passed), who: "crm")
-        _ = try books.store.setFactors(ada.id, DueDiligenceFactors(expectedAnnualNotional: 120_000), who: "crm")
+        let ada = try Self.verifiedAda(books, expecting: 120_000)
         let lead = try books.person("Lee Lead", status: .lead)
-        _ = try books.store.link(.account, "ACC-1", to: ada.id, who: "ops")
         _ = try books.store.link(.account, "ACC-L", to: lead.id, who: "ops")
         let engine = MonitoringEngine(store: books.store)
         try books.ledger.book([fill("S1", "ACC-1", quantity: 10, price: "100")])  // 1,000: within a month of 120,000 a year
@@ -238,11 +245,7 @@ final class CRMBooks {
         settings.velocityTradesPerHour = 5
         let books = try CRMBooks(settings: settings)
         defer { books.close() }
-        let ada = try books.person("Ada Lovelace")
-        _ = try books.store.addDocument(ada.id, DocumentInput(kind: .passport, number: "P1", issuingCountry: "GB", expiry: "2035-01-01",
-                                                              method: .document, result: .passed), who: "crm")
-        _ = try books.store.setFactors(ada.id, DueDiligenceFactors(expectedAnnualNotional: 100_000_000), who: "crm")
-        _ = try books.store.link(.account, "ACC-1", to: ada.id, who: "ops")
+        _ = try Self.verifiedAda(books, expecting: 100_000_000)
         let dayMinutes: Int64 = 24 * 60
         // Five ordinary days of 1,000 each, then three trades in the first minutes of the sixth.
         try books.ledger.book((0..<5).map { fill("D\($0)", "ACC-1", minute: $0 * dayMinutes) })
