@@ -199,6 +199,9 @@ struct BookingTransaction {
     var touchedPositions: [PositionKey: Position] = [:]
     /// Value dates already worked out in this transaction (most trades share a few).
     var valueDates: [ValueDateKey: CalendarDay] = [:]
+    /// How many corrections and busts wait for their original: with none, a trade need
+    /// not look for any (which would open a cursor per trade).
+    var parkedCount: Int
 
     struct ValueDateKey: Hashable {
         let day: CalendarDay
@@ -213,6 +216,7 @@ struct BookingTransaction {
         self.now = now
         nextOffset = try txn.get(db.meta, Keys.nextOffset) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
         nextQuarantine = try txn.get(db.meta, Keys.nextQuarantine) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
+        parkedCount = try txn.reader.count(db.parked)
     }
 
     /// Writes what was gathered and the counters; call once before commit.
@@ -280,6 +284,7 @@ struct BookingTransaction {
             guard var original = try txn.get(db.executions, originalKey, { try ExecutionRecord(decoding: $0) }),
                   original.state == .active || original.state == .busted else {
                 try txn.put(db.parked, Keys.parked(execution.source, reference, execution.executionID), execution.encoded())
+                parkedCount += 1
                 try txn.put(db.executions, identity, ExecutionRecord(state: .parked, offset: 0, fingerprint: fingerprint).encoded())
                 return .parked(reason: "\(execution.executionID) refers to \(reference), which is not booked")
             }
@@ -369,6 +374,7 @@ struct BookingTransaction {
 
     /// Corrections and busts that arrived before `execution`: now they can apply.
     mutating func applyParked(for execution: Execution) throws {
+        guard parkedCount > 0 else { return }
         let prefix = Key.of { $0.string(execution.source); $0.string(execution.executionID) }
         var waiting: [([UInt8], Execution)] = []
         try txn.reader.scan(db.parked, from: prefix) { key, value in
@@ -378,6 +384,7 @@ struct BookingTransaction {
         }
         for (key, parked) in waiting {
             try txn.delete(db.parked, key)
+            parkedCount -= 1
             try txn.delete(db.executions, Keys.execution(parked.source, parked.executionID))
             _ = try book(parked)
         }
@@ -409,7 +416,8 @@ struct BookingTransaction {
     mutating func append(_ entry: JournalEntry) throws {
         precondition(entry.offset == nextOffset, "journal offsets are consecutive")
         nextOffset += 1
-        try txn.put(db.journal, Key.offset(entry.offset), entry.encoded(), append: true)
+        let (record, summaryLength) = entry.encoded()
+        try txn.put(db.journal, Key.offset(entry.offset), record, append: true)
         // The accounts an entry touches are few (two to four): an array beats hashing.
         var touchedAccounts: [String] = []
         for posting in entry.postings {
@@ -424,12 +432,16 @@ struct BookingTransaction {
             }
         }
         if entry.postings.isEmpty { touchedAccounts.append(entry.account) }
-        // Each client's index holds a summary of the entry, so that a client's latest
-        // trades are read from a few neighbouring index pages, not from all over the journal.
-        var summary: [UInt8]?
-        for account in touchedAccounts where !LedgerAccounts.isHouse(account) {
-            if summary == nil { summary = entry.encodedSummary() }
-            try txn.put(db.accountEntries, Keys.accountEntry(account, entry.offset), summary!)
+        // Each client's index holds a summary of the entry (the record without its legs),
+        // so that a client's latest trades are read from a few neighbouring index pages,
+        // not from all over the journal.
+        try record.withUnsafeBytes { bytes in
+            let summary = UnsafeRawBufferPointer(rebasing: bytes[..<summaryLength])
+            for account in touchedAccounts where !LedgerAccounts.isHouse(account) {
+                try Keys.accountEntry(account, entry.offset).withUnsafeBytes { key in
+                    try txn.put(db.accountEntries, key, summary)
+                }
+            }
         }
     }
 

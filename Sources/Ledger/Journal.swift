@@ -100,9 +100,11 @@ public struct JournalEntry: Hashable, Sendable {
     }
 
     /// The record without its legs: what a listing of an account's entries shows.
-    public func encodedSummary() -> [UInt8] { encoded(withPostings: false) }
+    public func encodedSummary() -> [UInt8] { encoded(withPostings: false).bytes }
 
-    func encoded(withPostings: Bool = true) -> [UInt8] {
+    /// The record; its first `summaryLength` bytes are the summary (everything but the
+    /// legs), so one encoding serves the journal and the accounts' indexes.
+    func encoded(withPostings: Bool = true) -> (bytes: [UInt8], summaryLength: Int) {
         var w = ByteWriter(capacity: 256)
         w.u8(1)  // record version
         w.u64(offset)
@@ -123,7 +125,8 @@ public struct JournalEntry: Hashable, Sendable {
         w.decimal(fees)
         w.i64(bookedAt)
         w.string(memo)
-        guard withPostings else { return w.bytes }
+        let summaryLength = w.bytes.count
+        guard withPostings else { return (w.bytes, summaryLength) }
         w.u32(UInt32(postings.count))
         for posting in postings {
             w.string(posting.account)
@@ -131,7 +134,7 @@ public struct JournalEntry: Hashable, Sendable {
             w.string(posting.asset.name)
             w.decimal(posting.amount)
         }
-        return w.bytes
+        return (w.bytes, summaryLength)
     }
 
     public init(offset: UInt64, kind: Kind, source: String, executionID: String, reference: UInt64, account: String,

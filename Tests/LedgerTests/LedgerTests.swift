@@ -91,6 +91,12 @@ import Testing
         #expect(try ledger.book([trade("E9", "A", "AAPL", .buy, "2", "189")]) == [.booked(offset: 6)])
         #expect(try ledger.parked().isEmpty)
         #expect(try ledger.position(account: "A", instrument: "AAPL")?.quantity == 3)
+        // The same, with both in one write: the original finds the correction parked moments before.
+        let outcomes = try ledger.book([trade("C8", "A", "MSFT", .buy, "4", "401", kind: .correction(of: "E8")),
+                                        trade("E8", "A", "MSFT", .buy, "5", "400")])
+        guard case .parked = outcomes[0] else { Issue.record("not parked: \(outcomes)"); return }
+        #expect(try ledger.parked().isEmpty)
+        #expect(try ledger.entries(account: "A", limit: 3).map(\.executionID) == ["C8", "C8", "E8"], "replacement, reversal, original")
         #expect(try ledger.check().isClean)
     }
 

@@ -21,11 +21,14 @@ public struct ByteWriter {
     public mutating func i64(_ value: Int64) { u64(UInt64(bitPattern: value) ^ (1 << 63)) }
 
     public mutating func string(_ value: String) {
-        let count = value.utf8.count
-        precondition(count <= Int(UInt16.max), "string too long for a key or record")
-        bytes.append(UInt8(truncatingIfNeeded: count >> 8))
-        bytes.append(UInt8(truncatingIfNeeded: count))
-        bytes.append(contentsOf: value.utf8)
+        var value = value
+        value.withUTF8 { utf8 in
+            precondition(utf8.count <= Int(UInt16.max), "string too long for a key or record")
+            bytes.append(UInt8(truncatingIfNeeded: utf8.count >> 8))
+            bytes.append(UInt8(truncatingIfNeeded: utf8.count))
+            // A buffer's bytes go in with one copy, not one element at a time.
+            bytes.append(contentsOf: utf8)
+        }
     }
 
     public mutating func blob(_ value: [UInt8]) {
