@@ -75,7 +75,9 @@ public final class FASTDecoder {
     public let templates: FASTTemplates
     private var machine: DecodingMachine
 
-    /// Report overlong integers, strings and presence maps (R6, R9, R7) as errors.
+    /// Report the reportable errors as errors: overlong integers, strings and presence maps
+    /// (R6, R9, R7), presence-map bits no field uses (R8), and Unicode strings that are not
+    /// UTF-8 once a tail or delta is applied (R2). On by default.
     public var reportsOverlong: Bool {
         get { machine.reportsOverlong }
         set { machine.reportsOverlong = newValue }
@@ -195,6 +197,7 @@ struct DecodingMachine {
         if template.resets { reset() }
         message.templateID = id
         try run(template.block, &pmap, &message)
+        try checkAllBitsUsed(pmap)
         return position
     }
 
@@ -245,6 +248,7 @@ struct DecodingMachine {
                 for _ in 0..<Int(length) {
                     var itemMap = body.needsPresenceMap ? try readPresenceMap() : PresenceMap()
                     try run(Int(step.body), &itemMap, &message)
+                    try checkAllBitsUsed(itemMap)
                     message.entries.append(FASTEntry(field: -1, value: .end))
                 }
             case .group:
@@ -255,6 +259,7 @@ struct DecodingMachine {
                 message.entries.append(FASTEntry(field: step.field, value: .group))
                 var groupMap = blocks[Int(step.body)].needsPresenceMap ? try readPresenceMap() : PresenceMap()
                 try run(Int(step.body), &groupMap, &message)
+                try checkAllBitsUsed(groupMap)
                 message.entries.append(FASTEntry(field: -1, value: .end))
             case .dynamicReference:
                 var innerMap = try readPresenceMap()
@@ -262,6 +267,7 @@ struct DecodingMachine {
                 guard let template = template(id) else { throw error(.d9, "no template has id \(id)") }
                 message.entries.append(FASTEntry(field: step.field, value: .templateRef(id: id)))
                 try run(template.block, &innerMap, &message)
+                try checkAllBitsUsed(innerMap)
                 message.entries.append(FASTEntry(field: -1, value: .end))
             }
         }
@@ -458,6 +464,7 @@ struct DecodingMachine {
                 }
                 slotBytes[Int(op.slot)].append(contentsOf: message.bytes[range])
                 message.bytes.removeSubrange(range)
+                if kind == .unicode { try checkUTF8(Int(op.slot), "tail") }
                 return emitSlot(Int(op.slot), &message)
             }
             return try previousString(op, optional: optional, &message)
@@ -481,6 +488,7 @@ struct DecodingMachine {
                 slotBytes[Int(op.slot)].insert(contentsOf: message.bytes[delta], at: 0)
             }
             message.bytes.removeSubrange(delta)
+            if kind == .unicode { try checkUTF8(Int(op.slot), "delta") }
             return emitSlot(Int(op.slot), &message)
         case .increment:
             throw error(.s2, "increment on a string")
@@ -555,6 +563,25 @@ struct DecodingMachine {
         pmap.bit += 1
         guard bit < pmap.count * 7 else { return false }
         return base[pmap.start + bit / 7] & (0x40 >> UInt8(bit % 7)) != 0
+    }
+
+    /// R8: a presence map's bits past the last one its fields read must be clear.
+    private func checkAllBitsUsed(_ pmap: PresenceMap) throws(FASTError) {
+        guard reportsOverlong else { return }
+        var bit = pmap.bit
+        while bit < pmap.count * 7 {
+            if base[pmap.start + bit / 7] & (0x40 >> UInt8(bit % 7)) != 0 {
+                throw FASTError(.r8, offset: pmap.start, field: nil, "presence map bit \(bit) is set, but its fields use \(pmap.bit)")
+            }
+            bit += 1
+        }
+    }
+
+    /// R2: a Unicode string built by a tail or delta must still be UTF-8.
+    private func checkUTF8(_ slot: Int, _ operation: String) throws(FASTError) {
+        guard reportsOverlong else { return }
+        let valid = slotBytes[slot].withUnsafeBufferPointer { String(validating: $0, as: UTF8.self) != nil }
+        if !valid { throw error(.r2, "the value after the \(operation) is not valid UTF-8") }
     }
 
     private mutating func readPresenceMap() throws(FASTError) -> PresenceMap {

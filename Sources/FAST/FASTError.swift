@@ -28,12 +28,18 @@ public struct FASTError: Error, Equatable, CustomStringConvertible, Sendable {
         case d9 = "D9"
         /// Reportable: a decimal whose exponent is outside -63...63.
         case r1 = "R1"
+        /// Reportable: a Unicode string that is not valid UTF-8 once a tail or delta is applied.
+        case r2 = "R2"
         /// Reportable: an integer encoded with more bytes than it needs.
         case r6 = "R6"
         /// Reportable: a presence map encoded with more bytes than it needs.
         case r7 = "R7"
+        /// Reportable: a presence map with a bit set that no field uses.
+        case r8 = "R8"
         /// Reportable: a string encoded with more bytes than it needs.
         case r9 = "R9"
+        // R3, R4 and R5 are conversions between a field's declared type and another one; the
+        // decoder hands out values in their declared types and converts nothing.
         /// The input ends inside a message (not a specification code).
         case truncated = "truncated"
         /// A sequence longer, or nesting deeper, than any real message has (not a specification

@@ -78,11 +78,21 @@ import TestSupport
         #expect(Self.decode(t, "c081808080") == "D5 @5 C")
         // 2^32 does not fit a uInt32.
         #expect(Self.decode(t, "c0811000000080") == "D2 @7 U")
+        // A presence-map bit no field uses (the third: only the template id and C have one).
+        #expect(Self.decode(t, "f0818280c181") == "R8 @0 -")
+        let lax = FASTDecoder(templates: t)
+        lax.reportsOverlong = false
+        #expect(Self.decode(t, "f0818280c181", decoder: lax) == "ok 6: U=2 S=\"A\" C=1")
         #expect(Self.decode(t, "4080") == "R7 @2 -")
         // The dictionary carries over: C is copied from the message before.
         let decoder = FASTDecoder(templates: t)
         #expect(Self.decode(t, "e0818280c181", decoder: decoder) == "ok 6: U=2 S=\"A\" C=1")
         #expect(Self.decode(t, "c0818381c2", decoder: decoder) == "ok 5: U=3 S=\"B\" C=1")
+
+        // A Unicode tail that leaves the value invalid UTF-8 (a lead byte alone): R2.
+        let u = try Self.templates("<template name=\"B\" id=\"2\"><string name=\"U\" charset=\"unicode\"><tail/></string></template>")
+        #expect(Self.decode(u, "e08282c3a9").hasPrefix("ok 5"))
+        #expect(Self.decode(u, "e08281c3") == "R2 @4 U")
     }
 
     @Test("random, truncated and corrupted input never crashes or hangs the decoder")
