@@ -173,12 +173,7 @@ struct JSONCursor {
             digits += 1
             n /= 10
         }
-        n = value
-        for i in stride(from: digits - 1, through: 0, by: -1) {
-            at[i] = UInt8(truncatingIfNeeded: 48 + n % 10)
-            n /= 10
-        }
-        at += digits
+        padded(value, digits)
     }
 
     /// `width` digits, zero-padded.

@@ -111,7 +111,13 @@ struct ReconScheduleService: Service {
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             // A run reads statements and compares every position: off the executor's threads.
-            let outcomes = (try? await NIOThreadPool.singleton.runIfActive { [schedule] in schedule.runIfDue(now: Reconciler.now()) }) ?? []
+            let outcomes: [ScheduledReconciliation.Outcome]
+            do {
+                outcomes = try await NIOThreadPool.singleton.runIfActive { [schedule] in schedule.runIfDue(now: Reconciler.now()) }
+            } catch {
+                logger.error("reconciliation could not run", metadata: ["error": "\(error)"])
+                outcomes = []
+            }
             for outcome in outcomes {
                 switch outcome {
                 case .reconciled(let report):
