@@ -146,90 +146,117 @@ public final class FIXParser {
         let generation = advanceGeneration()
         if hasHighRawDataFields { return try parseCarefully(bytes) }
         let delimiters = markDelimiters(base, n)
-        // Field boundaries come from the bitmap: each field's end is the next set bit, a
-        // chain of a few instructions that reading the tag does not hold up. Anything
-        // unusual (a raw data field, whose SOH bytes the bitmap takes for delimiters; a
-        // long tag; a malformed field) sends the message to the careful parser, which
-        // also names the error.
-        //
-        // Locals, not properties: stores through the table pointers could, as far as the
-        // compiler knows, change this object, which would reload every property per field.
-        let entries = self.entries
-        let entriesMax = self.entriesMax
-        let tagIndex = self.tagIndex
-        let tagCache = self.tagCache
-        let allowsEmptyValues = self.allowsEmptyValues
-        let generationTag = generation &<< 16
-        var count = 0
-        var start = 0
         let words = (n &+ 63) &>> 6
-        for wordIndex in 0..<words {
-            var bits = delimiters[wordIndex]
-            let wordBase = wordIndex &<< 6
-            while bits != 0 {
-                let end = wordBase &+ bits.trailingZeroBitCount
-                bits &= bits &- 1
-                if count == entriesMax { return try parseCarefully(bytes) }
-                let entry = entries + count
-                defer {
-                    count &+= 1
-                    start = end &+ 1
-                }
-                guard start &+ 8 <= n else {
-                    // The last field or two, too near the end for an eight-byte load.
-                    if !readTagCarefully(base, entry, start, end, count, generationTag) { return try parseCarefully(bytes) }
-                    continue
-                }
-                let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
-                let tagLength = FIXParser.zeroBytes(word ^ 0x3D3D_3D3D_3D3D_3D3D).trailingZeroBitCount &>> 3
-                guard UInt(bitPattern: tagLength &- 1) < 4 && tagLength < end &- start else { return try parseCarefully(bytes) }
-                // The tag's digits as a key into a small cache of tags already read: tags
-                // repeat from message to message, so converting digits is rare.
-                let key = UInt32(truncatingIfNeeded: word & ((1 &<< UInt64(tagLength &* 8)) &- 1))
-                let cached = tagCache + Int(truncatingIfNeeded: (key &* 0x9E37_79B1) &>> 22)
-                var tag = UInt32(truncatingIfNeeded: cached.pointee &>> 32)
-                if UInt32(truncatingIfNeeded: cached.pointee) != key {
-                    tag = FIXParser.digitsValue(word, tagLength)
-                    if tag == 0 { return try parseCarefully(bytes) }
-                    cached.pointee = UInt64(tag) &<< 32 | UInt64(key)
-                }
-                let valueStart = start &+ tagLength &+ 1
-                if valueStart == end && !allowsEmptyValues { return try parseCarefully(bytes) }
-                entry.pointee = FIXFieldEntry(tag: tag, valueOffset: UInt32(truncatingIfNeeded: valueStart),
-                                              valueLength: UInt32(truncatingIfNeeded: end &- valueStart))
-                if tag < UInt32(FIXParser.indexedTagLimit) {
-                    let slot = tagIndex + Int(tag)
-                    let old = slot.pointee
-                    if old & FIXParser.rawDataFlag != 0 { return try parseCarefully(bytes) }
-                    if old & 0xFFFF_0000 != generationTag {
-                        slot.pointee = generationTag | UInt32(truncatingIfNeeded: count)
-                    }
-                }
-            }
+        // Each delimiter ends a field: a message with more of them than the table holds
+        // goes to the careful parser (which says so). Only a long message needs counting.
+        if n < 16 || n > entriesMax && FIXParser.bitCount(delimiters, words) > entriesMax {
+            return try parseCarefully(bytes)
         }
-        if start != n || count < 4 { return try parseCarefully(bytes) }
+        var count = indexFieldsOfKnownTags(base, n, delimiters, words, generation &<< 16)
+        if count == FIXParser.newTag { count = indexFieldsLearningTags(base, n, delimiters, words, generation &<< 16) }
+        if count < 4 { return try parseCarefully(bytes) }
         return try checkStructure(bytes, count: count, generation: generation)
     }
 
-    /// Pass two for a field near the end of the message: false if it is anything but a
-    /// plain field (the careful parser then takes the whole message).
-    @inlinable
-    func readTagCarefully(_ base: UnsafeRawPointer, _ entry: UnsafeMutablePointer<FIXFieldEntry>,
-                          _ start: Int, _ end: Int, _ position: Int, _ generationTag: UInt32) -> Bool {
-        guard let length = try? FIXParser.tagLength(base, from: start, to: end),
-              let tag = try? FIXParser.tagValue(base, from: start, length: length) else { return false }
-        let valueStart = start + length + 1
-        if valueStart == end && !allowsEmptyValues { return false }
-        entry.pointee = FIXFieldEntry(tag: tag, valueOffset: UInt32(truncatingIfNeeded: valueStart),
-                                      valueLength: UInt32(truncatingIfNeeded: end - valueStart))
-        if tag < UInt32(FIXParser.indexedTagLimit) {
-            let slot = tagIndex + Int(tag)
-            if slot.pointee & FIXParser.rawDataFlag != 0 { return false }
-            if slot.pointee & 0xFFFF_0000 != generationTag {
-                slot.pointee = generationTag | UInt32(truncatingIfNeeded: position)
+    /// `indexFields` for a message whose tags are all in the cache (the steady state):
+    /// `newTag` as soon as one is not.
+    @inlinable @inline(never)
+    func indexFieldsOfKnownTags(_ base: UnsafeRawPointer, _ n: Int, _ delimiters: UnsafeMutablePointer<UInt64>,
+                                _ words: Int, _ generationTag: UInt32) -> Int {
+        indexFields(base, n, delimiters, words, generationTag, learnsTags: false)
+    }
+
+    /// `indexFields` that reads and caches tags it has not seen.
+    @usableFromInline @inline(never)
+    func indexFieldsLearningTags(_ base: UnsafeRawPointer, _ n: Int, _ delimiters: UnsafeMutablePointer<UInt64>,
+                                 _ words: Int, _ generationTag: UInt32) -> Int {
+        indexFields(base, n, delimiters, words, generationTag, learnsTags: true)
+    }
+
+    /// What `indexFieldsOfKnownTags` returns for a tag not in the cache.
+    @usableFromInline static let newTag = -2
+
+    /// The fast path: fills the table and the tag index for a message of plain fields,
+    /// and returns the number of fields, or -1 for anything unusual (a raw data field,
+    /// whose SOH bytes the bitmap takes for delimiters; a long tag; an empty value; a
+    /// malformed field), which the careful parser then reads and names.
+    ///
+    /// First the bitmap gives every field's end (a chain of a few instructions per field
+    /// that reading tags does not hold up); then each field's tag is read from its first
+    /// eight bytes. Two loops with few live values each, and no call in the steady state
+    /// (`learnsTags` false), keep everything in registers.
+    @inlinable @inline(__always)
+    func indexFields(_ base: UnsafeRawPointer, _ n: Int, _ delimiters: UnsafeMutablePointer<UInt64>,
+                     _ words: Int, _ generationTag: UInt32, learnsTags: Bool) -> Int {
+        // Locals, not properties: stores through the table pointers could, as far as the
+        // compiler knows, change this object, which would reload every property per field.
+        let entries = self.entries
+        let tagIndex = self.tagIndex
+        let tagCache = self.tagCache
+        var count = 0
+        for wordIndex in 0..<words {
+            var bits = delimiters[wordIndex]
+            let wordBase = UInt32(truncatingIfNeeded: wordIndex &<< 6)
+            while bits != 0 {
+                // The end, for now, where the value's length will go.
+                entries[count].valueLength = wordBase | UInt32(truncatingIfNeeded: bits.trailingZeroBitCount)
+                bits &= bits &- 1
+                count &+= 1
             }
         }
-        return true
+        // The last delimiter must end the message.
+        if count == 0 || Int(entries[count &- 1].valueLength) != n &- 1 { return -1 }
+        var start = 0
+        // The caller sent messages shorter than sixteen bytes to the careful parser.
+        let lastWordStart = n &- 8
+        let lastWord = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: lastWordStart, as: UInt64.self))
+        for position in 0..<count {
+            let entry = entries + position
+            let end = Int(truncatingIfNeeded: entry.pointee.valueLength)
+            defer { start = end &+ 1 }
+            // Eight bytes from the field's start; near the end of the message, the last
+            // eight shifted down, so the bytes past the end read as zeros.
+            let word = start <= lastWordStart
+                ? UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+                : lastWord &>> UInt64(truncatingIfNeeded: (start &- lastWordStart) &<< 3)
+            let equals = FIXParser.zeroBytes(word ^ 0x3D3D_3D3D_3D3D_3D3D)
+            let tagLength = equals.trailingZeroBitCount &>> 3
+            let valueStart = start &+ tagLength &+ 1
+            // One to four digits, `=`, and a value before the delimiter.
+            guard UInt(bitPattern: tagLength &- 1) < 4 && valueStart < end else { return -1 }
+            // The tag's digits (the bytes below the lowest `=`) as a key into a small cache
+            // of tags already read: tags repeat from message to message, so converting
+            // digits is rare. Only indexed tags that announce no raw data are cached.
+            let key = UInt32(truncatingIfNeeded: word & ((equals ^ (equals &- 1)) &>> 8))
+            let cached = tagCache + Int(truncatingIfNeeded: (key &* 0x9E37_79B1) &>> 22)
+            var tag = UInt32(truncatingIfNeeded: cached.pointee &>> 32)
+            if UInt32(truncatingIfNeeded: cached.pointee) != key {
+                if !learnsTags { return FIXParser.newTag }
+                tag = readNewTag(word, tagLength, cached, key)
+                if tag == 0 { return -1 }
+            }
+            entry.pointee = FIXFieldEntry(tag: tag, valueOffset: UInt32(truncatingIfNeeded: valueStart),
+                                          valueLength: UInt32(truncatingIfNeeded: end &- valueStart))
+            if tag < UInt32(FIXParser.indexedTagLimit) {
+                let slot = tagIndex + Int(truncatingIfNeeded: tag)
+                if slot.pointee & 0xFFFF_0000 != generationTag {
+                    slot.pointee = generationTag | UInt32(truncatingIfNeeded: position)
+                }
+            }
+        }
+        return count
+    }
+
+    /// A tag not in the cache: its value from the digits, remembered under `key`; or 0
+    /// if they are not a plain tag or it announces raw data (the careful parser takes
+    /// those, and such tags are never cached).
+    @usableFromInline @inline(never)
+    func readNewTag(_ word: UInt64, _ tagLength: Int, _ cached: UnsafeMutablePointer<UInt64>, _ key: UInt32) -> UInt32 {
+        let tag = FIXParser.digitsValue(word, tagLength)
+        if tag == 0 { return 0 }
+        if tag < UInt32(FIXParser.indexedTagLimit) && tagIndex[Int(tag)] & FIXParser.rawDataFlag != 0 { return 0 }
+        cached.pointee = UInt64(tag) &<< 32 | UInt64(key)
+        return tag
     }
 
     /// The general parser: one pass, field by field, that follows raw-data lengths
@@ -325,6 +352,13 @@ public final class FIXParser {
         }
         return FIXMessage(bytes: bytes, entries: UnsafePointer(entries), count: count,
                           tagIndex: UnsafePointer(tagIndex), generation: generation)
+    }
+
+    @usableFromInline
+    static func bitCount(_ words: UnsafeMutablePointer<UInt64>, _ count: Int) -> Int {
+        var total = 0
+        for i in 0..<count { total &+= words[i].nonzeroBitCount }
+        return total
     }
 
     /// Marks every SOH of the message in the delimiter bitmap and returns it.
