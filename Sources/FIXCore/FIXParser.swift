@@ -133,10 +133,11 @@ public final class FIXParser {
     /// the last is 10, raw-data fields have their announced length. Checks of
     /// meaning (required fields, types, enums) belong to the dictionary.
     ///
-    /// It works in two passes. The first marks every SOH in a bitmap, eight bytes
-    /// at a time with no branches. The second walks the set bits: each field's end
-    /// is the next bit, so finding fields is a chain of a few cycles, and reading
-    /// each field's tag does not hold up finding the next one.
+    /// It works in three passes. The first marks every SOH in a bitmap, sixteen bytes
+    /// at a time with no branches. The second walks the set bits into the table: each
+    /// field's end is the next bit, a chain of a few cycles. The third reads each
+    /// field's tag and indexes it (`indexFields`). Short messages (under sixteen bytes)
+    /// and anything unusual go to `parseCarefully`.
     @inlinable
     public func parse(_ bytes: UnsafeRawBufferPointer) throws(FIXDecodingError) -> FIXMessage {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
