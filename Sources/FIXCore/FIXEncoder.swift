@@ -92,6 +92,10 @@ public final class FIXEncoder {
     }
 
     // MARK: Fields
+    //
+    // Each writer reads the buffer and the position once, writes through a local cursor
+    // and stores the position once: stores into the buffer could, as far as the compiler
+    // knows, change the state behind `state`, so going through it per byte would reload.
 
     @inlinable
     public func append(_ tag: Int, _ value: StaticString) {
@@ -100,16 +104,19 @@ public final class FIXEncoder {
 
     @inlinable
     public func append(_ tag: Int, _ value: String) {
-        let utf8 = value.utf8
-        let written: Void? = utf8.withContiguousStorageIfAvailable { appendField(tag, UnsafeRawBufferPointer($0)) }
-        if written == nil {
-            ensure(utf8.count + 1 + 16)
-            writeTag(tag)
+        if value.isContiguousUTF8 {
+            // A span of a borrowed string costs no reference counting (its contiguous
+            // storage through a closure costs two atomic operations a field).
+            value.utf8.span.withUnsafeBytes { appendField(tag, $0) }
+        } else {
+            let utf8 = value.utf8
+            let out = fieldStart(tag, room: utf8.count)
+            var k = writeTag(tag, out)
             for byte in utf8 {
-                storage.storeBytes(of: byte, toByteOffset: position, as: UInt8.self)
-                position += 1
+                out.storeBytes(of: byte, toByteOffset: k, as: UInt8.self)
+                k &+= 1
             }
-            writeSOH()
+            fieldEnd(out, k)
         }
     }
 
@@ -126,56 +133,55 @@ public final class FIXEncoder {
 
     @inlinable
     public func append(_ tag: Int, _ value: Int) {
-        ensure(21 + 16)
-        writeTag(tag)
+        let out = fieldStart(tag, room: 21)
+        var k = writeTag(tag, out)
         if value < 0 {
-            storage.storeBytes(of: UInt8(ascii: "-"), toByteOffset: position, as: UInt8.self)
-            position += 1
+            out.storeBytes(of: UInt8(ascii: "-"), toByteOffset: k, as: UInt8.self)
+            k &+= 1
         }
-        writeDigits(value.magnitude)
-        writeSOH()
+        k &+= FIXDigits.write(value.magnitude, out + k)
+        fieldEnd(out, k)
     }
 
     @inlinable
     public func append(_ tag: Int, _ value: ExactDecimal) {
-        ensure(44 + 16)
-        writeTag(tag)
+        let out = fieldStart(tag, room: 44)
+        var k = writeTag(tag, out)
         var mantissa = value.mantissa
         if mantissa < 0 {
-            storage.storeBytes(of: UInt8(ascii: "-"), toByteOffset: position, as: UInt8.self)
-            position += 1
+            out.storeBytes(of: UInt8(ascii: "-"), toByteOffset: k, as: UInt8.self)
+            k &+= 1
             mantissa = -mantissa
         }
         let scale = value.scale
         if scale == 0 {
-            writeDigits128(mantissa)
+            k &+= FIXDigits.write128(mantissa, out + k)
         } else if mantissa <= Int128(UInt.max) {
             // The common case: 64-bit arithmetic, which the compiler turns into multiplications.
             let m = UInt(mantissa)
             let divisor = UInt(ExactDecimal.powerOfTen(scale))
-            writeDigits(m / divisor)
-            storage.storeBytes(of: UInt8(ascii: "."), toByteOffset: position, as: UInt8.self)
-            FIXDigits.writeUInt(m % divisor, scale, storage + position + 1)
-            position += scale + 1
+            k &+= FIXDigits.write(m / divisor, out + k)
+            out.storeBytes(of: UInt8(ascii: "."), toByteOffset: k, as: UInt8.self)
+            FIXDigits.writeUInt(m % divisor, scale, out + (k &+ 1))
+            k &+= scale &+ 1
         } else {
             let divisor = ExactDecimal.powerOfTen(scale)
             let (whole, fraction) = mantissa.quotientAndRemainder(dividingBy: divisor)
-            writeDigits128(whole)
-            storage.storeBytes(of: UInt8(ascii: "."), toByteOffset: position, as: UInt8.self)
-            FIXDigits.writeUInt(UInt(fraction), scale, storage + position + 1)
-            position += scale + 1
+            k &+= FIXDigits.write128(whole, out + k)
+            out.storeBytes(of: UInt8(ascii: "."), toByteOffset: k, as: UInt8.self)
+            FIXDigits.writeUInt(UInt(fraction), scale, out + (k &+ 1))
+            k &+= scale &+ 1
         }
-        writeSOH()
+        fieldEnd(out, k)
     }
 
     /// A `char` field.
     @inlinable
     public func append(_ tag: Int, char: UInt8) {
-        ensure(2 + 16)
-        writeTag(tag)
-        storage.storeBytes(of: char, toByteOffset: position, as: UInt8.self)
-        position += 1
-        writeSOH()
+        let out = fieldStart(tag, room: 1)
+        let k = writeTag(tag, out)
+        out.storeBytes(of: char, toByteOffset: k, as: UInt8.self)
+        fieldEnd(out, k &+ 1)
     }
 
     /// A `Boolean` field: `Y` or `N`.
@@ -186,18 +192,17 @@ public final class FIXEncoder {
 
     @inlinable
     public func append(_ tag: Int, _ value: FIXTimestamp) {
-        ensure(28 + 16)
-        writeTag(tag)
+        let field = fieldStart(tag, room: 28)
+        let out = field + writeTag(tag, field)
         // Messages carry several timestamps of the same day: the date part is
         // written once and copied after that.
         let nanos = value.nanosecondsSinceEpoch
         let day = nanos.floorDivided(by: 86_400_000_000_000)
         if day != state.pointee.cachedDay {
-            _ = FIXTimestamp.write(value, into: storage + position)
+            _ = FIXTimestamp.write(value, into: out)
             state.pointee.cachedDay = day
-            state.pointee.cachedDate = (storage + position).loadUnaligned(as: UInt64.self)
+            state.pointee.cachedDate = out.loadUnaligned(as: UInt64.self)
         }
-        let out = storage + position
         out.storeBytes(of: state.pointee.cachedDate, as: UInt64.self)
         out.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 8, as: UInt8.self)
         let ofDay = nanos &- day &* 86_400_000_000_000
@@ -209,19 +214,18 @@ public final class FIXEncoder {
         FIXDigits.writeTwo(minute, out + 12)
         out.storeBytes(of: UInt8(ascii: ":"), toByteOffset: 14, as: UInt8.self)
         FIXDigits.writeTwo(secondOfDay % 60, out + 15)
-        position += 17 + FIXDigits.writeFraction(Int(ofDay % 1_000_000_000), value.fractionDigits, out + 17)
-        writeSOH()
+        let k = 17 &+ FIXDigits.writeFraction(Int(ofDay % 1_000_000_000), value.fractionDigits, out + 17)
+        fieldEnd(field, (out - field) &+ k)
     }
 
     @inlinable
     public func append(_ tag: Int, _ value: FIXDate) {
-        ensure(9 + 16)
-        writeTag(tag)
-        FIXDigits.write(value.year, 4, storage + position)
-        FIXDigits.write(value.month, 2, storage + position + 4)
-        FIXDigits.write(value.day, 2, storage + position + 6)
-        position += 8
-        writeSOH()
+        let field = fieldStart(tag, room: 8)
+        let k = writeTag(tag, field)
+        FIXDigits.write(value.year, 4, field + k)
+        FIXDigits.write(value.month, 2, field + (k &+ 4))
+        FIXDigits.write(value.day, 2, field + (k &+ 6))
+        fieldEnd(field, k &+ 8)
     }
 
     /// A length field and its raw-data field (RawDataLength 95 + RawData 96, …); the data may hold SOH.
@@ -273,13 +277,29 @@ public final class FIXEncoder {
 
     @inlinable @inline(__always)
     func appendField(_ tag: Int, _ value: UnsafeRawBufferPointer) {
-        ensure(value.count + 1 + 16)
-        writeTag(tag)
+        let out = fieldStart(tag, room: value.count)
+        let k = writeTag(tag, out)
         if let source = value.baseAddress, value.count > 0 {
-            FIXEncoder.copy(storage + position, source, value.count)
+            FIXEncoder.copy(out + k, source, value.count)
         }
-        position += value.count
-        writeSOH()
+        fieldEnd(out, k &+ value.count)
+    }
+
+    /// Where the next field goes, with room for its tag (16 bytes), `room` bytes of
+    /// value and the delimiter.
+    @inlinable @inline(__always)
+    func fieldStart(_ tag: Int, room: Int) -> UnsafeMutableRawPointer {
+        precondition(started, "append before start(msgType:)")
+        precondition(tag > 0, "FIX tags are positive")
+        ensure(room &+ 1 &+ 16)
+        return storage + position
+    }
+
+    /// Ends the field begun at `out` after `length` bytes with its delimiter.
+    @inlinable @inline(__always)
+    func fieldEnd(_ out: UnsafeMutableRawPointer, _ length: Int) {
+        out.storeBytes(of: fixSOH, toByteOffset: length, as: UInt8.self)
+        position &+= length &+ 1
     }
 
     /// Copies `count` bytes; short values (most FIX values) without a call to memcpy,
@@ -307,22 +327,19 @@ public final class FIXEncoder {
         }
     }
 
-    /// Writes `tag=`. The caller has ensured room for it (16 bytes) and its value.
+    /// Writes `tag=` at `out` (room ensured by `fieldStart`) and returns its length.
     @inlinable @inline(__always)
-    func writeTag(_ tag: Int) {
-        precondition(started, "append before start(msgType:)")
-        precondition(tag > 0, "FIX tags are positive")
+    func writeTag(_ tag: Int, _ out: UnsafeMutableRawPointer) -> Int {
         if tag < FIXEncoder.renderedTagLimit {
             // "tag=" rendered once per encoder: its bytes in the low seven bytes, its length in the top one.
             var rendered = renderedTags[tag]
             if rendered == 0 { rendered = renderTag(tag) }
-            storage.storeBytes(of: UInt64(littleEndian: rendered & 0x00FF_FFFF_FFFF_FFFF), toByteOffset: position, as: UInt64.self)
-            position += Int(truncatingIfNeeded: rendered &>> 56)
-            return
+            out.storeBytes(of: UInt64(littleEndian: rendered & 0x00FF_FFFF_FFFF_FFFF), as: UInt64.self)
+            return Int(truncatingIfNeeded: rendered &>> 56)
         }
-        writeDigits(UInt(tag))
-        storage.storeBytes(of: UInt8(ascii: "="), toByteOffset: position, as: UInt8.self)
-        position += 1
+        let k = FIXDigits.write(UInt(tag), out)
+        out.storeBytes(of: UInt8(ascii: "="), toByteOffset: k, as: UInt8.self)
+        return k &+ 1
     }
 
     @usableFromInline
@@ -340,59 +357,6 @@ public final class FIXEncoder {
 
     /// Tags below this are rendered once and copied after that.
     @usableFromInline static let renderedTagLimit = 2048
-
-    @inlinable @inline(__always)
-    func writeSOH() {
-        storage.storeBytes(of: fixSOH, toByteOffset: position, as: UInt8.self)
-        position += 1
-    }
-
-    /// Writes the decimal digits of `value` at `position` (room already ensured).
-    @inlinable
-    func writeDigits(_ value: UInt) {
-        // Most numbers in a message are small (counts, roles, sides); write them directly.
-        if value < 10 {
-            storage.storeBytes(of: UInt8(truncatingIfNeeded: value) &+ 48, toByteOffset: position, as: UInt8.self)
-            position += 1
-            return
-        }
-        if value < 100 {
-            FIXDigits.writeTwo(Int(value), storage + position)
-            position += 2
-            return
-        }
-        var digits = 1
-        var bound: UInt = 10
-        while digits < 20 && value >= bound {
-            digits += 1
-            bound &*= 10
-        }
-        var v = value
-        var i = position + digits
-        while v >= 10 {
-            i -= 2
-            FIXDigits.writeTwo(Int(v % 100), storage + i)
-            v /= 100
-        }
-        if i > position {
-            storage.storeBytes(of: UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v), toByteOffset: position, as: UInt8.self)
-        }
-        position += digits
-    }
-
-    @inlinable
-    func writeDigits128(_ value: Int128) {
-        if value <= Int128(UInt.max) {
-            writeDigits(UInt(value))
-            return
-        }
-        // Above 64 bits: peel off the low nineteen digits with one 128-bit division.
-        let divisor = Int128(10_000_000_000_000_000_000 as UInt)
-        let (high, low) = value.quotientAndRemainder(dividingBy: divisor)
-        writeDigits128(high)
-        FIXDigits.writeUInt(UInt(low), 19, storage + position)
-        position += 19
-    }
 
     @inlinable @inline(__always)
     func ensure(_ extra: Int) {
@@ -419,15 +383,62 @@ extension FIXDigits {
         out.storeBytes(of: UInt16(littleEndian: UInt16(truncatingIfNeeded: 0x3030 | tens | (value - tens * 10) << 8)), as: UInt16.self)
     }
 
-    /// Writes `value` as exactly `width` digits, zero-padded, for values beyond `Int`.
+    /// The number of decimal digits of `value` (1 for 0): two or three comparisons for
+    /// anything below 10^8, which is what messages mostly carry.
+    @inlinable @inline(__always)
+    public static func count(_ value: UInt) -> Int {
+        if value < 10_000 { return value < 100 ? (value < 10 ? 1 : 2) : (value < 1_000 ? 3 : 4) }
+        if value < 100_000_000 { return value < 1_000_000 ? (value < 100_000 ? 5 : 6) : (value < 10_000_000 ? 7 : 8) }
+        var digits = 9
+        var bound: UInt = 1_000_000_000
+        while digits < 20 && value >= bound {
+            digits += 1
+            bound &*= 10
+        }
+        return digits
+    }
+
+    /// Writes the decimal digits of `value` at `out` and returns how many.
+    @inlinable
+    public static func write(_ value: UInt, _ out: UnsafeMutableRawPointer) -> Int {
+        // Most numbers in a message are small (counts, roles, sides); write them directly.
+        if value < 10 {
+            out.storeBytes(of: UInt8(truncatingIfNeeded: value) &+ 48, as: UInt8.self)
+            return 1
+        }
+        if value < 100 {
+            writeTwo(Int(truncatingIfNeeded: value), out)
+            return 2
+        }
+        let digits = count(value)
+        writeUInt(value, digits, out)
+        return digits
+    }
+
+    /// Writes the decimal digits of `value` (not negative) at `out` and returns how many.
+    @inlinable
+    public static func write128(_ value: Int128, _ out: UnsafeMutableRawPointer) -> Int {
+        if value <= Int128(UInt.max) { return write(UInt(value), out) }
+        // Above 64 bits: peel off the low nineteen digits with one 128-bit division.
+        let divisor = Int128(10_000_000_000_000_000_000 as UInt)
+        let (high, low) = value.quotientAndRemainder(dividingBy: divisor)
+        let k = write128(high, out)
+        writeUInt(UInt(low), 19, out + k)
+        return k &+ 19
+    }
+
+    /// Writes the low `width` digits of `value`, zero-padded, two at a time.
     @inlinable
     public static func writeUInt(_ value: UInt, _ width: Int, _ out: UnsafeMutableRawPointer) {
         var v = value
-        var i = width - 1
-        while i >= 0 {
-            out.storeBytes(of: UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v % 10), toByteOffset: i, as: UInt8.self)
-            v /= 10
-            i -= 1
+        var i = width
+        while i >= 2 {
+            i &-= 2
+            writeTwo(Int(truncatingIfNeeded: v % 100), out + i)
+            v /= 100
+        }
+        if i == 1 {
+            out.storeBytes(of: UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10), as: UInt8.self)
         }
     }
 }

@@ -302,8 +302,17 @@ public enum FIXDigits {
     public static func writeFraction(_ nanos: Int, _ digits: Int, _ out: UnsafeMutableRawPointer) -> Int {
         guard digits > 0 else { return 0 }
         out.storeBytes(of: UInt8(ascii: "."), as: UInt8.self)
-        var value = nanos
-        for _ in 0..<(9 - digits) { value /= 10 }
+        // Constant divisors for the usual precisions become multiplications.
+        let value: Int
+        switch digits {
+        case 3: value = nanos / 1_000_000
+        case 6: value = nanos / 1_000
+        case 9: value = nanos
+        default:
+            var scaled = nanos
+            for _ in 0..<(9 - digits) { scaled /= 10 }
+            value = scaled
+        }
         write(value, digits, out + 1)
         return digits + 1
     }

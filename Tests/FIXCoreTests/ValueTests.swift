@@ -105,6 +105,37 @@ func withValue<R>(_ text: String, _ body: (FIXValue) throws -> R) rethrows -> R 
         #expect(Array(encoder.finish()) == expected)
     }
 
+    @Test("integers of every length, their edges and the extremes are written as Swift writes them")
+    func integerLengths() throws {
+        var values: [Int] = [0, Int.min, Int.max, Int.min + 1]
+        var power = 1
+        for _ in 0..<19 {
+            values += [power - 1, power, power + 1, -power, -(power - 1)]
+            power = power.multipliedReportingOverflow(by: 10).overflow ? power : power * 10
+        }
+        let encoder = FIXEncoder(beginString: "FIX.4.4")
+        encoder.start(msgType: "B")
+        for value in values { encoder.append(58, value) }
+        // High tags are written digit by digit, not from the rendered-tag table.
+        encoder.append(9_999, 7)
+        encoder.append(123_456, 12_345_678_901)
+        let expected = wire([(35, "B")] + values.map { (58, String($0)) } + [(9_999, "7"), (123_456, "12345678901")])
+        #expect(Array(encoder.finish()) == expected)
+    }
+
+    @Test("timestamps keep the precision they were given")
+    func timestampPrecisions() throws {
+        let encoder = FIXEncoder(beginString: "FIX.4.4")
+        encoder.start(msgType: "0")
+        let nanos: Int64 = 1_795_943_071_123_456_789
+        for digits in [0, 3, 6, 9] {
+            encoder.append(52, FIXTimestamp(nanosecondsSinceEpoch: nanos, fractionDigits: digits))
+        }
+        let expected = wire([(35, "0"), (52, "20261129-09:04:31"), (52, "20261129-09:04:31.123"),
+                             (52, "20261129-09:04:31.123456"), (52, "20261129-09:04:31.123456789")])
+        #expect(Array(encoder.finish()) == expected)
+    }
+
     @Test("the buffer grows for a large message and is reused afterwards")
     func growth() throws {
         let encoder = FIXEncoder(beginString: "FIX.4.2", capacity: 32)
