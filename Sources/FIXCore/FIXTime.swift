@@ -47,15 +47,28 @@ public struct FIXDate: Hashable, Comparable, Sendable, CustomStringConvertible {
     @inlinable
     public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count == 8 else { return false }
-        var value = 0
-        for i in 0..<8 {
-            let d = bytes[i] &- 48
-            if d > 9 { return false }
-            value = value * 10 + Int(d)
+        return validYear(bytes) != nil
+    }
+
+    /// The year of the `YYYYMMDD` date in the first eight bytes, or nil if they are not a
+    /// valid date. One eight-byte load: the digits are checked and combined in parallel.
+    @inlinable
+    static func validYear(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard bytes.count >= 8, let base = bytes.baseAddress else { return nil }
+        let word = UInt64(littleEndian: base.loadUnaligned(as: UInt64.self))
+        // A byte is a digit if neither adding 0x46 nor subtracting 0x30 reaches its top
+        // bit; the lowest non-digit byte is always caught, as nothing carries into it.
+        if (word | (word &+ 0x4646_4646_4646_4646) | (word &- 0x3030_3030_3030_3030)) & 0x8080_8080_8080_8080 != 0 {
+            return nil
         }
-        let month = value / 100 % 100
-        let day = value % 100
-        return month >= 1 && month <= 12 && day >= 1 && day <= daysIn(month: month, year: value / 10_000)
+        let digits = word &- 0x3030_3030_3030_3030
+        // Pairs of digits (the first is the more significant) into 16-bit lanes: YY YY MM DD.
+        let pairs = (digits & 0x00FF_00FF_00FF_00FF) &* 10 &+ ((digits &>> 8) & 0x00FF_00FF_00FF_00FF)
+        let year = Int(truncatingIfNeeded: pairs & 0xFFFF) &* 100 &+ Int(truncatingIfNeeded: (pairs &>> 16) & 0xFFFF)
+        let month = Int(truncatingIfNeeded: (pairs &>> 32) & 0xFFFF)
+        let day = Int(truncatingIfNeeded: pairs &>> 48)
+        guard month >= 1 && month <= 12 && day >= 1 && day <= daysIn(month: month, year: year) else { return nil }
+        return year
     }
 
     @inlinable
@@ -149,8 +162,8 @@ public struct FIXTimestamp: Hashable, Comparable, Sendable, CustomStringConverti
     @inlinable
     public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let n = bytes.count
-        guard n == 17 || n == 21 || n == 24 || n == 27 || n == 30, FIXDate.isValid(UnsafeRawBufferPointer(rebasing: bytes[0..<8])),
-              let year = FIXDigits.number(bytes, 0, 4), years.contains(year),
+        guard n == 17 || n == 21 || n == 24 || n == 27 || n == 30,
+              let year = FIXDate.validYear(bytes), years.contains(year),
               bytes[8] == UInt8(ascii: "-"), bytes[11] == UInt8(ascii: ":"), bytes[14] == UInt8(ascii: ":") else { return false }
         let h0 = bytes[9] &- 48, h1 = bytes[10] &- 48, m0 = bytes[12] &- 48, m1 = bytes[13] &- 48
         let s0 = bytes[15] &- 48, s1 = bytes[16] &- 48

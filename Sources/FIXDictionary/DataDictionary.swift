@@ -73,7 +73,7 @@ public struct TagSet: @unchecked Sendable {
 
     func deallocate() { words.deallocate() }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func contains(_ tag: Int) -> Bool {
         let word = tag >> 6
         return tag > 0 && word < wordCount && words[word] & (1 << UInt64(tag & 63)) != 0
@@ -200,8 +200,10 @@ public final class FIXDataDictionary: Sendable {
 struct EnumSet: Sendable {
     /// Single-byte values as a 256-bit map.
     var singleBytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-    /// Longer values.
-    var longer: [[UInt8]] = []
+    /// Values of two to seven bytes, packed by `EnumSet.packed`, sorted.
+    var packed: [UInt64] = []
+    /// Values of eight bytes or more (rare).
+    var overlong: [[UInt8]] = []
 
     init<S: Sequence>(_ values: S) where S.Element == String {
         for value in values {
@@ -215,10 +217,36 @@ struct EnumSet: Sendable {
                 case 2: singleBytes.2 |= bit
                 default: singleBytes.3 |= bit
                 }
+            } else if let key = bytes.withUnsafeBytes({ EnumSet.packed($0) }) {
+                packed.append(key)
             } else {
-                longer.append(bytes)
+                overlong.append(bytes)
             }
         }
+        packed.sort()
+    }
+
+    /// A value of one to seven bytes as one integer: its bytes, and its length in the top
+    /// byte (so that values with trailing zero bytes stay distinct); nil if longer.
+    @inline(__always)
+    static func packed(_ value: UnsafeRawBufferPointer) -> UInt64? {
+        let n = value.count
+        guard n > 0 && n < 8 else { return nil }
+        var key = UInt64(truncatingIfNeeded: n) &<< 56
+        for i in 0..<n { key |= UInt64(value[i]) &<< UInt64(truncatingIfNeeded: i &* 8) }
+        return key
+    }
+
+    /// Whether the sorted `keys` hold `key`: a binary search.
+    @inline(__always)
+    static func search(_ keys: UnsafePointer<UInt64>, _ count: Int, _ key: UInt64) -> Bool {
+        var low = 0
+        var high = count
+        while low < high {
+            let middle = (low &+ high) &>> 1
+            if keys[middle] < key { low = middle &+ 1 } else { high = middle }
+        }
+        return low < count && keys[low] == key
     }
 
     func contains(_ value: UnsafeRawBufferPointer) -> Bool {
@@ -232,7 +260,13 @@ struct EnumSet: Sendable {
             default: return singleBytes.3 & bit != 0
             }
         }
-        for candidate in longer where candidate.count == value.count {
+        if let key = EnumSet.packed(value) {
+            return packed.withUnsafeBufferPointer { keys in
+                guard let base = keys.baseAddress else { return false }
+                return EnumSet.search(base, keys.count, key)
+            }
+        }
+        for candidate in overlong where candidate.count == value.count {
             if candidate.withUnsafeBytes({ $0.elementsEqual(value) }) { return true }
         }
         return false

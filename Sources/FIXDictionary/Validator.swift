@@ -84,47 +84,141 @@ public struct FIXValidationOptions: Sendable, Hashable {
 /// dictionary for the header, trailer and session messages), QuickFIX's way.
 ///
 /// One validator per session: it keeps a stamped table of the tags seen in the current
-/// message, so validating a message that passes allocates nothing.
+/// message, so validating a message that passes allocates nothing. The dictionaries'
+/// layouts are compiled at start into plain tables (`Level`), so the hot path takes no
+/// reference counts and hashes nothing.
 public final class FIXValidator {
     public let application: FIXDataDictionary
     public let transport: FIXDataDictionary
     public let options: FIXValidationOptions
-    /// Message layouts by MsgType packed into an integer (no String per message).
-    let messagesByKey: [UInt64: FIXLayout]
+    /// Message levels by MsgType packed into an integer (no String per message).
+    let messagesByKey: [UInt64: Int]
     let seen: UnsafeMutablePointer<UInt32>
     let seenLimit: Int
     var stamp: UInt32 = 0
     /// Tags seen in the current group instance, stamped per instance.
     let instanceSeen: UnsafeMutablePointer<UInt32>
     var instanceStamp: UInt32 = 0
-    /// Per tag below `seenLimit`: type and single-byte enum values from both
-    /// dictionaries, in plain memory so that the hot path touches no reference counts.
+    /// The last MsgType looked up and its level: sessions mostly repeat one type.
+    var lastMsgTypeKey: UInt64 = 0
+    var lastMsgTypeLevel = -1
+    /// Per tag below `seenLimit`: type, enum values and header/trailer membership from
+    /// both dictionaries, in plain memory so that the hot path touches no reference counts.
     let info: UnsafeMutablePointer<TagInfo>
+    /// Every compiled level (header, trailer, message bodies, group instances), by index.
+    let levels: UnsafeMutablePointer<Level>
+    let levelCount: Int
+    let headerLevel: Int
+    let trailerLevel: Int
+    /// The arrays the levels point into, kept alive here.
+    private let storage: LevelStorage
 
     struct TagInfo {
         var defined = false
         var type = FIXFieldType.other
-        /// Enumerated: single-byte values in `bytes`; longer ones need `longerValues`.
+        /// Enumerated: single-byte values in `bytes`, two to seven bytes in `packed`
+        /// (sorted `EnumSet.packed` keys), longer ones only in the dictionary's set.
         var hasEnums = false
-        var hasLongerValues = false
+        var hasOverlongValues = false
         /// A repeating group's count field somewhere (FIX 4.2 types them INT, not NUMINGROUP).
         var isGroupCount = false
+        var inHeader = false
+        var inTrailer = false
         var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var packed: UnsafePointer<UInt64>? = nil
+        var packedCount = 0
+    }
+
+    /// A `FIXLayout` (or a group's instance layout) as plain memory.
+    struct Level {
+        var members: TagSet
+        var required: UnsafeBufferPointer<Int>
+        /// Tags in declared order, for ValidateUnorderedGroupFields.
+        var order: UnsafeBufferPointer<Int>
+        /// Repeating groups at this level: count tag and the level of one instance.
+        var groupCountTags: UnsafeBufferPointer<Int>
+        var groupLevels: UnsafeBufferPointer<Int>
+        /// For a group instance: its count tag and the tag that starts each instance.
+        var countTag = 0
+        var delimiter = 0
+
+        /// The instance level of the group counted by `tag`, or -1.
+        @inline(__always)
+        func group(countedBy tag: Int) -> Int {
+            for i in 0..<groupCountTags.count where groupCountTags[i] == tag { return groupLevels[i] }
+            return -1
+        }
+
+        /// Where `tag` stands in the declared order, or -1.
+        @inline(__always)
+        func orderIndex(of tag: Int) -> Int {
+            for i in 0..<order.count where order[i] == tag { return i }
+            return -1
+        }
+    }
+
+    /// Owns the memory `Level`s point into.
+    private final class LevelStorage {
+        var arrays: [UnsafeMutableBufferPointer<Int>] = []
+        var packed: [UnsafeMutableBufferPointer<UInt64>] = []
+        /// The layouts whose TagSets the levels borrow.
+        var layouts: [FIXLayout] = []
+
+        func keep(_ values: [Int]) -> UnsafeBufferPointer<Int> {
+            let buffer = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(values.count, 1))
+            _ = buffer.initialize(from: values)
+            arrays.append(buffer)
+            return UnsafeBufferPointer(rebasing: buffer[0..<values.count])
+        }
+
+        deinit {
+            for buffer in arrays { buffer.deallocate() }
+            for buffer in packed { buffer.deallocate() }
+        }
     }
 
     /// `application` for the body; `transport` (a FIXT dictionary) for the header, trailer
     /// and admin messages when they differ, as in FIX 5.0 sessions.
     public init(application: FIXDataDictionary, transport: FIXDataDictionary? = nil, options: FIXValidationOptions = FIXValidationOptions()) {
         self.application = application
-        self.transport = transport ?? application
+        let transport = transport ?? application
+        self.transport = transport
         self.options = options
-        var byKey: [UInt64: FIXLayout] = [:]
-        for (type, message) in self.transport.messages where self.transport !== application && message.category == "admin" {
-            byKey[FIXValidator.key(type)] = message.body
+        // Levels: compile each layout once (group layouts are shared between messages
+        // that use the same component), depth first.
+        let storage = LevelStorage()
+        var compiled: [Level] = []
+        var indexByLayout: [ObjectIdentifier: Int] = [:]
+        func compile(_ layout: FIXLayout, countTag: Int = 0, delimiter: Int = 0) -> Int {
+            if let index = indexByLayout[ObjectIdentifier(layout)] { return index }
+            let index = compiled.count
+            indexByLayout[ObjectIdentifier(layout)] = index
+            storage.layouts.append(layout)
+            compiled.append(Level(members: layout.members, required: storage.keep(layout.required),
+                                  order: storage.keep(layout.order), groupCountTags: storage.keep([]),
+                                  groupLevels: storage.keep([]), countTag: countTag, delimiter: delimiter))
+            let groups = layout.groups.sorted { $0.key < $1.key }
+            var nested: [Int] = []
+            for (tag, group) in groups {
+                nested.append(compile(group.instance, countTag: tag, delimiter: group.delimiter))
+            }
+            compiled[index].groupCountTags = storage.keep(groups.map(\.key))
+            compiled[index].groupLevels = storage.keep(nested)
+            return index
         }
-        for (type, message) in application.messages { byKey[FIXValidator.key(type)] = message.body }
+        headerLevel = compile(transport.header)
+        trailerLevel = compile(transport.trailer)
+        var byKey: [UInt64: Int] = [:]
+        for (type, message) in transport.messages where transport !== application && message.category == "admin" {
+            byKey[FIXValidator.key(type)] = compile(message.body)
+        }
+        for (type, message) in application.messages { byKey[FIXValidator.key(type)] = compile(message.body) }
         messagesByKey = byKey
-        seenLimit = max(application.tableLimit, self.transport.tableLimit)
+        levelCount = compiled.count
+        levels = .allocate(capacity: max(compiled.count, 1))
+        levels.initialize(from: compiled, count: compiled.count)
+
+        seenLimit = max(application.tableLimit, transport.tableLimit)
         seen = .allocate(capacity: seenLimit)
         seen.initialize(repeating: 0, count: seenLimit)
         instanceSeen = .allocate(capacity: seenLimit)
@@ -132,36 +226,38 @@ public final class FIXValidator {
         info = .allocate(capacity: seenLimit)
         info.initialize(repeating: TagInfo(), count: seenLimit)
         for tag in 1..<seenLimit {
-            guard let type = application.type(of: tag) ?? self.transport.type(of: tag) else { continue }
+            guard let type = application.type(of: tag) ?? transport.type(of: tag) else { continue }
             var entry = TagInfo(defined: true, type: type)
             let set = (tag < application.tableLimit ? application.enumTable[tag] : nil)
-                ?? (tag < self.transport.tableLimit ? self.transport.enumTable[tag] : nil)
+                ?? (tag < transport.tableLimit ? transport.enumTable[tag] : nil)
             if let set {
                 entry.hasEnums = true
-                entry.hasLongerValues = !set.longer.isEmpty
+                entry.hasOverlongValues = !set.overlong.isEmpty
                 entry.bytes = set.singleBytes
+                if !set.packed.isEmpty {
+                    let keys = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: set.packed.count)
+                    _ = keys.initialize(from: set.packed)
+                    storage.packed.append(keys)
+                    entry.packed = UnsafePointer(keys.baseAddress)
+                    entry.packedCount = keys.count
+                }
             }
+            entry.inHeader = transport.header.members.contains(tag)
+            entry.inTrailer = transport.trailer.members.contains(tag)
             info[tag] = entry
         }
-        var counts = Set<Int>()
-        func collect(_ layout: FIXLayout) {
-            for (tag, group) in layout.groups {
-                counts.insert(tag)
-                collect(group.instance)
-            }
+        for level in compiled {
+            for tag in level.groupCountTags where tag < seenLimit { info[tag].isGroupCount = true }
         }
-        for dictionary in [application, self.transport] {
-            collect(dictionary.header)
-            collect(dictionary.trailer)
-            for message in dictionary.messages.values { collect(message.body) }
-        }
-        for tag in counts where tag < seenLimit { info[tag].isGroupCount = true }
+        self.storage = storage
     }
 
     deinit {
         seen.deallocate()
         instanceSeen.deallocate()
         info.deallocate()
+        levels.deinitialize(count: levelCount)
+        levels.deallocate()
     }
 
     static func key(_ text: String) -> UInt64 {
@@ -191,11 +287,22 @@ public final class FIXValidator {
         application.fields[tag]?.name ?? transport.fields[tag]?.name ?? "tag \(tag)"
     }
 
+    /// The level of a message's body, or -1 if the dictionaries do not define its type.
+    @inline(__always)
+    func bodyLevel(_ msgType: FIXValue) -> Int {
+        let key = FIXValidator.key(msgType)
+        if key == lastMsgTypeKey && lastMsgTypeLevel >= 0 { return lastMsgTypeLevel }
+        guard let level = messagesByKey[key] else { return -1 }
+        lastMsgTypeKey = key
+        lastMsgTypeLevel = level
+        return level
+    }
+
     /// Nil if the message passes every enabled check, else the first failure.
     public func validate(_ message: FIXMessage) -> FIXRejection? {
         guard options.validateIncomingMessage else { return nil }
-        let msgTypeKey = FIXValidator.key(message.msgType)
-        guard let body = messagesByKey[msgTypeKey] else {
+        let bodyIndex = bodyLevel(message.msgType)
+        guard bodyIndex >= 0 else {
             return reject(.invalidMsgType, nil, message, "MsgType \(message.msgType.printable) is not in the dictionary")
         }
         stamp &+= 1
@@ -203,56 +310,61 @@ public final class FIXValidator {
             seen.update(repeating: 0, count: seenLimit)
             stamp = 1
         }
-        let header = transport.header
-        let trailer = transport.trailer
+        let stamp = self.stamp
+        let seen = self.seen
+        let info = self.info
+        let seenLimit = self.seenLimit
+        let header = levels + headerLevel
+        let body = levels + bodyIndex
+        let trailer = levels + trailerLevel
         let count = message.count
-        // Plain bitmaps in the loop: class references there would be retained and
-        // released on every field.
-        let headerMembers = header.members
-        let trailerMembers = trailer.members
-        let bodyMembers = body.members
         let checksOrder = options.validateFieldsOutOfOrder
         // 0 header, 1 body, 2 trailer
         var part = 0
         var position = 0
         while position < count {
             let tag = message.tag(at: position)
-            let inHeader = headerMembers.contains(tag)
-            let inTrailer = trailerMembers.contains(tag)
+            // Header and trailer fields are defined ones, so below `seenLimit`.
+            let known = tag > 0 && tag < seenLimit
+            let entry = info + (known ? tag : 0)
+            let inHeader = known && entry.pointee.inHeader
+            let inTrailer = known && entry.pointee.inTrailer
             if part == 0 && !inHeader { part = 1 }
             if part == 1 && inTrailer { part = 2 }
             if checksOrder {
                 if inHeader && part != 0 { return reject(.tagSpecifiedOutOfRequiredOrder, tag, message, "\(fieldName(tag)) (\(tag)) belongs in the header") }
                 if part == 2 && !inTrailer { return reject(.tagSpecifiedOutOfRequiredOrder, tag, message, "\(fieldName(tag)) (\(tag)) after the trailer began") }
             }
-            let members = part == 0 ? headerMembers : (part == 1 ? bodyMembers : trailerMembers)
+            let level = part == 0 ? header : (part == 1 ? body : trailer)
             let value = message[position].value
-            if let reason = checkField(tag, value, members: members, isBody: part == 1) {
-                return misplacedHeaderField(message, header: headerMembers, trailer: trailerMembers)
-                    ?? rejection(for: reason, tag, value, message)
+            if let reason = checkField(tag, value, members: level.pointee.members, isBody: part == 1) {
+                return misplacedHeaderField(message) ?? rejection(for: reason, tag, value, message)
             }
-            if tag < seenLimit {
+            if known {
                 if seen[tag] == stamp { return reject(.tagAppearsMoreThanOnce, tag, message, "\(fieldName(tag)) (\(tag)) appears more than once") }
                 seen[tag] = stamp
-                if info[tag].isGroupCount, let group = (part == 0 ? header : (part == 1 ? body : trailer)).groups[tag] {
-                    switch walkGroup(group, at: position, message) {
-                    case .failure(let failure):
-                        return misplacedHeaderField(message, header: headerMembers, trailer: trailerMembers) ?? failure
-                    case .end(let next): position = next
+                if entry.pointee.isGroupCount {
+                    let group = level.pointee.group(countedBy: tag)
+                    if group >= 0 {
+                        switch walkGroup(group, at: position, message) {
+                        case .failure(let failure):
+                            return misplacedHeaderField(message) ?? failure
+                        case .end(let next): position = next
+                        }
+                        continue
                     }
-                    continue
                 }
             }
             position += 1
         }
-        if let tag = missing(header.required) {
+        if let tag = missing(header.pointee.required) {
             return reject(.requiredTagMissing, tag, message, "\(fieldName(tag)) (\(tag)) is required in the header")
         }
-        if let tag = missing(body.required) {
+        if let tag = missing(body.pointee.required) {
             let name = application.messages[message.msgType.string]?.name ?? transport.messages[message.msgType.string]?.name ?? "the message"
             return reject(.requiredTagMissing, tag, message, "\(fieldName(tag)) (\(tag)) is required in \(name)")
         }
-        if let tag = missing(trailer.required) {
+        if let tag = missing(trailer.pointee.required) {
             return reject(.requiredTagMissing, tag, message, "\(fieldName(tag)) (\(tag)) is required in the trailer")
         }
         return nil
@@ -261,8 +373,10 @@ public final class FIXValidator {
     /// Structure before content, as QuickFIX reports it: a header field after the first
     /// body field, named. Looked for only once a message has failed, so valid messages
     /// do not pay for a second pass.
-    func misplacedHeaderField(_ message: FIXMessage, header: TagSet, trailer: TagSet) -> FIXRejection? {
+    func misplacedHeaderField(_ message: FIXMessage) -> FIXRejection? {
         guard options.validateFieldsOutOfOrder else { return nil }
+        let header = levels[headerLevel].members
+        let trailer = levels[trailerLevel].members
         var inBody = false
         for position in 0..<message.count {
             let tag = message.tag(at: position)
@@ -276,7 +390,7 @@ public final class FIXValidator {
     }
 
     /// The first of `tags` not seen in the current message.
-    func missing(_ tags: [Int]) -> Int? {
+    func missing(_ tags: UnsafeBufferPointer<Int>) -> Int? {
         for tag in tags where tag >= seenLimit || seen[tag] != stamp { return tag }
         return nil
     }
@@ -286,16 +400,19 @@ public final class FIXValidator {
         case failure(FIXRejection)
     }
 
-    /// Checks the instances of `group` whose count field is at `countPosition`; returns
-    /// the position after the group.
-    func walkGroup(_ group: FIXGroupLayout, at countPosition: Int, _ message: FIXMessage) -> GroupWalk {
+    /// Checks the instances of the group (`groupLevel`, an instance's level) whose count
+    /// field is at `countPosition`; returns the position after the group.
+    func walkGroup(_ groupLevel: Int, at countPosition: Int, _ message: FIXMessage) -> GroupWalk {
+        let layout = levels + groupLevel
+        let countTag = layout.pointee.countTag
+        let delimiter = layout.pointee.delimiter
         let declared = (try? message[countPosition].value.int()) ?? 0
         var position = countPosition + 1
         var instances = 0
         let count = message.count
-        let layout = group.instance
-        let members = layout.members
-        while position < count && message.tag(at: position) == group.delimiter {
+        let members = layout.pointee.members
+        let checksOrder = options.validateUnorderedGroupFields
+        while position < count && message.tag(at: position) == delimiter {
             instances += 1
             // Each instance has its own stamp in `instanceSeen`: duplicates and required
             // fields are one lookup each. A nested group takes later stamps, which does
@@ -309,42 +426,49 @@ public final class FIXValidator {
             var lastOrder = -1
             while position < count {
                 let tag = message.tag(at: position)
-                if tag == group.delimiter && tag < seenLimit && instanceSeen[tag] == mark { break }
+                // Members are defined tags, so below `seenLimit`.
                 guard members.contains(tag) else { break }
-                if tag < seenLimit && instanceSeen[tag] == mark {
+                if instanceSeen[tag] == mark {
+                    if tag == delimiter { break }
                     // A tag twice in one instance starts nothing new: QuickFIX counts it as a miscount.
-                    return .failure(reject(.incorrectNumInGroupCount, group.countTag, message,
-                                           "\(fieldName(tag)) (\(tag)) repeats inside one instance of \(fieldName(group.countTag))"))
+                    return .failure(reject(.incorrectNumInGroupCount, countTag, message,
+                                           "\(fieldName(tag)) (\(tag)) repeats inside one instance of \(fieldName(countTag))"))
                 }
-                if options.validateUnorderedGroupFields, let order = layout.order.firstIndex(of: tag) {
-                    if order < lastOrder {
-                        return .failure(reject(.repeatingGroupFieldsOutOfOrder, tag, message,
-                                               "\(fieldName(tag)) (\(tag)) is out of order in \(fieldName(group.countTag))"))
+                if checksOrder {
+                    let order = layout.pointee.orderIndex(of: tag)
+                    if order >= 0 {
+                        if order < lastOrder {
+                            return .failure(reject(.repeatingGroupFieldsOutOfOrder, tag, message,
+                                                   "\(fieldName(tag)) (\(tag)) is out of order in \(fieldName(countTag))"))
+                        }
+                        lastOrder = order
                     }
-                    lastOrder = order
                 }
-                if tag < seenLimit { instanceSeen[tag] = mark }
+                instanceSeen[tag] = mark
                 let value = message[position].value
                 if let reason = checkField(tag, value, members: members, isBody: false) {
                     return .failure(rejection(for: reason, tag, value, message))
                 }
-                if tag < seenLimit && info[tag].isGroupCount, let nested = layout.groups[tag] {
-                    switch walkGroup(nested, at: position, message) {
-                    case .failure(let failure): return .failure(failure)
-                    case .end(let next): position = next
+                if info[tag].isGroupCount {
+                    let nested = layout.pointee.group(countedBy: tag)
+                    if nested >= 0 {
+                        switch walkGroup(nested, at: position, message) {
+                        case .failure(let failure): return .failure(failure)
+                        case .end(let next): position = next
+                        }
+                        continue
                     }
-                    continue
                 }
                 position += 1
             }
-            for tag in layout.required where tag >= seenLimit || instanceSeen[tag] != mark {
+            for tag in layout.pointee.required where tag >= seenLimit || instanceSeen[tag] != mark {
                 return .failure(reject(.requiredTagMissing, tag, message,
-                                       "\(fieldName(tag)) (\(tag)) is required in each \(fieldName(group.countTag)) entry"))
+                                       "\(fieldName(tag)) (\(tag)) is required in each \(fieldName(countTag)) entry"))
             }
         }
         if instances != declared {
-            return .failure(reject(.incorrectNumInGroupCount, group.countTag, message,
-                                   "\(fieldName(group.countTag)) (\(group.countTag)) says \(declared) but \(instances) entries follow"))
+            return .failure(reject(.incorrectNumInGroupCount, countTag, message,
+                                   "\(fieldName(countTag)) (\(countTag)) says \(declared) but \(instances) entries follow"))
         }
         return .end(position)
     }
@@ -386,10 +510,14 @@ public final class FIXValidator {
     }
 
     /// Whether an enumerated field's value is one of its values: single bytes from the
-    /// table, longer ones (and multiple-value fields) from the dictionary's set.
+    /// bitmap, two to seven by a binary search of the packed keys, longer ones (and
+    /// multiple-value fields) from the dictionary's set.
+    @inline(__always)
     func isAllowed(_ value: FIXValue, _ tag: Int, _ entry: UnsafeMutablePointer<TagInfo>) -> Bool {
-        if value.count == 1 && entry.pointee.type != .multipleValue {
-            let b = value.bytes[0]
+        if entry.pointee.type == .multipleValue { return isAllowedFromSet(value, tag, entry) }
+        let bytes = value.bytes
+        if bytes.count == 1 {
+            let b = bytes[0]
             let bit = UInt64(1) << UInt64(b & 63)
             switch b >> 6 {
             case 0: return entry.pointee.bytes.0 & bit != 0
@@ -398,42 +526,80 @@ public final class FIXValidator {
             default: return entry.pointee.bytes.3 & bit != 0
             }
         }
+        if let key = EnumSet.packed(bytes) {
+            guard let keys = entry.pointee.packed else { return false }
+            return EnumSet.search(keys, entry.pointee.packedCount, key)
+        }
+        return isAllowedFromSet(value, tag, entry)
+    }
+
+    /// `isAllowed` for multiple-value fields and values of eight bytes or more.
+    @inline(never)
+    func isAllowedFromSet(_ value: FIXValue, _ tag: Int, _ entry: UnsafeMutablePointer<TagInfo>) -> Bool {
         guard let allowed = enums(of: tag) else { return true }
         return FIXValidator.isAllowed(value, entry.pointee.type, allowed)
     }
 
+    /// The form of a value of `type`: the common types inline, the rest in `hasOtherFormat`.
+    @inline(__always)
     static func hasFormat(_ value: FIXValue, _ type: FIXFieldType) -> Bool {
         switch type {
-        case .int, .length, .seqNum, .numInGroup, .tagNum, .dayOfMonth: return (try? value.int()) != nil
-        case .decimal: return isDecimal(value.bytes)
+        case .string, .data, .multipleValue, .other: return true
         case .char: return value.count == 1
+        case .decimal: return isDecimal(value.bytes)
+        case .int, .length, .seqNum, .numInGroup, .tagNum, .dayOfMonth: return isInteger(value)
+        default: return hasOtherFormat(value, type)
+        }
+    }
+
+    @inline(never)
+    static func hasOtherFormat(_ value: FIXValue, _ type: FIXFieldType) -> Bool {
+        switch type {
         case .boolean: return (try? value.bool()) != nil
         case .utcTimestamp: return FIXTimestamp.isValid(value.bytes)
         case .utcTimeOnly: return (try? value.timeOnly()) != nil
         case .utcDateOnly, .localMktDate: return FIXDate.isValid(value.bytes)
         case .monthYear: return (try? value.monthYear()) != nil
-        case .string, .data, .multipleValue, .other: return true
+        case .string, .data, .multipleValue, .other, .char, .decimal,
+             .int, .length, .seqNum, .numInGroup, .tagNum, .dayOfMonth: return hasFormat(value, type)
         }
     }
 
-    /// `-`? digits with at most one `.`, and at least one digit: the form, without the value.
-    static func isDecimal(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        if bytes.count > 0 && bytes[0] == UInt8(ascii: "-") { i = 1 }
-        var digits = 0
-        var points = 0
-        while i < bytes.count {
-            let c = bytes[i]
-            if c == UInt8(ascii: ".") {
-                points += 1
-            } else if c &- UInt8(ascii: "0") <= 9 {
-                digits += 1
-            } else {
-                return false
-            }
-            i += 1
+    /// What `FIXValue.int()` accepts: `-`? digits, within `Int`. Up to eighteen bytes
+    /// cannot overflow, so only the form is checked; longer ones are converted.
+    @inline(__always)
+    static func isInteger(_ value: FIXValue) -> Bool {
+        let bytes = value.bytes
+        let n = bytes.count
+        guard n > 0 && n <= 18, let base = bytes.baseAddress else { return (try? value.int()) != nil }
+        let first = base.load(as: UInt8.self) == UInt8(ascii: "-") ? 1 : 0
+        if first == n { return false }
+        var i = first
+        while i < n {
+            if base.load(fromByteOffset: i, as: UInt8.self) &- UInt8(ascii: "0") > 9 { return false }
+            i &+= 1
         }
-        return digits > 0 && points <= 1
+        return true
+    }
+
+    /// `-`? digits with at most one `.`, and at least one digit: the form, without the value.
+    @inline(__always)
+    static func isDecimal(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let n = bytes.count
+        guard n > 0, let base = bytes.baseAddress else { return false }
+        let first = base.load(as: UInt8.self) == UInt8(ascii: "-") ? 1 : 0
+        var points = 0
+        var i = first
+        while i < n {
+            let digit = base.load(fromByteOffset: i, as: UInt8.self) &- UInt8(ascii: "0")
+            if digit > 9 {
+                if digit != UInt8(ascii: ".") &- UInt8(ascii: "0") { return false }
+                points &+= 1
+            }
+            i &+= 1
+        }
+        // Every other byte is a digit.
+        return points <= 1 && n &- first &- points > 0
     }
 
     static func isAllowed(_ value: FIXValue, _ type: FIXFieldType, _ allowed: EnumSet) -> Bool {

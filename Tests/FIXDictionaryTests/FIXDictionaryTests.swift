@@ -137,6 +137,26 @@ let fill44: [(Int, String)] = [(37, "O1"), (17, "E1"), (150, "F"), (39, "2"), (1
         #expect(!rejection.text.isEmpty)
     }
 
+    @Test("enum values of one, two to seven and eight or more bytes, and multiple-value fields")
+    func enumLengths() throws {
+        let set = EnumSet(["1", "11", "ABCDEFG", "ABCDEFGH", "LONGER-THAN-EIGHT"])
+        for value in ["1", "11", "ABCDEFG", "ABCDEFGH", "LONGER-THAN-EIGHT"] {
+            #expect(Array(value.utf8).withUnsafeBytes { set.contains($0) }, "\(value)")
+        }
+        for value in ["2", "1\u{0}", "12", "ABCDEF", "ABCDEFGG", "ABCDEFGHI", "LONGER-THAN-EIGHX", ""] {
+            #expect(!Array(value.utf8).withUnsafeBytes { set.contains($0) }, "\(value)")
+        }
+        // Through the validator: PartyRole (452) has one- and two-digit values; ExecInst
+        // (18) is a multiple-value field of single characters.
+        var body = fill44
+        body[body.lastIndex { $0.0 == 452 }!].1 = "11"
+        #expect(try validate(body) == nil)
+        body[body.lastIndex { $0.0 == 452 }!].1 = "99"
+        #expect(try validate(body)?.reason == .valueIsIncorrect)
+        #expect(try validate(fill44 + [(18, "1 G")]) == nil)
+        #expect(try validate(fill44 + [(18, "1 @")])?.reason == .valueIsIncorrect)
+    }
+
     @Test("an unknown MsgType is 373=11; an empty value 373=4")
     func msgTypeAndEmpty() throws {
         let unknown = try validate([(58, "x")], header: [(35, "ZZ")] + header44.dropFirst())
