@@ -124,6 +124,8 @@ public final class FIXValidator {
         var isGroupCount = false
         var inHeader = false
         var inTrailer = false
+        /// Whether the value has a form or values to check (not for plain text).
+        var readsValue = false
         var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         var packed: UnsafePointer<UInt64>? = nil
         var packedCount = 0
@@ -241,6 +243,10 @@ public final class FIXValidator {
                     entry.packed = UnsafePointer(keys.baseAddress)
                     entry.packedCount = keys.count
                 }
+            }
+            switch type {
+            case .string, .data, .other: entry.readsValue = entry.hasEnums
+            default: entry.readsValue = true
             }
             entry.inHeader = transport.header.members.contains(tag)
             entry.inTrailer = transport.trailer.members.contains(tag)
@@ -475,23 +481,38 @@ public final class FIXValidator {
 
     /// Value, type, enum and membership checks of one field: the reason it fails, or nil.
     /// A small result on purpose: the hot path returns nil, and only a failure pays for
-    /// building the Reject's text (`rejection(for:)`).
+    /// building the Reject's text (`rejection(for:)`). Small itself, so that it is inlined
+    /// into the loops: an empty value or an undefined tag, and values that need reading
+    /// (numbers, times, enums), are checked out of line.
     @inline(__always)
     func checkField(_ tag: Int, _ value: FIXValue, members: TagSet, isBody: Bool) -> SessionRejectReason? {
-        if value.isEmpty {
-            return options.validateFieldsHaveValues ? .tagSpecifiedWithoutValue : nil
-        }
-        guard tag < seenLimit, info[tag].defined else {
-            if tag >= 5000 && !options.validateUserDefinedFields { return nil }
-            return .invalidTagNumber
+        guard !value.isEmpty && tag < seenLimit && info[tag].defined else {
+            return checkUnusualField(tag, value)
         }
         let entry = info + tag
-        if !FIXValidator.hasFormat(value, entry.pointee.type) { return .incorrectDataFormat }
-        if entry.pointee.hasEnums && !options.allowUnknownEnumValues && !isAllowed(value, tag, entry) { return .valueIsIncorrect }
+        if entry.pointee.readsValue, let reason = checkValue(value, tag, entry) { return reason }
         if isBody && !members.contains(tag) && !options.allowUnknownMessageFields
             && !(tag >= 5000 && !options.validateUserDefinedFields) {
             return .tagNotDefinedForMessageType
         }
+        return nil
+    }
+
+    /// `checkField` for an empty value or a tag neither dictionary defines.
+    @inline(never)
+    func checkUnusualField(_ tag: Int, _ value: FIXValue) -> SessionRejectReason? {
+        if value.isEmpty {
+            return options.validateFieldsHaveValues ? .tagSpecifiedWithoutValue : nil
+        }
+        if tag >= 5000 && !options.validateUserDefinedFields { return nil }
+        return .invalidTagNumber
+    }
+
+    /// The format and enum checks of a defined field's value.
+    @inline(never)
+    func checkValue(_ value: FIXValue, _ tag: Int, _ entry: UnsafeMutablePointer<TagInfo>) -> SessionRejectReason? {
+        if !FIXValidator.hasFormat(value, entry.pointee.type) { return .incorrectDataFormat }
+        if entry.pointee.hasEnums && !options.allowUnknownEnumValues && !isAllowed(value, tag, entry) { return .valueIsIncorrect }
         return nil
     }
 
