@@ -98,6 +98,8 @@ public final class FASTDecoder {
         machine = DecodingMachine(templates)
     }
 
+    deinit { machine.deallocate() }
+
     /// Every dictionary back to undefined.
     public func reset() { machine.reset() }
 
@@ -105,6 +107,106 @@ public final class FASTDecoder {
     /// took. An error names its code, the byte offset and the field.
     public func decode(_ buffer: UnsafeRawBufferPointer, into message: inout FASTMessage) throws(FASTError) -> Int {
         try machine.decode(buffer, &message)
+    }
+}
+
+/// The message being decoded, in memory the decoder owns: an append is a store and a
+/// count, with none of an array's copy-on-write checks. `decode` copies it into the
+/// caller's `FASTMessage` once, whose arrays keep their capacity from message to message.
+struct Output {
+    var entries: UnsafeMutablePointer<FASTEntry>
+    var entryCount = 0
+    var entryCapacity = 64
+    var bytes: UnsafeMutablePointer<UInt8>
+    var byteCount = 0
+    var byteCapacity = 512
+
+    init() {
+        entries = .allocate(capacity: entryCapacity)
+        bytes = .allocate(capacity: byteCapacity)
+    }
+
+    func deallocate() {
+        entries.deallocate()
+        bytes.deallocate()
+    }
+
+    @inline(__always)
+    mutating func clear() {
+        entryCount = 0
+        byteCount = 0
+    }
+
+    @inline(__always)
+    mutating func append(_ field: Int32, _ value: FASTValue) {
+        if entryCount == entryCapacity { growEntries() }
+        (entries + entryCount).initialize(to: FASTEntry(field: field, value: value))
+        entryCount &+= 1
+    }
+
+    @inline(__always)
+    mutating func append(bytes source: UnsafeRawPointer, count: Int) {
+        if byteCount &+ count > byteCapacity { growBytes(byteCount &+ count) }
+        let destination = UnsafeMutableRawPointer(bytes + byteCount)
+        // Most values are short: two overlapping loads that read only the value's bytes.
+        if count >= 8 && count <= 16 {
+            destination.storeBytes(of: source.loadUnaligned(as: UInt64.self), as: UInt64.self)
+            destination.storeBytes(of: source.loadUnaligned(fromByteOffset: count &- 8, as: UInt64.self),
+                                   toByteOffset: count &- 8, as: UInt64.self)
+        } else if count >= 4 && count < 8 {
+            destination.storeBytes(of: source.loadUnaligned(as: UInt32.self), as: UInt32.self)
+            destination.storeBytes(of: source.loadUnaligned(fromByteOffset: count &- 4, as: UInt32.self),
+                                   toByteOffset: count &- 4, as: UInt32.self)
+        } else if count > 0 && count < 4 {
+            destination.storeBytes(of: source.load(as: UInt8.self), as: UInt8.self)
+            if count > 1 {
+                destination.storeBytes(of: source.loadUnaligned(fromByteOffset: count &- 2, as: UInt16.self),
+                                       toByteOffset: count &- 2, as: UInt16.self)
+            }
+        } else if count > 16 {
+            destination.copyMemory(from: source, byteCount: count)
+        }
+        byteCount &+= count
+    }
+
+    @inline(__always)
+    mutating func append(bytes source: UnsafePointer<UInt8>, count: Int) {
+        append(bytes: UnsafeRawPointer(source), count: count)
+    }
+
+    @inline(__always)
+    mutating func append(byte: UInt8) {
+        if byteCount == byteCapacity { growBytes(byteCount &+ 1) }
+        bytes[byteCount] = byte
+        byteCount &+= 1
+    }
+
+    /// The bytes of a value decoded into this message.
+    func bytes(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: bytes + range.lowerBound, count: range.count)
+    }
+
+    /// Drops the bytes from `start` on (a tail or delta just read, once applied).
+    mutating func removeBytes(from start: Int) {
+        byteCount = start
+    }
+
+    mutating func growEntries() {
+        let grown = UnsafeMutablePointer<FASTEntry>.allocate(capacity: entryCapacity * 2)
+        grown.moveInitialize(from: entries, count: entryCount)
+        entries.deallocate()
+        entries = grown
+        entryCapacity *= 2
+    }
+
+    mutating func growBytes(_ needed: Int) {
+        var capacity = byteCapacity * 2
+        while capacity < needed { capacity *= 2 }
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        grown.moveInitialize(from: bytes, count: byteCount)
+        bytes.deallocate()
+        bytes = grown
+        byteCapacity = capacity
     }
 }
 
@@ -133,8 +235,14 @@ struct DecodingMachine {
         var resets: Bool
     }
 
-    let steps: [Step]
-    let blocks: [BlockInfo]
+    /// The templates' steps and blocks, copied into plain memory: read in place, with
+    /// no bounds check or copy of a 64-byte step per field.
+    let steps: UnsafeMutablePointer<Step>
+    let stepCount: Int
+    /// Per step: how many plain steps (`isPlain`) start there, up to the end of its block.
+    let plainRuns: UnsafeMutablePointer<Int32>
+    let blocks: UnsafeMutablePointer<BlockInfo>
+    let blockCount: Int
     let constants: [UInt8]
     let mantissas: [FlatOperator]
     let fields: [FASTField]
@@ -149,14 +257,29 @@ struct DecodingMachine {
 
     var slots: [Slot]
     var slotBytes: [[UInt8]]
+    /// The message being decoded (see `Output`).
+    var out = Output()
     var base = UnsafeRawBufferPointer(start: nil, count: 0)
     var position = 0
     var field: Int32 = -1
     var depth = 0
 
     init(_ templates: FASTTemplates) {
-        steps = templates.steps
-        blocks = templates.blocks
+        stepCount = templates.steps.count
+        steps = .allocate(capacity: max(stepCount, 1))
+        steps.initialize(from: templates.steps, count: stepCount)
+        blockCount = templates.blocks.count
+        blocks = .allocate(capacity: max(blockCount, 1))
+        blocks.initialize(from: templates.blocks, count: blockCount)
+        plainRuns = .allocate(capacity: max(stepCount, 1))
+        plainRuns.initialize(repeating: 0, count: max(stepCount, 1))
+        for block in templates.blocks {
+            var run: Int32 = 0
+            for index in stride(from: block.start + block.count - 1, through: block.start, by: -1) {
+                run = DecodingMachine.isPlain(templates.steps[index]) ? run + 1 : 0
+                plainRuns[index] = run
+            }
+        }
         constants = templates.constants
         mantissas = templates.mantissas
         fields = templates.fields
@@ -179,6 +302,16 @@ struct DecodingMachine {
         for index in slots.indices { slots[index].state = .undefined }
     }
 
+    /// Frees the memory the machine owns; the decoder's last act.
+    func deallocate() {
+        out.deallocate()
+        steps.deinitialize(count: stepCount)
+        steps.deallocate()
+        blocks.deinitialize(count: blockCount)
+        blocks.deallocate()
+        plainRuns.deallocate()
+    }
+
     func template(_ id: UInt32) -> TemplateEntry? {
         if Int(id) < templatesByID.count { return templatesByID[Int(id)] }
         return templatesByLargeID[id]
@@ -186,52 +319,68 @@ struct DecodingMachine {
 
     mutating func decode(_ buffer: UnsafeRawBufferPointer, _ message: inout FASTMessage) throws(FASTError) -> Int {
         message.clear()
+        out.clear()
         base = buffer
         position = 0
         field = -1
         depth = 0
-        defer { base = UnsafeRawBufferPointer(start: nil, count: 0) }
+        defer {
+            base = UnsafeRawBufferPointer(start: nil, count: 0)
+            // What was decoded, in two copies (also what was decoded before an error).
+            message.entries.append(contentsOf: UnsafeBufferPointer(start: out.entries, count: out.entryCount))
+            message.bytes.append(contentsOf: UnsafeBufferPointer(start: out.bytes, count: out.byteCount))
+        }
         var pmap = try readPresenceMap()
         let id = try templateID(&pmap)
         guard let template = template(id) else { throw error(.d9, "no template has id \(id)") }
         if template.resets { reset() }
         message.templateID = id
-        try run(template.block, &pmap, &message)
+        try run(template.block, &pmap)
         try checkAllBitsUsed(pmap)
         return position
     }
 
     // MARK: Structure
 
-    private mutating func run(_ blockIndex: Int, _ pmap: inout PresenceMap, _ message: inout FASTMessage) throws(FASTError) {
+    private mutating func run(_ blockIndex: Int, _ pmap: inout PresenceMap) throws(FASTError) {
         depth += 1
         defer { depth -= 1 }
         if depth > nestingMax { throw error(.limit, "nested more than \(nestingMax) deep") }
         let block = blocks[blockIndex]
-        for index in block.start..<block.start + block.count {
+        var index = block.start
+        let end = block.start + block.count
+        while index < end {
+            // Fields without an operator, most of most feeds, a stretch at a time.
+            let plain = Int(plainRuns[index])
+            if plain > 0 {
+                try decodePlain(index, plain)
+                index += plain
+                continue
+            }
             let step = steps[index]
+            index += 1
             field = step.field
             switch step.opcode {
             case .integer:
                 let value = try integer(step.type, optional: step.optional, op: step.op, &pmap)
-                message.entries.append(FASTEntry(field: step.field, value: Self.integerValue(value, step.type)))
+                out.append(step.field, Self.integerValue(value, step.type))
             case .decimal:
                 let value = try decimal(optional: step.optional, op: step.op, &pmap)
-                message.entries.append(FASTEntry(field: step.field, value: value.map { .decimal(mantissa: $0.0, exponent: $0.1) } ?? .absent))
+                out.append(step.field, value.map { .decimal(mantissa: $0.0, exponent: $0.1) } ?? .absent)
             case .splitDecimal:
                 guard let exponent = try integer(.int32, optional: step.optional, op: step.op, &pmap) else {
-                    message.entries.append(FASTEntry(field: step.field, value: .absent))
+                    out.append(step.field, .absent)
                     continue
                 }
                 guard (-63...63).contains(exponent) else { throw error(.r1, "exponent \(exponent) is outside -63...63") }
                 let mantissa = try integer(.int64, optional: false, op: mantissas[Int(step.body)], &pmap) ?? 0
-                message.entries.append(FASTEntry(field: step.field, value: .decimal(mantissa: Int64(mantissa), exponent: Int32(exponent))))
+                out.append(step.field, .decimal(mantissa: Int64(mantissa), exponent: Int32(exponent)))
             case .string:
-                let range = try string(step.stringKind, optional: step.optional, op: step.op, &pmap, &message)
-                message.entries.append(FASTEntry(field: step.field, value: range.map { .bytes($0) } ?? .absent))
+                let range = try string(step.stringKind, optional: step.optional, op: step.op, &pmap)
+                out.append(step.field, range.map { .bytes($0) } ?? .absent)
             case .sequence:
                 guard let length = try integer(.uInt32, optional: step.optional, op: step.op, &pmap) else {
-                    message.entries.append(FASTEntry(field: step.field, value: .absent))
+                    out.append(step.field, .absent)
                     continue
                 }
                 let body = blocks[Int(step.body)]
@@ -244,32 +393,199 @@ struct DecodingMachine {
                 } else if length > emptyItemsMax {
                     throw error(.limit, "sequence of \(length) items of constants, more than \(emptyItemsMax)")
                 }
-                message.entries.append(FASTEntry(field: step.field, value: .sequence(count: Int(length))))
+                out.append(step.field, .sequence(count: Int(length)))
                 for _ in 0..<Int(length) {
                     var itemMap = body.needsPresenceMap ? try readPresenceMap() : PresenceMap()
-                    try run(Int(step.body), &itemMap, &message)
+                    try run(Int(step.body), &itemMap)
                     try checkAllBitsUsed(itemMap)
-                    message.entries.append(FASTEntry(field: -1, value: .end))
+                    out.append(-1, .end)
                 }
             case .group:
                 if step.optional && !next(&pmap) {
-                    message.entries.append(FASTEntry(field: step.field, value: .absent))
+                    out.append(step.field, .absent)
                     continue
                 }
-                message.entries.append(FASTEntry(field: step.field, value: .group))
+                out.append(step.field, .group)
                 var groupMap = blocks[Int(step.body)].needsPresenceMap ? try readPresenceMap() : PresenceMap()
-                try run(Int(step.body), &groupMap, &message)
+                try run(Int(step.body), &groupMap)
                 try checkAllBitsUsed(groupMap)
-                message.entries.append(FASTEntry(field: -1, value: .end))
+                out.append(-1, .end)
             case .dynamicReference:
                 var innerMap = try readPresenceMap()
                 let id = try templateID(&innerMap)
                 guard let template = template(id) else { throw error(.d9, "no template has id \(id)") }
-                message.entries.append(FASTEntry(field: step.field, value: .templateRef(id: id)))
-                try run(template.block, &innerMap, &message)
+                out.append(step.field, .templateRef(id: id))
+                try run(template.block, &innerMap)
                 try checkAllBitsUsed(innerMap)
-                message.entries.append(FASTEntry(field: -1, value: .end))
+                out.append(-1, .end)
             }
+        }
+    }
+
+    /// Whether a step is an operator-free integer, decimal or ASCII string (`decodePlain`).
+    static func isPlain(_ step: Step) -> Bool {
+        guard step.op.kind == .none else { return false }
+        switch step.opcode {
+        case .integer, .decimal: return true
+        case .string: return step.stringKind == .ascii
+        default: return false
+        }
+    }
+
+    /// Decodes `count` plain steps from `first` on, straight off the wire. The position and
+    /// the output are kept in locals (stores into the output would otherwise reload them
+    /// from the machine per field); integers and decimals of up to nine bytes a part and
+    /// ASCII strings that start with a non-zero byte are read here, and anything else
+    /// (longer integers, the message's end, special strings, every error) by the general
+    /// readers from the field's start, which also name what is wrong.
+    @inline(never)
+    private mutating func decodePlain(_ first: Int, _ count: Int) throws(FASTError) {
+        guard let bytes = base.baseAddress else {
+            field = steps[first].field
+            throw error(.truncated, "the message ends in the middle of a field")
+        }
+        let end = base.count
+        let checksOverlong = reportsOverlong
+        var p = position
+        var output = out
+        defer {
+            position = p
+            out = output
+        }
+        for index in first..<(first &+ count) {
+            let here = steps + index
+            let fieldIndex = here.pointee.field
+            let optional = here.pointee.optional
+            // NULL (a single 0x80) is the same for an optional integer, decimal and
+            // ASCII string, and many optional fields of a feed are absent.
+            if optional && p < end && bytes.load(fromByteOffset: p, as: UInt8.self) == 0x80 {
+                p &+= 1
+                output.append(fieldIndex, .absent)
+                continue
+            }
+            switch here.pointee.opcode {
+            case .integer:
+                let type = here.pointee.type
+                let signed = type == .int32 || type == .int64
+                if let (raw, size) = DecodingMachine.stopBit(bytes, p, end) {
+                    let read = DecodingMachine.plainValue(raw, size, bytes, p, signed: signed, nullable: optional,
+                                                          type: type, checksOverlong: checksOverlong)
+                    if read.ok {
+                        p &+= size
+                        output.append(fieldIndex, read.null ? .absent : signed ? .int(read.value) : .uint(UInt64(read.value)))
+                        continue
+                    }
+                }
+            case .decimal:
+                if let (raw, size) = DecodingMachine.stopBit(bytes, p, end) {
+                    let exponent = DecodingMachine.plainValue(raw, size, bytes, p, signed: true, nullable: optional,
+                                                              type: .int32, checksOverlong: checksOverlong)
+                    if exponent.ok && exponent.value >= -63 && exponent.value <= 63 {
+                        if exponent.null {
+                            p &+= size
+                            output.append(fieldIndex, .absent)
+                            continue
+                        }
+                        if let (mantissaRaw, mantissaSize) = DecodingMachine.stopBit(bytes, p &+ size, end) {
+                            let mantissa = DecodingMachine.plainValue(mantissaRaw, mantissaSize, bytes, p &+ size, signed: true,
+                                                                      nullable: false, type: .int64, checksOverlong: checksOverlong)
+                            if mantissa.ok {
+                                p &+= size &+ mantissaSize
+                                output.append(fieldIndex, .decimal(mantissa: mantissa.value, exponent: Int32(truncatingIfNeeded: exponent.value)))
+                                continue
+                            }
+                        }
+                    }
+                }
+            default:
+                // An ASCII string that starts with a non-zero byte (not null, empty or
+                // NUL, whose rules `readString` knows): its bytes up to the stop bit.
+                if p < end && bytes.load(fromByteOffset: p, as: UInt8.self) & 0x7F != 0 {
+                    var q = p
+                    while q < end && bytes.load(fromByteOffset: q, as: UInt8.self) & 0x80 == 0 { q &+= 1 }
+                    if q < end {
+                        let start = output.byteCount
+                        output.append(bytes: bytes + p, count: q &- p)
+                        output.append(byte: bytes.load(fromByteOffset: q, as: UInt8.self) & 0x7F)
+                        output.append(fieldIndex, .bytes(start..<output.byteCount))
+                        p = q &+ 1
+                        continue
+                    }
+                }
+            }
+            // The general readers, from the field's start.
+            position = p
+            out = output
+            field = fieldIndex
+            try decodeStep(here.pointee)
+            p = position
+            output = out
+        }
+    }
+
+    /// One plain step by the general readers.
+    @inline(never)
+    private mutating func decodeStep(_ step: Step) throws(FASTError) {
+        switch step.opcode {
+        case .integer:
+            let value = try readInteger(signed: step.type == .int32 || step.type == .int64, nullable: step.optional, type: step.type)
+            out.append(step.field, Self.integerValue(value, step.type))
+        case .decimal:
+            let value = try readDecimal(nullable: step.optional)
+            out.append(step.field, value.map { .decimal(mantissa: $0.0, exponent: $0.1) } ?? .absent)
+        default:
+            let range = try readString(.ascii, nullable: step.optional)
+            out.append(step.field, range.map { .bytes($0) } ?? .absent)
+        }
+    }
+
+    /// A stop-bit integer of at most nine bytes at `start`: its 7-bit groups and its size,
+    /// or nil if it is longer or runs past `end`.
+    @inline(__always)
+    static func stopBit(_ bytes: UnsafeRawPointer, _ start: Int, _ end: Int) -> (UInt64, Int)? {
+        let limit = min(end, start &+ 9)
+        var raw: UInt64 = 0
+        var p = start
+        while p < limit {
+            let current = bytes.load(fromByteOffset: p, as: UInt8.self)
+            raw = raw &<< 7 | UInt64(current & 0x7F)
+            p &+= 1
+            if current & 0x80 != 0 { return (raw, p &- start) }
+        }
+        return nil
+    }
+
+    /// An integer read by `stopBit` as `readInteger` takes it: sign-extended, NULL (for a
+    /// nullable one) or the value, and whether it is clean: not overlong (when checked)
+    /// and in range. Not clean: the general reader reads it again and says why.
+    @inline(__always)
+    static func plainValue(_ raw: UInt64, _ size: Int, _ bytes: UnsafeRawPointer, _ start: Int, signed: Bool, nullable: Bool,
+                           type: FASTType, checksOverlong: Bool) -> (ok: Bool, null: Bool, value: Int64) {
+        var value: Int64
+        if signed {
+            let unused = UInt64(64 &- 7 &* size)
+            value = Int64(bitPattern: raw &<< unused) &>> unused
+        } else {
+            value = Int64(bitPattern: raw)
+        }
+        if size > 1 && checksOverlong {
+            let first = bytes.load(fromByteOffset: start, as: UInt8.self)
+            let second = bytes.load(fromByteOffset: start &+ 1, as: UInt8.self)
+            let overlong = signed
+                ? (first == 0x00 && second & 0x40 == 0) || (first == 0x7F && second & 0x40 != 0)
+                : first == 0x00
+            if overlong { return (false, false, 0) }
+        }
+        if nullable {
+            if value == 0 { return (true, true, 0) }
+            if value > 0 { value &-= 1 }
+        }
+        switch type {
+        case .int32 where value < Int64(Int32.min) || value > Int64(Int32.max),
+             .uInt32 where value < 0 || value > Int64(UInt32.max):
+            return (false, false, 0)
+        default:
+            return (true, false, value)
         }
     }
 
@@ -424,37 +740,36 @@ struct DecodingMachine {
     }
 
     /// The operator's initial bytes appended to the message; nil if it has none.
-    private func emitInitial(_ op: FlatOperator, _ message: inout FASTMessage) -> Range<Int>? {
+    private mutating func emitInitial(_ op: FlatOperator) -> Range<Int>? {
         guard op.hasInitial else { return nil }
-        let start = message.bytes.count
-        message.bytes.append(contentsOf: constants[Int(op.initialStart)..<Int(op.initialStart + op.initialCount)])
-        return start..<message.bytes.count
+        let start = out.byteCount
+        constants.withUnsafeBufferPointer { out.append(bytes: $0.baseAddress! + Int(op.initialStart), count: Int(op.initialCount)) }
+        return start..<out.byteCount
     }
 
-    private mutating func string(_ kind: StringKind, optional: Bool, op: FlatOperator, _ pmap: inout PresenceMap,
-                                 _ message: inout FASTMessage) throws(FASTError) -> Range<Int>? {
+    private mutating func string(_ kind: StringKind, optional: Bool, op: FlatOperator, _ pmap: inout PresenceMap) throws(FASTError) -> Range<Int>? {
         switch op.kind {
         case .none:
-            return try readString(kind, nullable: optional, &message)
+            return try readString(kind, nullable: optional)
         case .constant:
-            return !optional || next(&pmap) ? emitInitial(op, &message) : nil
+            return !optional || next(&pmap) ? emitInitial(op) : nil
         case .defaultValue:
-            return next(&pmap) ? try readString(kind, nullable: optional, &message) : emitInitial(op, &message)
+            return next(&pmap) ? try readString(kind, nullable: optional) : emitInitial(op)
         case .copy:
             if next(&pmap) {
-                let range = try readString(kind, nullable: optional, &message)
+                let range = try readString(kind, nullable: optional)
                 if let range {
-                    setBytes(Int(op.slot), message.bytes[range])
+                    setBytes(Int(op.slot), out.bytes(range))
                 } else {
                     slots[Int(op.slot)].state = .empty
                 }
                 return range
             }
-            return try previousString(op, optional: optional, &message)
+            return try previousString(op, optional: optional)
         case .tail:
             if next(&pmap) {
                 // A NULL tail means absent and leaves the dictionary as it was.
-                guard let range = try readString(kind, nullable: optional, &message) else { return nil }
+                guard let range = try readString(kind, nullable: optional) else { return nil }
                 try prepareBase(op, emptyIsError: false)
                 let tailCount = range.count
                 if tailCount >= slotBytes[Int(op.slot)].count {
@@ -462,15 +777,15 @@ struct DecodingMachine {
                 } else {
                     slotBytes[Int(op.slot)].removeLast(tailCount)
                 }
-                slotBytes[Int(op.slot)].append(contentsOf: message.bytes[range])
-                message.bytes.removeSubrange(range)
+                slotBytes[Int(op.slot)].append(contentsOf: out.bytes(range))
+                out.removeBytes(from: range.lowerBound)
                 if kind == .unicode { try checkUTF8(Int(op.slot), "tail") }
-                return emitSlot(Int(op.slot), &message)
+                return emitSlot(Int(op.slot))
             }
-            return try previousString(op, optional: optional, &message)
+            return try previousString(op, optional: optional)
         case .delta:
             guard let subtraction = try readInteger(signed: true, nullable: optional, type: .int32) else { return nil }
-            let delta = try readString(kind, nullable: false, &message)!
+            let delta = try readString(kind, nullable: false)!
             try prepareBase(op, emptyIsError: true)
             let count = slotBytes[Int(op.slot)].count
             if subtraction >= 0 {
@@ -478,18 +793,18 @@ struct DecodingMachine {
                     throw error(.d7, "subtraction length \(subtraction) exceeds the previous value's \(count)")
                 }
                 slotBytes[Int(op.slot)].removeLast(Int(subtraction))
-                slotBytes[Int(op.slot)].append(contentsOf: message.bytes[delta])
+                slotBytes[Int(op.slot)].append(contentsOf: out.bytes(delta))
             } else {
                 let front = Int(-subtraction - 1)
                 guard front <= count else {
                     throw error(.d7, "subtraction length \(front) exceeds the previous value's \(count)")
                 }
                 slotBytes[Int(op.slot)].removeFirst(front)
-                slotBytes[Int(op.slot)].insert(contentsOf: message.bytes[delta], at: 0)
+                slotBytes[Int(op.slot)].insert(contentsOf: out.bytes(delta), at: 0)
             }
-            message.bytes.removeSubrange(delta)
+            out.removeBytes(from: delta.lowerBound)
             if kind == .unicode { try checkUTF8(Int(op.slot), "delta") }
-            return emitSlot(Int(op.slot), &message)
+            return emitSlot(Int(op.slot))
         case .increment:
             throw error(.s2, "increment on a string")
         }
@@ -512,31 +827,31 @@ struct DecodingMachine {
         slots[Int(op.slot)].kind = .bytes
     }
 
-    private func emitSlot(_ slot: Int, _ message: inout FASTMessage) -> Range<Int> {
-        let start = message.bytes.count
-        message.bytes.append(contentsOf: slotBytes[slot])
-        return start..<message.bytes.count
+    private mutating func emitSlot(_ slot: Int) -> Range<Int> {
+        let start = out.byteCount
+        slotBytes[slot].withUnsafeBufferPointer { if let base = $0.baseAddress { out.append(bytes: base, count: $0.count) } }
+        return start..<out.byteCount
     }
 
-    private mutating func previousString(_ op: FlatOperator, optional: Bool, _ message: inout FASTMessage) throws(FASTError) -> Range<Int>? {
+    private mutating func previousString(_ op: FlatOperator, optional: Bool) throws(FASTError) -> Range<Int>? {
         switch slots[Int(op.slot)].state {
         case .assigned:
             guard slots[Int(op.slot)].kind == .bytes else { throw error(.d4, "the dictionary entry holds another type") }
-            return emitSlot(Int(op.slot), &message)
+            return emitSlot(Int(op.slot))
         case .undefined:
             guard op.hasInitial else {
                 if optional { return nil }
                 throw error(.d5, "mandatory field absent, with no previous or initial value")
             }
             setBytes(Int(op.slot), constants[Int(op.initialStart)..<Int(op.initialStart + op.initialCount)])
-            return emitSlot(Int(op.slot), &message)
+            return emitSlot(Int(op.slot))
         case .empty:
             if optional { return nil }
             throw error(.d6, "mandatory field absent, its previous value is empty")
         }
     }
 
-    private mutating func setBytes(_ slot: Int, _ bytes: ArraySlice<UInt8>) {
+    private mutating func setBytes(_ slot: Int, _ bytes: some Collection<UInt8>) {
         slots[slot].state = .assigned
         slots[slot].kind = .bytes
         slotBytes[slot].removeAll(keepingCapacity: true)
@@ -567,13 +882,19 @@ struct DecodingMachine {
 
     /// R8: a presence map's bits past the last one its fields read must be clear.
     private func checkAllBitsUsed(_ pmap: PresenceMap) throws(FASTError) {
-        guard reportsOverlong else { return }
-        var bit = pmap.bit
-        while bit < pmap.count * 7 {
-            if base[pmap.start + bit / 7] & (0x40 >> UInt8(bit % 7)) != 0 {
+        guard reportsOverlong && pmap.bit < pmap.count * 7 else { return }
+        // A byte at a time: in the byte of the first unused bit, that bit and the ones
+        // after it; in later bytes, all seven.
+        var byte = pmap.bit / 7
+        var unused = UInt8(0x7F) >> UInt8(pmap.bit % 7)
+        while byte < pmap.count {
+            if base[pmap.start + byte] & unused != 0 {
+                var bit = byte * 7
+                while base[pmap.start + bit / 7] & (0x40 >> UInt8(bit % 7)) == 0 || bit < pmap.bit { bit += 1 }
                 throw FASTError(.r8, offset: pmap.start, field: nil, "presence map bit \(bit) is set, but its fields use \(pmap.bit)")
             }
-            bit += 1
+            byte += 1
+            unused = 0x7F
         }
     }
 
@@ -606,21 +927,58 @@ struct DecodingMachine {
         if !ok { throw error(.d2, "\(value) is outside the range of \(type)") }
     }
 
-    /// A stop-bit integer; nil when nullable and null.
+    /// A stop-bit integer; nil when nullable and null. Up to nine bytes (63 bits, every
+    /// value but the largest uInt64s) are read into 64 bits, with the range and overlong
+    /// checks the slow path makes; longer ones, and a message that ends inside one, go
+    /// to `readIntegerSlowly`.
+    @inline(__always)
     private mutating func readInteger(signed: Bool, nullable: Bool, type: FASTType) throws(FASTError) -> Int128? {
-        // Fast path: one byte, the most common integer of all (lengths, small numbers, NULL).
-        if position < base.count, base[position] & 0x80 != 0 {
-            let byte = base[position]
-            position += 1
-            var value = Int64(byte & 0x7F)
-            if signed && byte & 0x40 != 0 { value -= 0x80 }
+        guard let bytes = base.baseAddress else { return try readIntegerSlowly(signed: signed, nullable: nullable, type: type) }
+        let start = position
+        let limit = min(base.count, start &+ 9)
+        var raw: UInt64 = 0
+        var p = start
+        while p < limit {
+            let current = bytes.load(fromByteOffset: p, as: UInt8.self)
+            raw = raw &<< 7 | UInt64(current & 0x7F)
+            p &+= 1
+            guard current & 0x80 != 0 else { continue }
+            position = p
+            let count = p &- start
+            var value: Int64
+            if signed {
+                // Sign-extend from the 7 × count bits read (at most 63).
+                let unused = UInt64(64 &- 7 &* count)
+                value = Int64(bitPattern: raw &<< unused) &>> unused
+            } else {
+                value = Int64(bitPattern: raw)
+            }
+            if count > 1 && reportsOverlong {
+                let first = bytes.load(fromByteOffset: start, as: UInt8.self)
+                let second = bytes.load(fromByteOffset: start &+ 1, as: UInt8.self)
+                let overlong = signed
+                    ? (first == 0x00 && second & 0x40 == 0) || (first == 0x7F && second & 0x40 != 0)
+                    : first == 0x00
+                if overlong { throw error(.r6, "integer encoded with more bytes than it needs") }
+            }
             if nullable {
                 if value == 0 { return nil }
-                if value > 0 { value -= 1 }
+                if value > 0 { value &-= 1 }
             }
-            // -64...127 fits every integer type (a negative value only comes from a signed one).
-            return Int128(value)
+            // 63 bits fit int64 and uInt64 (unsigned, never negative): only 32-bit types can overflow.
+            switch type {
+            case .int32 where value < Int64(Int32.min) || value > Int64(Int32.max),
+                 .uInt32 where value < 0 || value > Int64(UInt32.max):
+                throw error(.d2, "\(value) is outside the range of \(type)")
+            default: return Int128(value)
+            }
         }
+        return try readIntegerSlowly(signed: signed, nullable: nullable, type: type)
+    }
+
+    /// `readInteger` for ten-byte integers and integers cut off by the message's end.
+    @inline(never)
+    private mutating func readIntegerSlowly(signed: Bool, nullable: Bool, type: FASTType) throws(FASTError) -> Int128? {
         let start = position
         var current = try byte()
         var value: Int128 = signed && current & 0x40 != 0 ? -1 : 0
@@ -653,34 +1011,42 @@ struct DecodingMachine {
         return (Int64(mantissa), Int32(exponent))
     }
 
-    /// A string or byte vector, appended to `message.bytes`; nil when nullable and null.
-    private mutating func readString(_ kind: StringKind, nullable: Bool, _ message: inout FASTMessage) throws(FASTError) -> Range<Int>? {
-        let output = message.bytes.count
+    /// A string or byte vector, appended to the output's bytes; nil when nullable and null.
+    private mutating func readString(_ kind: StringKind, nullable: Bool) throws(FASTError) -> Range<Int>? {
+        let output = out.byteCount
         if kind != .ascii {
             guard let length = try readInteger(signed: false, nullable: nullable, type: .uInt32) else { return nil }
             guard position + Int(length) <= base.count else { throw error(.truncated, "the message ends inside a \(length)-byte value") }
-            message.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: base[position..<position + Int(length)]))
+            out.append(bytes: base.baseAddress! + position, count: Int(length))
             position += Int(length)
-            return output..<message.bytes.count
+            return output..<out.byteCount
         }
+        guard let bytes = base.baseAddress else { throw error(.truncated, "the message ends in the middle of a field") }
         let start = position
-        while try byte() & 0x80 == 0 {}
-        let count = position - start
-        if base[start] & 0x7F == 0 {
+        let end = base.count
+        var p = start
+        while p < end && bytes.load(fromByteOffset: p, as: UInt8.self) & 0x80 == 0 { p &+= 1 }
+        guard p < end else {
+            position = end
+            throw error(.truncated, "the message ends in the middle of a field")
+        }
+        position = p &+ 1
+        let count = position &- start
+        if bytes.load(fromByteOffset: start, as: UInt8.self) & 0x7F == 0 {
             // Leading zero: null, empty or NUL, by the byte count; anything longer is overlong.
             let zeros = count == 1 || (count >= 2 && base[start + 1] & 0x7F == 0 && (count == 2 || base[start + 2] & 0x7F == 0))
             switch (nullable, count) {
             case (true, 1): return nil
             case (true, 2) where zeros, (false, 1): return output..<output
             case (true, 3) where zeros, (false, 2) where zeros:
-                message.bytes.append(0)
-                return output..<message.bytes.count
+                out.append(byte: 0)
+                return output..<out.byteCount
             default:
                 if reportsOverlong { throw error(.r9, "string encoded with more bytes than it needs") }
             }
         }
-        message.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: base[start..<position - 1]))
-        message.bytes.append(base[position - 1] & 0x7F)
-        return output..<message.bytes.count
+        out.append(bytes: bytes + start, count: count &- 1)
+        out.append(byte: bytes.load(fromByteOffset: p, as: UInt8.self) & 0x7F)
+        return output..<out.byteCount
     }
 }
