@@ -244,6 +244,8 @@ struct DecodingMachine {
     let blocks: UnsafeMutablePointer<BlockInfo>
     let blockCount: Int
     let constants: [UInt8]
+    /// `constants` in plain memory, for `decodePlain`.
+    let constantBytes: UnsafeMutablePointer<UInt8>
     let mantissas: [FlatOperator]
     let fields: [FASTField]
     let templateIDSlot: Int
@@ -281,6 +283,8 @@ struct DecodingMachine {
             }
         }
         constants = templates.constants
+        constantBytes = .allocate(capacity: max(templates.constants.count, 1))
+        constantBytes.initialize(from: templates.constants, count: templates.constants.count)
         mantissas = templates.mantissas
         fields = templates.fields
         templateIDSlot = templates.templateIDSlot
@@ -310,6 +314,7 @@ struct DecodingMachine {
         blocks.deinitialize(count: blockCount)
         blocks.deallocate()
         plainRuns.deallocate()
+        constantBytes.deallocate()
     }
 
     func template(_ id: UInt32) -> TemplateEntry? {
@@ -422,12 +427,14 @@ struct DecodingMachine {
         }
     }
 
-    /// Whether a step is an operator-free integer, decimal or ASCII string (`decodePlain`).
+    /// Whether a step is an operator-free integer, decimal or ASCII string, or a mandatory
+    /// constant (`decodePlain`).
     static func isPlain(_ step: Step) -> Bool {
-        guard step.op.kind == .none else { return false }
-        switch step.opcode {
-        case .integer, .decimal: return true
-        case .string: return step.stringKind == .ascii
+        switch (step.opcode, step.op.kind) {
+        case (.integer, .none), (.decimal, .none): return true
+        case (.string, .none): return step.stringKind == .ascii
+        // A mandatory constant takes no bytes and no presence-map bit.
+        case (.integer, .constant), (.decimal, .constant), (.string, .constant): return !step.optional
         default: return false
         }
     }
@@ -456,6 +463,24 @@ struct DecodingMachine {
             let here = steps + index
             let fieldIndex = here.pointee.field
             let optional = here.pointee.optional
+            if here.pointee.op.kind == .constant {
+                let op = here.pointee.op
+                switch here.pointee.opcode {
+                case .integer:
+                    output.append(fieldIndex, Self.integerValue(op.hasInitial ? op.initialNumber : nil, here.pointee.type))
+                case .decimal:
+                    output.append(fieldIndex, op.hasInitial ? .decimal(mantissa: Int64(op.initialNumber), exponent: op.initialExponent) : .absent)
+                default:
+                    if op.hasInitial {
+                        let start = output.byteCount
+                        output.append(bytes: UnsafeRawPointer(constantBytes + Int(op.initialStart)), count: Int(op.initialCount))
+                        output.append(fieldIndex, .bytes(start..<output.byteCount))
+                    } else {
+                        output.append(fieldIndex, .absent)
+                    }
+                }
+                continue
+            }
             // NULL (a single 0x80) is the same for an optional integer, decimal and
             // ASCII string, and many optional fields of a feed are absent.
             if optional && p < end && bytes.load(fromByteOffset: p, as: UInt8.self) == 0x80 {
