@@ -130,6 +130,22 @@ public struct EntryRecords: Sendable {
 }
 
 extension Ledger {
+    /// `account`'s latest entries before `before`, newest first, at most `limit`, as
+    /// records (without their legs): read in place and copied once, with no
+    /// `JournalEntry` and no `String` built. `EntrySummary` reads them. The cheap way to
+    /// list a client's latest trades.
+    public func entryRecords(account: String, before: UInt64 = .max, limit: Int = 100) throws -> EntryRecords {
+        var records = EntryRecords(expected: min(max(limit, 0), 1000))
+        guard limit > 0 else { return records }
+        try environment.read { txn in
+            try forEachEntryRecord(account: account, before: before, in: txn) { record in
+                records.append(offset: try EntrySummary.peek(record).offset, bytes: record)
+                return records.count < limit
+            }
+        }
+        return records
+    }
+
     /// Calls `body` with the records of `account`'s journal entries (without their legs),
     /// newest first, from the entry before `before` on, while it returns true; read in
     /// place from the account's index in `txn` (one snapshot for a caller that reads more

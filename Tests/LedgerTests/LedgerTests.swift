@@ -97,6 +97,15 @@ import Testing
         guard case .parked = outcomes[0] else { Issue.record("not parked: \(outcomes)"); return }
         #expect(try ledger.parked().isEmpty)
         #expect(try ledger.entries(account: "A", limit: 3).map(\.executionID) == ["C8", "C8", "E8"], "replacement, reversal, original")
+        // The same listing as records read in place, page by page.
+        let all = try ledger.entries(account: "A", postings: false)
+        let firstPage = try ledger.entryRecords(account: "A", limit: 4)
+        let secondPage = try ledger.entryRecords(account: "A", before: try #require(firstPage.lastOffset), limit: 100)
+        #expect(try (firstPage.entries() + secondPage.entries()).map(\.offset) == all.map(\.offset))
+        var kinds: [JournalEntry.Kind] = []
+        try firstPage.forEach { kinds.append($0.kind) }
+        #expect(kinds == all.prefix(4).map(\.kind))
+        #expect(try ledger.entryRecords(account: "A", limit: 0).isEmpty && ledger.entryRecords(account: "nobody").isEmpty)
         #expect(try ledger.check().isClean)
     }
 

@@ -81,6 +81,20 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(try state.ledger.entries(account: "ACC-\(i % 10_000)", limit: 10, postings: false))
         benchmark.stopMeasurement()
     }
+    // The same ten as records read in place (what the HTTP API renders from), with their
+    // terms read through `EntrySummary`.
+    Benchmark("Ledger read a client's latest 10 trades as records while booking",
+              configuration: .init(metrics: [.wallClock, .throughput], warmupIterations: 1000, scalingFactor: .one,
+                                   maxDuration: .seconds(5), maxIterations: 200_000)) { benchmark in
+        let state = ReadState.shared
+        let i = state.nextIndex()
+        benchmark.startMeasurement()
+        let records = try state.ledger.entryRecords(account: "ACC-\(i % 10_000)", limit: 10)
+        var quantity = ExactDecimal.zero
+        try records.forEach { quantity += $0.quantity }
+        benchmark.stopMeasurement()
+        blackHole(quantity)
+    }
 }
 
 /// A ledger with 200,000 fills and a writer that keeps booking 500 at a time while the

@@ -38,6 +38,16 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// exclusively (LMDB requires no open transaction in the process for that).
     let resizeLock = ReadersWriterLock()
     private let databases = Mutex<[String: MDB_dbi]>([:])
+    /// Read transactions kept between uses, reset (no snapshot, reader slot kept):
+    /// renewing one skips the lock on the reader table that beginning one takes.
+    private let idleReaders = Mutex<[IdleReader]>([])
+    /// At most this many idle read transactions are kept (each holds a reader slot).
+    static let idleReadersMax = 32
+
+    /// A reset read transaction; only the pool holds it, and only one caller uses it.
+    struct IdleReader: @unchecked Sendable {
+        let txn: OpaquePointer
+    }
     /// Guards against opening one folder twice in a process, which LMDB forbids.
     private static let openPaths = Mutex<Set<String>>([])
 
@@ -72,6 +82,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     }
 
     deinit {
+        for idle in idleReaders.withLock({ $0 }) { mdb_txn_abort(idle.txn) }
         mdb_env_close(env)
         _ = LMDBEnvironment.openPaths.withLock { $0.remove(path) }
     }
@@ -106,9 +117,28 @@ public final class LMDBEnvironment: @unchecked Sendable {
         resizeLock.lockShared()
         defer { resizeLock.unlockShared() }
         var txn: OpaquePointer?
-        try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "begin read transaction")
-        defer { mdb_txn_abort(txn) }
-        return try body(ReadTransaction(txn: txn!))
+        if let idle = idleReaders.withLock({ $0.popLast() }) {
+            if mdb_txn_renew(idle.txn) == 0 {
+                txn = idle.txn
+            } else {
+                mdb_txn_abort(idle.txn)
+            }
+        }
+        if txn == nil {
+            try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "begin read transaction")
+        }
+        let reader = txn!
+        defer {
+            // Back to the pool without its snapshot (so the writer may reuse old pages).
+            mdb_txn_reset(reader)
+            let kept = idleReaders.withLock { idle -> Bool in
+                guard idle.count < LMDBEnvironment.idleReadersMax else { return false }
+                idle.append(IdleReader(txn: reader))
+                return true
+            }
+            if !kept { mdb_txn_abort(reader) }
+        }
+        return try body(ReadTransaction(txn: reader))
     }
 
     /// Runs `body` in a write transaction and commits it (one fsync). Growing the map and
