@@ -1,3 +1,4 @@
+import Foundation
 import ExactNumbers
 
 /// A journal entry's terms read in place from its stored bytes: the numbers decoded, the
@@ -152,15 +153,20 @@ extension Ledger {
     /// than one account). `EntrySummary` reads them.
     public func forEachEntryRecord(account: String, before: UInt64 = .max, in txn: ReadTransaction,
                                    _ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
+        // The account's keys all start with the start key less its offset.
         let start = Keys.accountEntry(account, before == .max ? .max : before - 1)
-        let prefix = Key.of { $0.string(account) }
-        try txn.scan(db.accountEntries, from: start) { key, value in
-            guard key.starts(with: prefix) else { return false }
-            if !value.isEmpty { return try body(value) }
-            // An index entry written before summaries were kept: read the journal's record.
-            var r = ByteReader(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
-            let offset = ~(try r.u64())
-            return try txn.get(db.journal, Key.offset(offset)) { record in try body(record) } ?? true
+        let prefixCount = start.count - 8
+        try start.withUnsafeBytes { startBytes in
+            let prefix = UnsafeRawBufferPointer(rebasing: startBytes[..<prefixCount])
+            try txn.scan(db.accountEntries, from: start) { key, value in
+                guard key.count == prefixCount + 8,
+                      memcmp(key.baseAddress!, prefix.baseAddress!, prefixCount) == 0 else { return false }
+                if !value.isEmpty { return try body(value) }
+                // An index entry written before summaries were kept: read the journal's record.
+                var r = ByteReader(UnsafeRawBufferPointer(rebasing: key[prefixCount...]))
+                let offset = ~(try r.u64())
+                return try txn.get(db.journal, Key.offset(offset)) { record in try body(record) } ?? true
+            }
         }
     }
 }
