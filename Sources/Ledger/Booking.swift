@@ -194,11 +194,11 @@ struct BookingTransaction {
     /// written once per key in `finish()`. Positions depend on order: each is loaded at
     /// its first touch, moved in memory, and written once. A retried transaction starts
     /// from a fresh `BookingTransaction`, so nothing here outlives an abort.
-    var balanceDeltas: [BalanceKey: ExactDecimal] = [:]
-    var obligationDeltas: [ObligationKey: ExactDecimal] = [:]
-    var touchedPositions: [PositionKey: Position] = [:]
+    var balanceDeltas: [BalanceKey: ExactDecimal]
+    var obligationDeltas: [ObligationKey: ExactDecimal]
+    var touchedPositions: [PositionKey: Position]
     /// Value dates already worked out in this transaction (most trades share a few).
-    var valueDates: [ValueDateKey: CalendarDay] = [:]
+    var valueDates: [ValueDateKey: CalendarDay]
     /// How many corrections and busts wait for their original: with none, a trade need
     /// not look for any (which would open a cursor per trade).
     var parkedCount: Int
@@ -209,14 +209,45 @@ struct BookingTransaction {
         let currency: String
     }
 
-    init(txn: WriteTransaction, db: Databases, settings: LedgerSettings, now: Int64) throws {
+    /// The tables a transaction gathers in, kept by the writer from one transaction to
+    /// the next: they grow to a batch's size once, not by doubling (and rehashing) in
+    /// every transaction.
+    struct Scratch {
+        var balanceDeltas: [BalanceKey: ExactDecimal] = [:]
+        var obligationDeltas: [ObligationKey: ExactDecimal] = [:]
+        var touchedPositions: [PositionKey: Position] = [:]
+        var valueDates: [ValueDateKey: CalendarDay] = [:]
+    }
+
+    /// `scratch` is emptied first (a retried transaction may hand back what an aborted
+    /// attempt gathered); pass it uniquely held, and take it back with `takeScratch()`.
+    init(txn: WriteTransaction, db: Databases, settings: LedgerSettings, now: Int64, scratch: consuming Scratch = Scratch()) throws {
         self.txn = txn
         self.db = db
         self.settings = settings
         self.now = now
+        scratch.balanceDeltas.removeAll(keepingCapacity: true)
+        scratch.obligationDeltas.removeAll(keepingCapacity: true)
+        scratch.touchedPositions.removeAll(keepingCapacity: true)
+        scratch.valueDates.removeAll(keepingCapacity: true)
+        balanceDeltas = scratch.balanceDeltas
+        obligationDeltas = scratch.obligationDeltas
+        touchedPositions = scratch.touchedPositions
+        valueDates = scratch.valueDates
         nextOffset = try txn.get(db.meta, Keys.nextOffset) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
         nextQuarantine = try txn.get(db.meta, Keys.nextQuarantine) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
         parkedCount = try txn.reader.count(db.parked)
+    }
+
+    /// The tables, for the next transaction to reuse (this one is done with them).
+    mutating func takeScratch() -> Scratch {
+        let scratch = Scratch(balanceDeltas: balanceDeltas, obligationDeltas: obligationDeltas,
+                              touchedPositions: touchedPositions, valueDates: valueDates)
+        balanceDeltas = [:]
+        obligationDeltas = [:]
+        touchedPositions = [:]
+        valueDates = [:]
+        return scratch
     }
 
     /// Writes what was gathered and the counters; call once before commit.
@@ -228,12 +259,12 @@ struct BookingTransaction {
             w.decimal(current + delta)
             try txn.put(db.balances, stored, w.bytes)
         }
-        balanceDeltas.removeAll()
+        balanceDeltas.removeAll(keepingCapacity: true)
         try flushObligations()
         for (key, position) in touchedPositions {
             try txn.put(db.positions, Keys.position(key.account, key.instrument), position.encoded())
         }
-        touchedPositions.removeAll()
+        touchedPositions.removeAll(keepingCapacity: true)
         try txn.put(db.meta, Keys.nextOffset, Key.offset(nextOffset))
         try txn.put(db.meta, Keys.nextQuarantine, Key.offset(nextQuarantine))
     }
@@ -250,7 +281,7 @@ struct BookingTransaction {
             w.u8(status.rawValue)
             try txn.put(db.settlement, stored, w.bytes)
         }
-        obligationDeltas.removeAll()
+        obligationDeltas.removeAll(keepingCapacity: true)
     }
 
     // MARK: Executions

@@ -13,6 +13,8 @@ final class LedgerWriter: @unchecked Sendable {
     private var queue: [Request] = []
     private var stopping = false
     private let stopped = DispatchSemaphore(value: 0)
+    /// The booking tables, reused from one transaction to the next (writer thread only).
+    private var scratch = BookingTransaction.Scratch()
 
     /// One piece of work and how to answer it. Only the writer thread touches `run`
     /// and `failure` between enqueue and completion.
@@ -109,7 +111,11 @@ final class LedgerWriter: @unchecked Sendable {
         do {
             try environment.write { txn in
                 // Run afresh on every attempt: a full map aborts and redoes the whole batch.
-                var booking = try BookingTransaction(txn: txn, db: db, settings: settings, now: LedgerClock.now())
+                // Handed over uniquely held, so that emptying it keeps its storage.
+                let tables = scratch
+                scratch = BookingTransaction.Scratch()
+                var booking = try BookingTransaction(txn: txn, db: db, settings: settings, now: LedgerClock.now(), scratch: consume tables)
+                defer { scratch = booking.takeScratch() }
                 for request in batch {
                     request.failure = nil
                     do {
