@@ -953,55 +953,24 @@ struct DecodingMachine {
     }
 
     /// A stop-bit integer; nil when nullable and null. Up to nine bytes (63 bits, every
-    /// value but the largest uInt64s) are read into 64 bits, with the range and overlong
-    /// checks the slow path makes; longer ones, and a message that ends inside one, go
-    /// to `readIntegerSlowly`.
+    /// value but the largest uInt64s) are read into 64 bits (`stopBit`, `plainValue`);
+    /// longer ones, a message that ends inside one, and any that breaks a rule go to
+    /// `readIntegerSlowly`, which names the error.
     @inline(__always)
     private mutating func readInteger(signed: Bool, nullable: Bool, type: FASTType) throws(FASTError) -> Int128? {
-        guard let bytes = base.baseAddress else { return try readIntegerSlowly(signed: signed, nullable: nullable, type: type) }
-        let start = position
-        let limit = min(base.count, start &+ 9)
-        var raw: UInt64 = 0
-        var p = start
-        while p < limit {
-            let current = bytes.load(fromByteOffset: p, as: UInt8.self)
-            raw = raw &<< 7 | UInt64(current & 0x7F)
-            p &+= 1
-            guard current & 0x80 != 0 else { continue }
-            position = p
-            let count = p &- start
-            var value: Int64
-            if signed {
-                // Sign-extend from the 7 × count bits read (at most 63).
-                let unused = UInt64(64 &- 7 &* count)
-                value = Int64(bitPattern: raw &<< unused) &>> unused
-            } else {
-                value = Int64(bitPattern: raw)
-            }
-            if count > 1 && reportsOverlong {
-                let first = bytes.load(fromByteOffset: start, as: UInt8.self)
-                let second = bytes.load(fromByteOffset: start &+ 1, as: UInt8.self)
-                let overlong = signed
-                    ? (first == 0x00 && second & 0x40 == 0) || (first == 0x7F && second & 0x40 != 0)
-                    : first == 0x00
-                if overlong { throw error(.r6, "integer encoded with more bytes than it needs") }
-            }
-            if nullable {
-                if value == 0 { return nil }
-                if value > 0 { value &-= 1 }
-            }
-            // 63 bits fit int64 and uInt64 (unsigned, never negative): only 32-bit types can overflow.
-            switch type {
-            case .int32 where value < Int64(Int32.min) || value > Int64(Int32.max),
-                 .uInt32 where value < 0 || value > Int64(UInt32.max):
-                throw error(.d2, "\(value) is outside the range of \(type)")
-            default: return Int128(value)
+        if let bytes = base.baseAddress, let (raw, size) = DecodingMachine.stopBit(bytes, position, base.count) {
+            let read = DecodingMachine.plainValue(raw, size, bytes, position, signed: signed, nullable: nullable,
+                                                  type: type, checksOverlong: reportsOverlong)
+            if read.ok {
+                position &+= size
+                return read.null ? nil : Int128(read.value)
             }
         }
         return try readIntegerSlowly(signed: signed, nullable: nullable, type: type)
     }
 
-    /// `readInteger` for ten-byte integers and integers cut off by the message's end.
+    /// `readInteger` for ten-byte integers, integers cut off by the message's end, and
+    /// integers that are overlong or out of range (with the error that names them).
     @inline(never)
     private mutating func readIntegerSlowly(signed: Bool, nullable: Bool, type: FASTType) throws(FASTError) -> Int128? {
         let start = position
