@@ -73,7 +73,9 @@ public struct FASTMessage: Sendable {
 /// Not thread-safe: one decoder per stream.
 public final class FASTDecoder {
     public let templates: FASTTemplates
-    private var machine: DecodingMachine
+    /// Only `decode` and the settings below touch it, and a decoder is used by one
+    /// thread at a time (see above): no run-time exclusivity check per message.
+    @exclusivity(unchecked) private var machine: DecodingMachine
 
     /// Report the reportable errors as errors: overlong integers, strings and presence maps
     /// (R6, R9, R7), presence-map bits no field uses (R8), and Unicode strings that are not
@@ -323,7 +325,6 @@ struct DecodingMachine {
     }
 
     mutating func decode(_ buffer: UnsafeRawBufferPointer, _ message: inout FASTMessage) throws(FASTError) -> Int {
-        message.clear()
         out.clear()
         base = buffer
         position = 0
@@ -332,8 +333,9 @@ struct DecodingMachine {
         defer {
             base = UnsafeRawBufferPointer(start: nil, count: 0)
             // What was decoded, in two copies (also what was decoded before an error).
-            message.entries.append(contentsOf: UnsafeBufferPointer(start: out.entries, count: out.entryCount))
-            message.bytes.append(contentsOf: UnsafeBufferPointer(start: out.bytes, count: out.byteCount))
+            // One replacement each, which keeps the arrays' storage.
+            message.entries.replaceSubrange(message.entries.indices, with: UnsafeBufferPointer(start: out.entries, count: out.entryCount))
+            message.bytes.replaceSubrange(message.bytes.indices, with: UnsafeBufferPointer(start: out.bytes, count: out.byteCount))
         }
         var pmap = try readPresenceMap()
         let id = try templateID(&pmap)
