@@ -540,13 +540,19 @@ struct DecodingMachine {
                     }
                 }
             }
-            // The general readers, from the field's start.
+            // The general readers, from the field's start. They may grow the output
+            // (freeing its old memory), so the locals are taken back even when they throw:
+            // the `defer` above must not put stale pointers back into the machine.
             position = p
             out = output
             field = fieldIndex
-            try decodeStep(here.pointee)
-            p = position
-            output = out
+            do {
+                defer {
+                    p = position
+                    output = out
+                }
+                try decodeStep(here.pointee)
+            }
         }
     }
 
