@@ -78,7 +78,7 @@ let package = Package(
         // FIX drop-copy messages to ledger executions.
         .target(name: "FIXBooking", dependencies: ["FIXCore", "Ledger"]),
         // FAST 1.1: templates compiled once, a decoder that reuses its storage.
-        .target(name: "FAST", dependencies: ["XMLTree"]),
+        .target(name: "FAST", dependencies: ["XMLTree", "CFIXScan"]),
         // FAST feeds: UDP lines (unicast, multicast) arbitrated A/B, TCP streams.
         .target(
             name: "FASTFeed",

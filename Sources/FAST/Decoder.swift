@@ -1,3 +1,4 @@
+import CFIXScan
 /// A decoded field value. Strings and byte vectors are ranges of `FASTMessage.bytes`.
 public enum FASTValue: Equatable, Sendable {
     case absent
@@ -149,25 +150,8 @@ struct Output {
     @inline(__always)
     mutating func append(bytes source: UnsafeRawPointer, count: Int) {
         if byteCount &+ count > byteCapacity { growBytes(byteCount &+ count) }
-        let destination = UnsafeMutableRawPointer(bytes + byteCount)
-        // Most values are short: two overlapping loads that read only the value's bytes.
-        if count >= 8 && count <= 16 {
-            destination.storeBytes(of: source.loadUnaligned(as: UInt64.self), as: UInt64.self)
-            destination.storeBytes(of: source.loadUnaligned(fromByteOffset: count &- 8, as: UInt64.self),
-                                   toByteOffset: count &- 8, as: UInt64.self)
-        } else if count >= 4 && count < 8 {
-            destination.storeBytes(of: source.loadUnaligned(as: UInt32.self), as: UInt32.self)
-            destination.storeBytes(of: source.loadUnaligned(fromByteOffset: count &- 4, as: UInt32.self),
-                                   toByteOffset: count &- 4, as: UInt32.self)
-        } else if count > 0 && count < 4 {
-            destination.storeBytes(of: source.load(as: UInt8.self), as: UInt8.self)
-            if count > 1 {
-                destination.storeBytes(of: source.loadUnaligned(fromByteOffset: count &- 2, as: UInt16.self),
-                                       toByteOffset: count &- 2, as: UInt16.self)
-            }
-        } else if count > 16 {
-            destination.copyMemory(from: source, byteCount: count)
-        }
+        // Most values are short: copied without a call to memcpy.
+        cf_copy_short(bytes + byteCount, source, count)
         byteCount &+= count
     }
 

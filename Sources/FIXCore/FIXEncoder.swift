@@ -1,3 +1,4 @@
+import CFIXScan
 import ExactNumbers
 
 /// Builds FIX messages into a reusable buffer, with BodyLength and CheckSum filled in.
@@ -280,7 +281,7 @@ public final class FIXEncoder {
         let out = fieldStart(tag, room: value.count)
         let k = writeTag(tag, out)
         if let source = value.baseAddress, value.count > 0 {
-            FIXEncoder.copy(out + k, source, value.count)
+            cf_copy_short(out + k, source, value.count)
         }
         fieldEnd(out, k &+ value.count)
     }
@@ -300,31 +301,6 @@ public final class FIXEncoder {
     func fieldEnd(_ out: UnsafeMutableRawPointer, _ length: Int) {
         out.storeBytes(of: fixSOH, toByteOffset: length, as: UInt8.self)
         position &+= length &+ 1
-    }
-
-    /// Copies `count` bytes; short values (most FIX values) without a call to memcpy,
-    /// by two overlapping loads that read nothing outside `[source, source + count)`.
-    @inlinable @inline(__always)
-    static func copy(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
-        if count >= 8 && count <= 16 {
-            let head = source.loadUnaligned(as: UInt64.self)
-            let tail = source.loadUnaligned(fromByteOffset: count &- 8, as: UInt64.self)
-            destination.storeBytes(of: head, as: UInt64.self)
-            destination.storeBytes(of: tail, toByteOffset: count &- 8, as: UInt64.self)
-        } else if count >= 4 && count < 8 {
-            let head = source.loadUnaligned(as: UInt32.self)
-            let tail = source.loadUnaligned(fromByteOffset: count &- 4, as: UInt32.self)
-            destination.storeBytes(of: head, as: UInt32.self)
-            destination.storeBytes(of: tail, toByteOffset: count &- 4, as: UInt32.self)
-        } else if count < 4 {
-            destination.storeBytes(of: source.load(as: UInt8.self), as: UInt8.self)
-            if count > 1 {
-                destination.storeBytes(of: source.loadUnaligned(fromByteOffset: count &- 2, as: UInt16.self),
-                                       toByteOffset: count &- 2, as: UInt16.self)
-            }
-        } else {
-            destination.copyMemory(from: source, byteCount: count)
-        }
     }
 
     /// Writes `tag=` at `out` (room ensured by `fieldStart`) and returns its length.

@@ -1,12 +1,15 @@
-// Byte-class bitmaps for the FIX parser: a vector compare gathered into a bit mask
-// (pmovmskb on x86), which Swift cannot yet say portably. Header-only and
-// `static inline`, so that it is compiled into the Swift caller; a scalar loop
-// covers other processors.
+// Byte-level helpers for the FIX and FAST codecs, header-only and `static inline` so
+// that they are compiled into the Swift caller:
+// - byte-class bitmaps for the FIX parser: a vector compare gathered into a bit mask
+//   (pmovmskb on x86), which Swift cannot yet say portably; a scalar loop covers
+//   other processors;
+// - short copies for the encoder and the FAST decoder's output.
 #ifndef COUNTERFOIL_CFIXSCAN_H
 #define COUNTERFOIL_CFIXSCAN_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -46,6 +49,36 @@ static inline void cf_mark_bytes(const uint8_t *bytes, size_t n, uint8_t needle,
         }
     }
     if (bit != 0) out[w] = word;
+}
+
+/// Copies n bytes from src to dst. Short runs (most field values) go by two overlapping
+/// loads and stores that read nothing outside [src, src + n), not by a call to memcpy.
+static inline void cf_copy_short(void *dst, const void *src, size_t n) {
+    unsigned char *d = (unsigned char *)dst;
+    const unsigned char *s = (const unsigned char *)src;
+    if (n >= 8 && n <= 16) {
+        uint64_t head, tail;
+        memcpy(&head, s, 8);
+        memcpy(&tail, s + n - 8, 8);
+        memcpy(d, &head, 8);
+        memcpy(d + n - 8, &tail, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t head, tail;
+        memcpy(&head, s, 4);
+        memcpy(&tail, s + n - 4, 4);
+        memcpy(d, &head, 4);
+        memcpy(d + n - 4, &tail, 4);
+    } else if (n >= 2 && n < 4) {
+        uint16_t head, tail;
+        memcpy(&head, s, 2);
+        memcpy(&tail, s + n - 2, 2);
+        memcpy(d, &head, 2);
+        memcpy(d + n - 2, &tail, 2);
+    } else if (n == 1) {
+        d[0] = s[0];
+    } else if (n > 16) {
+        memcpy(d, s, n);
+    }
 }
 
 #endif
