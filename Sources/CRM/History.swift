@@ -67,14 +67,14 @@ extension CRMStore {
     public func trades(of clientID: String, filter: TradeFilter = TradeFilter(), before cursor: UInt64? = nil,
                        limit: Int = 100) throws -> TradePage {
         guard (1...1000).contains(limit) else { throw CRMError.invalid("limit", "from 1 to 1000") }
-        return try ledger.environment.read { txn in
-            let accounts = try self.accounts(of: clientID, only: filter.account, in: txn)
+        let accounts = try self.accounts(of: clientID, only: filter.account)
+        return try ledger.readBooks { books in
             // Each account gives at most limit + 1 (one more says there is a next page);
             // the newest `limit` of them all make the page.
             var records = EntryRecords(expected: limit + 1)
             for account in accounts {
                 var found = 0
-                try ledger.forEachEntryRecord(account: account, before: cursor ?? .max, in: txn) { record in
+                try ledger.forEachEntryRecord(account: account, before: cursor ?? .max, in: books) { record in
                     let (offset, accepted) = try filter.accepts(record: record)
                     guard accepted else { return true }
                     records.append(offset: offset, bytes: record)
@@ -113,9 +113,10 @@ extension CRMStore {
     /// Commission and fees the client paid, per currency, over the trades `filter` selects.
     public func fees(of clientID: String, filter: TradeFilter = TradeFilter()) throws -> [String: (commission: ExactDecimal, fees: ExactDecimal)] {
         var totals: [String: (commission: ExactDecimal, fees: ExactDecimal)] = [:]
-        try ledger.environment.read { txn in
-            for account in try accounts(of: clientID, only: filter.account, in: txn) {
-                try ledger.forEachEntryRecord(account: account, in: txn) { record in
+        let accounts = try self.accounts(of: clientID, only: filter.account)
+        try ledger.readBooks { books in
+            for account in accounts {
+                try ledger.forEachEntryRecord(account: account, in: books) { record in
                     guard try filter.accepts(record: record).accepted else { return true }
                     let entry = try EntrySummary(record)
                     // A reversal carries its original's charges negated: it gives them back.

@@ -111,9 +111,10 @@ public final class MonitoringEngine: @unchecked Sendable {
         let firstDay = Int(time / Self.nanosecondsPerDay) - Self.baselineWindowDays + 1
         var times: [Int64] = []
         var days: [Int: ExactDecimal] = [:]
-        try store.ledger.environment.read { txn in
-            for account in try store.accounts(of: clientID, in: txn) {
-                try store.ledger.forEachEntryRecord(account: account, before: offset + 1, in: txn) { record in
+        let accounts = try store.ledger.environment.read { try store.accounts(of: clientID, in: $0) }
+        try store.ledger.readBooks { books in
+            for account in accounts {
+                try store.ledger.forEachEntryRecord(account: account, before: offset + 1, in: books) { record in
                     let entry = try EntrySummary(record)
                     let day = Int(entry.transactTime / Self.nanosecondsPerDay)
                     guard day >= firstDay else { return false }

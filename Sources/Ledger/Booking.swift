@@ -1,16 +1,13 @@
 import CLMDB
 import ExactNumbers
 
-/// The ledger's named databases.
+/// The named databases of the ledger's main environment: the journal and what booking
+/// exactly once needs. The books that follow from the journal have their own
+/// (`BookDatabases`).
 struct Databases {
     let meta: MDB_dbi
     let journal: MDB_dbi
     let executions: MDB_dbi
-    let positions: MDB_dbi
-    let lots: MDB_dbi
-    let balances: MDB_dbi
-    let settlement: MDB_dbi
-    let accountEntries: MDB_dbi
     let progress: MDB_dbi
     let quarantine: MDB_dbi
     let parked: MDB_dbi
@@ -24,11 +21,6 @@ struct Databases {
         meta = try env.database("meta")
         journal = try env.database("journal")
         executions = try env.database("executions")
-        positions = try env.database("positions")
-        lots = try env.database("lots")
-        balances = try env.database("balances")
-        settlement = try env.database("settlement")
-        accountEntries = try env.database("account-entries")
         progress = try env.database("progress")
         quarantine = try env.database("quarantine")
         parked = try env.database("parked")
@@ -181,8 +173,10 @@ extension Execution {
     }
 }
 
-/// One write transaction's worth of booking. Everything here runs on the writer thread,
-/// inside one LMDB write transaction, and has no effect outside it until it commits.
+/// One write transaction's worth of booking: journal entries, execution identities,
+/// quarantine, parked corrections and source progress. Everything here runs on the
+/// writer thread, inside one LMDB write transaction, and has no effect outside it until
+/// it commits. What the entries do to the books, the `Projector` applies afterwards.
 struct BookingTransaction {
     let txn: WriteTransaction
     let db: Databases
@@ -190,14 +184,8 @@ struct BookingTransaction {
     let now: Int64
     var nextOffset: UInt64
     var nextQuarantine: UInt64
-    /// Balance and obligation changes are sums: gathered over the whole transaction and
-    /// written once per key in `finish()`. Positions depend on order: each is loaded at
-    /// its first touch, moved in memory, and written once. A retried transaction starts
-    /// from a fresh `BookingTransaction`, so nothing here outlives an abort.
-    var balanceDeltas: [BalanceKey: ExactDecimal]
-    var obligationDeltas: [ObligationKey: ExactDecimal]
-    var touchedPositions: [PositionKey: Position]
-    /// Value dates already worked out in this transaction (most trades share a few).
+    /// Value dates already worked out (most trades share a few), kept by the writer from
+    /// one transaction to the next.
     var valueDates: [ValueDateKey: CalendarDay]
     /// How many corrections and busts wait for their original: with none, a trade need
     /// not look for any (which would open a cursor per trade).
@@ -209,30 +197,19 @@ struct BookingTransaction {
         let currency: String
     }
 
-    /// The tables a transaction gathers in, kept by the writer from one transaction to
-    /// the next: they grow to a batch's size once, not by doubling (and rehashing) in
-    /// every transaction.
+    /// What the writer keeps between transactions: value dates depend only on the
+    /// settings, which do not change while the ledger is open.
     struct Scratch {
-        var balanceDeltas: [BalanceKey: ExactDecimal] = [:]
-        var obligationDeltas: [ObligationKey: ExactDecimal] = [:]
-        var touchedPositions: [PositionKey: Position] = [:]
         var valueDates: [ValueDateKey: CalendarDay] = [:]
     }
 
-    /// `scratch` is emptied first (a retried transaction may hand back what an aborted
-    /// attempt gathered); pass it uniquely held, and take it back with `takeScratch()`.
+    /// Pass `scratch` uniquely held, and take it back with `takeScratch()`.
     init(txn: WriteTransaction, db: Databases, settings: LedgerSettings, now: Int64, scratch: consuming Scratch = Scratch()) throws {
         self.txn = txn
         self.db = db
         self.settings = settings
         self.now = now
-        scratch.balanceDeltas.removeAll(keepingCapacity: true)
-        scratch.obligationDeltas.removeAll(keepingCapacity: true)
-        scratch.touchedPositions.removeAll(keepingCapacity: true)
-        scratch.valueDates.removeAll(keepingCapacity: true)
-        balanceDeltas = scratch.balanceDeltas
-        obligationDeltas = scratch.obligationDeltas
-        touchedPositions = scratch.touchedPositions
+        if scratch.valueDates.count > 100_000 { scratch.valueDates.removeAll(keepingCapacity: true) }
         valueDates = scratch.valueDates
         nextOffset = try txn.get(db.meta, Keys.nextOffset) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
         nextQuarantine = try txn.get(db.meta, Keys.nextQuarantine) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
@@ -241,47 +218,15 @@ struct BookingTransaction {
 
     /// The tables, for the next transaction to reuse (this one is done with them).
     mutating func takeScratch() -> Scratch {
-        let scratch = Scratch(balanceDeltas: balanceDeltas, obligationDeltas: obligationDeltas,
-                              touchedPositions: touchedPositions, valueDates: valueDates)
-        balanceDeltas = [:]
-        obligationDeltas = [:]
-        touchedPositions = [:]
+        let scratch = Scratch(valueDates: valueDates)
         valueDates = [:]
         return scratch
     }
 
-    /// Writes what was gathered and the counters; call once before commit.
-    mutating func finish() throws {
-        for (key, delta) in balanceDeltas where !delta.isZero {
-            let stored = Keys.balance(key.account, key.asset)
-            let current = try txn.get(db.balances, stored) { var r = ByteReader($0); return try r.decimal() } ?? .zero
-            var w = ByteWriter(capacity: 17)
-            w.decimal(current + delta)
-            try txn.put(db.balances, stored, w.bytes)
-        }
-        balanceDeltas.removeAll(keepingCapacity: true)
-        try flushObligations()
-        for (key, position) in touchedPositions {
-            try txn.put(db.positions, Keys.position(key.account, key.instrument), position.encoded())
-        }
-        touchedPositions.removeAll(keepingCapacity: true)
+    /// Writes the counters; call once before commit.
+    func finish() throws {
         try txn.put(db.meta, Keys.nextOffset, Key.offset(nextOffset))
         try txn.put(db.meta, Keys.nextQuarantine, Key.offset(nextQuarantine))
-    }
-
-    mutating func flushObligations() throws {
-        for (key, delta) in obligationDeltas where !delta.isZero {
-            let stored = Keys.obligation(key.account, key.asset, key.day)
-            let (current, status) = try txn.get(db.settlement, stored) { bytes -> (ExactDecimal, SettlementStatus) in
-                var r = ByteReader(bytes)
-                return (try r.decimal(), SettlementStatus(rawValue: try r.u8()) ?? .pending)
-            } ?? (.zero, .pending)
-            var w = ByteWriter(capacity: 18)
-            w.decimal(current + delta)
-            w.u8(status.rawValue)
-            try txn.put(db.settlement, stored, w.bytes)
-        }
-        obligationDeltas.removeAll(keepingCapacity: true)
     }
 
     // MARK: Executions
@@ -442,67 +387,11 @@ struct BookingTransaction {
         return entry
     }
 
-    /// Appends `entry` to the journal and applies it to balances, positions, settlement
-    /// and the per-account index.
+    /// Appends `entry` to the journal; the projector applies it to the books once committed.
     mutating func append(_ entry: JournalEntry) throws {
         precondition(entry.offset == nextOffset, "journal offsets are consecutive")
         nextOffset += 1
-        let (record, summaryLength) = entry.encoded()
-        try txn.put(db.journal, Key.offset(entry.offset), record, append: true)
-        // The accounts an entry touches are few (two to four): an array beats hashing.
-        var touchedAccounts: [String] = []
-        for posting in entry.postings {
-            if !touchedAccounts.contains(posting.account) { touchedAccounts.append(posting.account) }
-            try addToBalance(posting.account, posting.asset, posting.amount)
-            if entry.kind != .settlementStatus {
-                try addToObligation(posting.account, posting.asset, entry.valueDate, posting.amount)
-            }
-            if case .instrument(let instrument) = posting.asset, entry.movesPosition {
-                try applyToPosition(account: posting.account, instrument: instrument, units: posting.amount,
-                                    price: entry.price, currency: entry.currency)
-            }
-        }
-        if entry.postings.isEmpty { touchedAccounts.append(entry.account) }
-        // Each client's index holds a summary of the entry (the record without its legs),
-        // so that a client's latest trades are read from a few neighbouring index pages,
-        // not from all over the journal.
-        try record.withUnsafeBytes { bytes in
-            let summary = UnsafeRawBufferPointer(rebasing: bytes[..<summaryLength])
-            for account in touchedAccounts where !LedgerAccounts.isHouse(account) {
-                try Keys.accountEntry(account, entry.offset).withUnsafeBytes { key in
-                    try txn.put(db.accountEntries, key, summary)
-                }
-            }
-        }
-    }
-
-    mutating func addToBalance(_ account: String, _ asset: Asset, _ amount: ExactDecimal) throws {
-        balanceDeltas[BalanceKey(account: account, asset: asset), default: .zero] += amount
-    }
-
-    mutating func addToObligation(_ account: String, _ asset: Asset, _ day: CalendarDay, _ amount: ExactDecimal) throws {
-        obligationDeltas[ObligationKey(account: account, asset: asset, day: day), default: .zero] += amount
-    }
-
-    mutating func applyToPosition(account: String, instrument: String, units: ExactDecimal, price: ExactDecimal,
-                                  currency: String) throws {
-        let cacheKey = PositionKey(account: account, instrument: instrument)
-        var position: Position
-        if let touched = touchedPositions[cacheKey] {
-            position = touched
-        } else {
-            position = try txn.get(db.positions, Keys.position(account, instrument)) {
-                try Position(account: account, instrument: instrument, decoding: $0)
-            } ?? Position(account: account, instrument: instrument, currency: currency)
-        }
-        switch settings.pnlMethod {
-        case .averageCost:
-            PositionMath.applyAverageCost(&position, units: units, price: price)
-        case .fifo:
-            var lots = StoredLots(txn: txn, dbi: db.lots, account: account, instrument: instrument)
-            try PositionMath.applyFIFO(&position, lots: &lots, units: units, price: price)
-        }
-        touchedPositions[cacheKey] = position
+        try txn.put(db.journal, Key.offset(entry.offset), entry.encoded().bytes, append: true)
     }
 
     // MARK: Adjustments, settlement status, marks, progress
@@ -531,17 +420,10 @@ struct BookingTransaction {
         return entry.offset
     }
 
+    /// Journals a settlement status change; the projector sets it on the obligation.
+    /// (`Ledger.setSettlementStatus` has checked that the obligation exists.)
     mutating func setSettlementStatus(account: String, asset: Asset, valueDate: CalendarDay, status: SettlementStatus,
                                       who: String, why: String) throws -> UInt64 {
-        try flushObligations()
-        let key = Keys.obligation(account, asset, valueDate)
-        guard let amount = try txn.get(db.settlement, key, { var r = ByteReader($0); return try r.decimal() }) else {
-            throw LedgerError.notFound("no obligation for \(account) in \(asset) on \(valueDate)")
-        }
-        var w = ByteWriter(capacity: 18)
-        w.decimal(amount)
-        w.u8(status.rawValue)
-        try txn.put(db.settlement, key, w.bytes)
         let entry = JournalEntry(
             offset: nextOffset, kind: .settlementStatus, source: "manual", executionID: "settlement-\(nextOffset)",
             reference: 0, account: account, instrument: asset.keyTag == 1 ? asset.name : "", side: .buy,

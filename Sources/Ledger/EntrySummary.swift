@@ -139,8 +139,8 @@ extension Ledger {
     public func entryRecords(account: String, before: UInt64 = .max, limit: Int = 100) throws -> EntryRecords {
         var records = EntryRecords(expected: min(max(limit, 0), 1000))
         guard limit > 0 else { return records }
-        try environment.read { txn in
-            try forEachEntryRecord(account: account, before: before, in: txn) { record in
+        try readBooks { books in
+            try forEachEntryRecord(account: account, before: before, in: books) { record in
                 records.append(offset: try EntrySummary.peek(record).offset, bytes: record)
                 return records.count < limit
             }
@@ -150,23 +150,19 @@ extension Ledger {
 
     /// Calls `body` with the records of `account`'s journal entries (without their legs),
     /// newest first, from the entry before `before` on, while it returns true; read in
-    /// place from the account's index in `txn` (one snapshot for a caller that reads more
-    /// than one account). `EntrySummary` reads them.
-    public func forEachEntryRecord(account: String, before: UInt64 = .max, in txn: ReadTransaction,
+    /// place from the account's index in `books` (one snapshot for a caller that reads
+    /// more than one account). `EntrySummary` reads them.
+    public func forEachEntryRecord(account: String, before: UInt64 = .max, in books: BooksTransaction,
                                    _ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
         // The account's keys all start with the start key less its offset.
         let start = Keys.accountEntry(account, before == .max ? .max : before - 1)
         let prefixCount = start.count - 8
         try start.withUnsafeBytes { startBytes in
             let prefix = UnsafeRawBufferPointer(rebasing: startBytes[..<prefixCount])
-            try txn.scan(db.accountEntries, from: start) { key, value in
+            try books.txn.scan(bookDB.accountEntries, from: start) { key, value in
                 guard key.count == prefixCount + 8,
                       memcmp(key.baseAddress!, prefix.baseAddress!, prefixCount) == 0 else { return false }
-                if !value.isEmpty { return try body(value) }
-                // An index entry written before summaries were kept: read the journal's record.
-                var r = ByteReader(UnsafeRawBufferPointer(rebasing: key[prefixCount...]))
-                let offset = ~(try r.u64())
-                return try txn.get(db.journal, Key.offset(offset)) { record in try body(record) } ?? true
+                return try body(value)
             }
         }
     }

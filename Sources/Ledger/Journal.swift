@@ -165,6 +165,18 @@ public struct JournalEntry: Hashable, Sendable {
     /// Decodes a stored entry; without `postings`, the legs are skipped (listings need
     /// only the trade's terms, and the legs are most of the work).
     init(decoding bytes: UnsafeRawBufferPointer, postings withPostings: Bool = true) throws {
+        var summaryLength = 0
+        try self.init(decoding: bytes, postings: withPostings, summaryLength: &summaryLength)
+    }
+
+    /// Decodes a stored record and says how long its summary (the record less its legs) is.
+    static func decodingRecord(_ bytes: UnsafeRawBufferPointer) throws -> (entry: JournalEntry, summaryLength: Int) {
+        var summaryLength = 0
+        let entry = try JournalEntry(decoding: bytes, postings: true, summaryLength: &summaryLength)
+        return (entry, summaryLength)
+    }
+
+    private init(decoding bytes: UnsafeRawBufferPointer, postings withPostings: Bool, summaryLength: inout Int) throws {
         let terms = try EntrySummary(bytes)
         func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, as: UTF8.self) }
         offset = terms.offset
@@ -186,6 +198,7 @@ public struct JournalEntry: Hashable, Sendable {
         bookedAt = terms.bookedAt
         var r = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[terms.end...]))
         memo = try r.string()
+        summaryLength = terms.end + r.offset
         guard withPostings else {
             postings = []
             return

@@ -24,16 +24,26 @@ public struct LedgerSettings: Sendable {
     }
 }
 
-/// The books: an immutable journal, positions, cash, settlement, in one LMDB environment.
+/// The ledger: an immutable journal, and the books that follow from it (positions, cash,
+/// settlement, each account's entries), in two LMDB environments in one folder.
 ///
 /// Writes go to one writer thread, which groups whatever is waiting into one write
-/// transaction and one durable commit (group commit). Reads run on the caller's thread
-/// in their own snapshot and are never blocked by the writer.
+/// transaction and one durable commit (group commit) of the journal, the execution
+/// identities and the sources' progress. A second thread applies committed entries to the
+/// books (`Projector`). Reads run on the caller's thread in their own snapshot and are
+/// never blocked by the writer; a read of the books first waits until they include every
+/// entry committed before it began.
 public final class Ledger: Sendable {
+    /// The journal's environment, which layers above the books keep their records in too.
     public let environment: LMDBEnvironment
     let db: Databases
     public let settings: LedgerSettings
     let writer: LedgerWriter
+    let projector: Projector
+
+    /// The books' environment (the `books` subfolder).
+    public var booksEnvironment: LMDBEnvironment { projector.books }
+    var bookDB: BookDatabases { projector.bookDB }
 
     /// Opens the ledger in `folder`, creating it if needed.
     public init(folder: String, settings: LedgerSettings = LedgerSettings()) throws {
@@ -50,18 +60,41 @@ public final class Ledger: Sendable {
         guard let method = RealizedPnLMethod(rawValue: stored) else { throw LedgerError.corrupt("P&L method \(stored)") }
         settings.pnlMethod = method
         self.settings = settings
-        writer = LedgerWriter(environment: environment, db: db, settings: settings)
+        let books = try LMDBEnvironment(path: URL(fileURLWithPath: folder).appendingPathComponent("books").path,
+                                        mapSize: settings.initialMapSize)
+        let projector = try Projector(journal: environment, db: db, books: books, settings: settings)
+        self.projector = projector
+        writer = LedgerWriter(environment: environment, db: db, settings: settings) { projector.request(upTo: $0) }
+        // Entries committed but not yet in the books (a crash, another process) go in now.
+        projector.request(upTo: try environment.read { txn in
+            try txn.get(db.meta, Keys.nextOffset) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
+        } - 1)
     }
 
-    /// Stops the writer after the requests already queued; further writes fail.
+    /// Stops the writer after the requests already queued, then brings the books up to
+    /// date; further writes fail.
     public func close() {
         writer.stop()
+        projector.stop()
     }
 
     deinit {
-        // The writer thread holds the environment open; a ledger dropped without close()
-        // must still let it go.
+        // The threads hold the environments open; a ledger dropped without close() must
+        // still let them go.
         writer.stop()
+        projector.stop()
+    }
+
+    /// Waits until the books include every journal entry committed so far.
+    public func waitForBooks() throws {
+        try projector.wait(upTo: try nextOffset() - 1)
+    }
+
+    /// Runs `body` on a snapshot of the books that includes every entry committed before
+    /// the call.
+    public func readBooks<R>(_ body: (BooksTransaction) throws -> R) throws -> R {
+        try waitForBooks()
+        return try projector.books.read { try body(BooksTransaction(txn: $0)) }
     }
 
     // MARK: Writing
@@ -139,7 +172,11 @@ public final class Ledger: Sendable {
     @discardableResult
     public func setSettlementStatus(account: String, asset: Asset, valueDate: CalendarDay, status: SettlementStatus,
                                     who: String, why: String) throws -> UInt64 {
-        try writer.submitAndWait {
+        let exists = try readBooks { books in
+            try books.txn.get(bookDB.settlement, Keys.obligation(account, asset, valueDate)) { _ in true } ?? false
+        }
+        guard exists else { throw LedgerError.notFound("no obligation for \(account) in \(asset) on \(valueDate)") }
+        return try writer.submitAndWait {
             try $0.setSettlementStatus(account: account, asset: asset, valueDate: valueDate, status: status, who: who, why: why)
         }
     }
@@ -149,8 +186,11 @@ public final class Ledger: Sendable {
         try writer.submitAndWait { try $0.setMark(instrument: instrument, price: price, time: time) }
     }
 
-    /// A consistent, compacted copy in `destination`, taken while writes carry on.
+    /// A consistent, compacted copy in `destination`, taken while writes carry on. The
+    /// books are copied first, so the copy's journal holds everything its books include;
+    /// the copy's books catch up with its journal when it is opened.
     public func backup(to destination: String) throws {
+        try projector.books.backup(to: URL(fileURLWithPath: destination).appendingPathComponent("books").path)
         try environment.backup(to: destination)
     }
 
@@ -182,8 +222,8 @@ public final class Ledger: Sendable {
     }
 
     public func position(account: String, instrument: String) throws -> Position? {
-        try environment.read { txn in
-            try txn.get(db.positions, Keys.position(account, instrument)) {
+        try readBooks { books in
+            try books.txn.get(bookDB.positions, Keys.position(account, instrument)) {
                 try Position(account: account, instrument: instrument, decoding: $0)
             }
         }
@@ -199,9 +239,9 @@ public final class Ledger: Sendable {
     /// Calls `body` with each position of one account, or of every account, from one
     /// snapshot, without gathering them.
     public func forEachPosition(account: String? = nil, includeHouse: Bool = false, _ body: (Position) throws -> Void) throws {
-        try environment.read { txn in
+        try readBooks { books in
             let start = account.map { a in Key.of { $0.string(a) } } ?? []
-            try txn.scan(db.positions, from: start) { key, value in
+            try books.txn.scan(bookDB.positions, from: start) { key, value in
                 var r = ByteReader(key)
                 let owner = try r.string()
                 let instrument = try r.string()
@@ -218,8 +258,8 @@ public final class Ledger: Sendable {
     /// decoded until asked for, and the view is valid only during the call. What a
     /// reconciliation of millions of positions walks.
     public func forEachPositionView(_ body: (PositionView) throws -> Void) throws {
-        try environment.read { txn in
-            try txn.scan(db.positions, from: []) { key, value in
+        try readBooks { books in
+            try books.txn.scan(bookDB.positions, from: []) { key, value in
                 var r = ByteReader(key)
                 let account = try r.stringBytes()
                 if !LedgerAccounts.isHouse(account) {
@@ -240,9 +280,9 @@ public final class Ledger: Sendable {
     /// Calls `body` with each balance of one account, or of every account, from one snapshot.
     public func forEachBalance(account: String? = nil, includeHouse: Bool = false,
                                _ body: (String, Asset, ExactDecimal) throws -> Void) throws {
-        try environment.read { txn in
+        try readBooks { books in
             let start = account.map { a in Key.of { $0.string(a) } } ?? []
-            try txn.scan(db.balances, from: start) { key, value in
+            try books.txn.scan(bookDB.balances, from: start) { key, value in
                 var r = ByteReader(key)
                 let owner = try r.string()
                 let asset = try Asset(tag: try r.u8(), name: try r.string())
@@ -267,9 +307,9 @@ public final class Ledger: Sendable {
     /// Settlement obligations, netted per account × asset × value date.
     public func obligations(account: String? = nil, includeHouse: Bool = false) throws -> [SettlementObligation] {
         var result: [SettlementObligation] = []
-        try environment.read { txn in
+        try readBooks { books in
             let start = account.map { a in Key.of { $0.string(a) } } ?? []
-            try txn.scan(db.settlement, from: start) { key, value in
+            try books.txn.scan(bookDB.settlement, from: start) { key, value in
                 var r = ByteReader(key)
                 let owner = try r.string()
                 let asset = try Asset(tag: try r.u8(), name: try r.string())
@@ -291,22 +331,31 @@ public final class Ledger: Sendable {
     /// Without `postings` the entries' legs are left empty, which makes listing cheaper.
     public func entries(account: String, before: UInt64 = .max, limit: Int = 100, postings: Bool = true) throws -> [JournalEntry] {
         var result: [JournalEntry] = []
+        result.reserveCapacity(min(limit, 1000))
+        guard limit > 0 else { return result }
+        if !postings {
+            try readBooks { books in
+                try forEachEntryRecord(account: account, before: before, in: books) { record in
+                    result.append(try JournalEntry(decoding: record, postings: false))
+                    return result.count < limit
+                }
+            }
+            return result
+        }
+        // The legs are in the journal only: the index gives the offsets.
+        var offsets: [UInt64] = []
+        try readBooks { books in
+            try forEachEntryRecord(account: account, before: before, in: books) { record in
+                offsets.append(try EntrySummary.peek(record).offset)
+                return offsets.count < limit
+            }
+        }
         try environment.read { txn in
-            let start = Keys.accountEntry(account, before == .max ? .max : before - 1)
-            let prefix = Key.of { $0.string(account) }
-            result.reserveCapacity(min(limit, 1000))
-            try txn.scan(db.accountEntries, from: start) { key, value in
-                guard key.starts(with: prefix), result.count < limit else { return false }
-                if !postings && !value.isEmpty {
-                    result.append(try JournalEntry(decoding: value, postings: false))
-                    return true
+            for offset in offsets {
+                guard let entry = try txn.get(db.journal, Key.offset(offset), { try JournalEntry(decoding: $0) }) else {
+                    throw LedgerError.corrupt("the index lists entry \(offset) of \(account), which is not in the journal")
                 }
-                var r = ByteReader(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
-                let offset = ~(try r.u64())
-                if let entry = try txn.get(db.journal, Key.offset(offset), { try JournalEntry(decoding: $0, postings: postings) }) {
-                    result.append(entry)
-                }
-                return true
+                result.append(entry)
             }
         }
         return result
@@ -427,4 +476,9 @@ public struct PositionView {
         try Position(account: String(decoding: account, as: UTF8.self), instrument: String(decoding: instrument, as: UTF8.self),
                      decoding: value)
     }
+}
+
+/// A read-only snapshot of the books (`Ledger.readBooks`).
+public struct BooksTransaction {
+    let txn: ReadTransaction
 }

@@ -10,9 +10,11 @@ public struct CheckReport: Sendable {
 }
 
 extension Ledger {
-    /// Recomputes balances, positions and settlement from the journal alone, in one
-    /// snapshot, and compares them with what is stored; checks that every entry balances
-    /// and that every asset sums to zero over all accounts.
+    /// Recomputes balances, positions and settlement from the journal alone and compares
+    /// them with the books (one snapshot of each; the books' snapshot is compared with the
+    /// journal up to the last entry it includes, after waiting for them to include every
+    /// entry committed before the call); checks that every entry balances and that every
+    /// asset sums to zero over all accounts.
     public func check() throws -> CheckReport {
         var report = CheckReport()
         var balances: [BalanceKey: ExactDecimal] = [:]
@@ -23,125 +25,141 @@ extension Ledger {
         func problem(_ text: String) {
             if report.problems.count < problemsMax { report.problems.append(text) }
         }
-        try environment.read { txn in
-            var expectedOffset: UInt64 = 1
-            try txn.scan(db.journal, from: []) { _, value in
-                let entry = try JournalEntry(decoding: value)
-                report.entries += 1
-                if entry.offset != expectedOffset { problem("journal: entry \(entry.offset) where \(expectedOffset) was expected") }
-                expectedOffset = entry.offset + 1
-                var sums: [Asset: ExactDecimal] = [:]
-                var accounts: Set<String> = []
-                for posting in entry.postings {
-                    sums[posting.asset, default: .zero] += posting.amount
-                    accounts.insert(posting.account)
-                    balances[BalanceKey(account: posting.account, asset: posting.asset), default: .zero] += posting.amount
-                    if entry.kind != .settlementStatus {
-                        let key = ObligationKey(account: posting.account, asset: posting.asset, day: entry.valueDate)
-                        obligations[key, default: (.zero, .pending)].amount += posting.amount
+        try waitForBooks()
+        try projector.books.read { books in
+            let applied = try bookDB.appliedOffset(books)
+            try environment.read { txn in
+                var expectedOffset: UInt64 = 1
+                try txn.scan(db.journal, from: []) { _, value in
+                    let entry = try JournalEntry(decoding: value)
+                    report.entries += 1
+                    if entry.offset != expectedOffset { problem("journal: entry \(entry.offset) where \(expectedOffset) was expected") }
+                    expectedOffset = entry.offset + 1
+                    // Entries committed after the books' snapshot are checked for balance only.
+                    guard entry.offset <= applied else {
+                        var sums: [Asset: ExactDecimal] = [:]
+                        for posting in entry.postings { sums[posting.asset, default: .zero] += posting.amount }
+                        for (asset, sum) in sums where !sum.isZero {
+                            problem("journal: entry \(entry.offset) does not balance in \(asset) (off by \(sum))")
+                        }
+                        return true
                     }
-                    try replay.apply(posting, of: entry)
-                }
-                for (asset, sum) in sums where !sum.isZero {
-                    problem("journal: entry \(entry.offset) does not balance in \(asset) (off by \(sum))")
-                }
-                if entry.kind == .settlementStatus {
-                    let asset: Asset = entry.instrument.isEmpty ? .currency(entry.currency) : .instrument(entry.instrument)
-                    let word = entry.memo.split(separator: " ").first.map(String.init) ?? ""
-                    if let status = SettlementStatus(name: word) {
-                        obligations[ObligationKey(account: entry.account, asset: asset, day: entry.valueDate), default: (.zero, .pending)].status = status
-                    } else {
-                        problem("journal: settlement entry \(entry.offset) has no status")
+                    var sums: [Asset: ExactDecimal] = [:]
+                    var accounts: Set<String> = []
+                    for posting in entry.postings {
+                        sums[posting.asset, default: .zero] += posting.amount
+                        accounts.insert(posting.account)
+                        balances[BalanceKey(account: posting.account, asset: posting.asset), default: .zero] += posting.amount
+                        if entry.kind != .settlementStatus {
+                            let key = ObligationKey(account: posting.account, asset: posting.asset, day: entry.valueDate)
+                            obligations[key, default: (.zero, .pending)].amount += posting.amount
+                        }
+                        try replay.apply(posting, of: entry)
                     }
-                }
-                if entry.postings.isEmpty { accounts.insert(entry.account) }
-                indexEntries += accounts.filter { !LedgerAccounts.isHouse($0) }.count
-                return true
-            }
-            let next = try txn.get(db.meta, Keys.nextOffset) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
-            if next != expectedOffset { problem("journal: next offset is \(next) but the journal ends at \(expectedOffset - 1)") }
-
-            // Stored balances against the replay, both ways.
-            var stored: Set<BalanceKey> = []
-            var storedTotals: [Asset: ExactDecimal] = [:]
-            try txn.scan(db.balances, from: []) { key, value in
-                var k = ByteReader(key)
-                let balanceKey = BalanceKey(account: try k.string(), asset: try Asset(tag: try k.u8(), name: try k.string()))
-                var v = ByteReader(value)
-                let amount = try v.decimal()
-                stored.insert(balanceKey)
-                storedTotals[balanceKey.asset, default: .zero] += amount
-                let expected = balances[balanceKey] ?? .zero
-                if amount != expected { problem("balance: \(balanceKey.account) \(balanceKey.asset) is \(amount), the journal says \(expected)") }
-                return true
-            }
-            for (key, amount) in balances where !stored.contains(key) && !amount.isZero {
-                problem("balance: \(key.account) \(key.asset) is missing, the journal says \(amount)")
-            }
-            report.accounts = Set(balances.keys.map(\.account)).count
-
-            var storedPositions: Set<PositionKey> = []
-            try txn.scan(db.positions, from: []) { key, value in
-                var k = ByteReader(key)
-                let positionKey = PositionKey(account: try k.string(), instrument: try k.string())
-                let position = try Position(account: positionKey.account, instrument: positionKey.instrument, decoding: value)
-                storedPositions.insert(positionKey)
-                report.positions += 1
-                guard let expected = replay.positions[positionKey] else {
-                    problem("position: \(positionKey.account) \(positionKey.instrument) is stored but has no entries")
+                    for (asset, sum) in sums where !sum.isZero {
+                        problem("journal: entry \(entry.offset) does not balance in \(asset) (off by \(sum))")
+                    }
+                    if entry.kind == .settlementStatus {
+                        let asset: Asset = entry.instrument.isEmpty ? .currency(entry.currency) : .instrument(entry.instrument)
+                        let word = entry.memo.split(separator: " ").first.map(String.init) ?? ""
+                        if let status = SettlementStatus(name: word) {
+                            obligations[ObligationKey(account: entry.account, asset: asset, day: entry.valueDate), default: (.zero, .pending)].status = status
+                        } else {
+                            problem("journal: settlement entry \(entry.offset) has no status")
+                        }
+                    }
+                    if entry.postings.isEmpty { accounts.insert(entry.account) }
+                    indexEntries += accounts.filter { !LedgerAccounts.isHouse($0) }.count
                     return true
                 }
-                if position.quantity != expected.quantity || position.averageCost != expected.averageCost
-                    || position.realizedPnL != expected.realizedPnL {
-                    problem("position: \(positionKey.account) \(positionKey.instrument) is \(position.quantity) @ \(position.averageCost) realized \(position.realizedPnL); the journal says \(expected.quantity) @ \(expected.averageCost) realized \(expected.realizedPnL)")
+                let next = try txn.get(db.meta, Keys.nextOffset) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
+                if next != expectedOffset { problem("journal: next offset is \(next) but the journal ends at \(expectedOffset - 1)") }
+                if applied > expectedOffset - 1 {
+                    problem("books: they include entries up to \(applied) but the journal ends at \(expectedOffset - 1)")
                 }
-                return true
-            }
-            for key in replay.positions.keys where !storedPositions.contains(key) {
-                problem("position: \(key.account) \(key.instrument) is missing")
-            }
 
-            var storedObligations: Set<ObligationKey> = []
-            try txn.scan(db.settlement, from: []) { key, value in
-                var k = ByteReader(key)
-                let obligationKey = ObligationKey(account: try k.string(), asset: try Asset(tag: try k.u8(), name: try k.string()), day: try k.day())
-                var v = ByteReader(value)
-                let amount = try v.decimal()
-                let status = SettlementStatus(rawValue: try v.u8())
-                storedObligations.insert(obligationKey)
-                let expected = obligations[obligationKey] ?? (.zero, .pending)
-                if amount != expected.amount || status != expected.status {
-                    problem("settlement: \(obligationKey.account) \(obligationKey.asset) on \(obligationKey.day) is \(amount) \(status.map { "\($0)" } ?? "?"), the journal says \(expected.amount) \(expected.status)")
-                }
-                return true
-            }
-            for (key, value) in obligations where !storedObligations.contains(key) && !value.amount.isZero {
-                problem("settlement: \(key.account) \(key.asset) on \(key.day) is missing")
-            }
-
-            let indexed = try txn.count(db.accountEntries)
-            if indexed != indexEntries { problem("index: \(indexed) account entries where the journal gives \(indexEntries)") }
-            // Every index entry points at a journal entry of its account, and its summary
-            // is that entry's.
-            try txn.scan(db.accountEntries, from: []) { key, value in
-                var k = ByteReader(key)
-                let account = try k.string()
-                let offset = ~(try k.u64())
-                guard let stored = try txn.get(db.journal, Key.offset(offset), { try JournalEntry(decoding: $0) }) else {
-                    problem("index: \(account) lists entry \(offset), which is not in the journal")
+                // Stored balances against the replay, both ways.
+                var stored: Set<BalanceKey> = []
+                var storedTotals: [Asset: ExactDecimal] = [:]
+                try books.scan(bookDB.balances, from: []) { key, value in
+                    var k = ByteReader(key)
+                    let balanceKey = BalanceKey(account: try k.string(), asset: try Asset(tag: try k.u8(), name: try k.string()))
+                    var v = ByteReader(value)
+                    let amount = try v.decimal()
+                    stored.insert(balanceKey)
+                    storedTotals[balanceKey.asset, default: .zero] += amount
+                    let expected = balances[balanceKey] ?? .zero
+                    if amount != expected { problem("balance: \(balanceKey.account) \(balanceKey.asset) is \(amount), the journal says \(expected)") }
                     return true
                 }
-                if !stored.postings.contains(where: { $0.account == account }) && stored.account != account {
-                    problem("index: \(account) lists entry \(offset), which does not touch it")
+                for (key, amount) in balances where !stored.contains(key) && !amount.isZero {
+                    problem("balance: \(key.account) \(key.asset) is missing, the journal says \(amount)")
                 }
-                if !value.isEmpty && !value.elementsEqual(stored.encodedSummary()) {
-                    problem("index: the summary of entry \(offset) for \(account) differs from the journal")
+                report.accounts = Set(balances.keys.map(\.account)).count
+
+                var storedPositions: Set<PositionKey> = []
+                try books.scan(bookDB.positions, from: []) { key, value in
+                    var k = ByteReader(key)
+                    let positionKey = PositionKey(account: try k.string(), instrument: try k.string())
+                    let position = try Position(account: positionKey.account, instrument: positionKey.instrument, decoding: value)
+                    storedPositions.insert(positionKey)
+                    report.positions += 1
+                    guard let expected = replay.positions[positionKey] else {
+                        problem("position: \(positionKey.account) \(positionKey.instrument) is stored but has no entries")
+                        return true
+                    }
+                    if position.quantity != expected.quantity || position.averageCost != expected.averageCost
+                        || position.realizedPnL != expected.realizedPnL {
+                        problem("position: \(positionKey.account) \(positionKey.instrument) is \(position.quantity) @ \(position.averageCost) realized \(position.realizedPnL); the journal says \(expected.quantity) @ \(expected.averageCost) realized \(expected.realizedPnL)")
+                    }
+                    return true
                 }
-                return true
-            }
-            // Double entry: every asset's stored balances sum to zero over all accounts.
-            for (asset, total) in storedTotals.sorted(by: { $0.key < $1.key }) where !total.isZero {
-                problem("books: \(asset) sums to \(total) over all accounts, not zero")
+                for key in replay.positions.keys where !storedPositions.contains(key) {
+                    problem("position: \(key.account) \(key.instrument) is missing")
+                }
+
+                var storedObligations: Set<ObligationKey> = []
+                try books.scan(bookDB.settlement, from: []) { key, value in
+                    var k = ByteReader(key)
+                    let obligationKey = ObligationKey(account: try k.string(), asset: try Asset(tag: try k.u8(), name: try k.string()), day: try k.day())
+                    var v = ByteReader(value)
+                    let amount = try v.decimal()
+                    let status = SettlementStatus(rawValue: try v.u8())
+                    storedObligations.insert(obligationKey)
+                    let expected = obligations[obligationKey] ?? (.zero, .pending)
+                    if amount != expected.amount || status != expected.status {
+                        problem("settlement: \(obligationKey.account) \(obligationKey.asset) on \(obligationKey.day) is \(amount) \(status.map { "\($0)" } ?? "?"), the journal says \(expected.amount) \(expected.status)")
+                    }
+                    return true
+                }
+                for (key, value) in obligations where !storedObligations.contains(key) && !value.amount.isZero {
+                    problem("settlement: \(key.account) \(key.asset) on \(key.day) is missing")
+                }
+
+                let indexed = try books.count(bookDB.accountEntries)
+                if indexed != indexEntries { problem("index: \(indexed) account entries where the journal gives \(indexEntries)") }
+                // Every index entry points at a journal entry of its account, and its summary
+                // is that entry's.
+                try books.scan(bookDB.accountEntries, from: []) { key, value in
+                    var k = ByteReader(key)
+                    let account = try k.string()
+                    let offset = ~(try k.u64())
+                    guard let stored = try txn.get(db.journal, Key.offset(offset), { try JournalEntry(decoding: $0) }) else {
+                        problem("index: \(account) lists entry \(offset), which is not in the journal")
+                        return true
+                    }
+                    if !stored.postings.contains(where: { $0.account == account }) && stored.account != account {
+                        problem("index: \(account) lists entry \(offset), which does not touch it")
+                    }
+                    if !value.isEmpty && !value.elementsEqual(stored.encodedSummary()) {
+                        problem("index: the summary of entry \(offset) for \(account) differs from the journal")
+                    }
+                    return true
+                }
+                // Double entry: every asset's stored balances sum to zero over all accounts.
+                for (asset, total) in storedTotals.sorted(by: { $0.key < $1.key }) where !total.isZero {
+                    problem("books: \(asset) sums to \(total) over all accounts, not zero")
+                }
             }
         }
         return report

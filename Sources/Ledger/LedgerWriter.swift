@@ -15,6 +15,8 @@ final class LedgerWriter: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     /// The booking tables, reused from one transaction to the next (writer thread only).
     private var scratch = BookingTransaction.Scratch()
+    /// Told the last journal offset of every commit (the books follow it).
+    private let committed: (UInt64) -> Void
 
     /// One piece of work and how to answer it. Only the writer thread touches `run`
     /// and `failure` between enqueue and completion.
@@ -29,10 +31,11 @@ final class LedgerWriter: @unchecked Sendable {
         }
     }
 
-    init(environment: LMDBEnvironment, db: Databases, settings: LedgerSettings) {
+    init(environment: LMDBEnvironment, db: Databases, settings: LedgerSettings, committed: @escaping (UInt64) -> Void) {
         self.environment = environment
         self.db = db
         self.settings = settings
+        self.committed = committed
         let thread = Thread { [self] in loop() }
         thread.name = "counterfoil-ledger-writer"
         thread.qualityOfService = .userInitiated
@@ -109,7 +112,7 @@ final class LedgerWriter: @unchecked Sendable {
         let db = self.db
         let settings = self.settings
         do {
-            try environment.write { txn in
+            let end = try environment.write { txn -> UInt64 in
                 // Run afresh on every attempt: a full map aborts and redoes the whole batch.
                 // Handed over uniquely held, so that emptying it keeps its storage.
                 let tables = scratch
@@ -128,7 +131,9 @@ final class LedgerWriter: @unchecked Sendable {
                     }
                 }
                 try booking.finish()
+                return booking.nextOffset - 1
             }
+            committed(end)
             for request in batch { request.complete(request.failure) }
         } catch {
             for request in batch { request.complete(error) }

@@ -259,8 +259,12 @@ import Testing
         defer { ledger.close() }
         try ledger.book([trade("E1", "A", "AAPL", .buy, "10", "100")])
         // Tamper with a stored balance behind the ledger's back.
-        try ledger.writer.submitAndWait { booking in
-            try booking.addToBalance("A", .currency("USD"), 1)
+        try ledger.waitForBooks()
+        let balances = ledger.bookDB.balances
+        try ledger.booksEnvironment.write { txn in
+            var w = ByteWriter()
+            w.decimal(ExactDecimal(-999))
+            try txn.put(balances, Keys.balance("A", .currency("USD")), w.bytes)
         }
         let report = try ledger.check()
         #expect(!report.isClean)
@@ -275,10 +279,13 @@ import Testing
         let ledger = try Ledger(folder: folder.path, settings: LedgerSettings(initialMapSize: 256 * 1024))
         defer { ledger.close() }
         let before = ledger.environment.mapSize
+        let booksBefore = ledger.booksEnvironment.mapSize
         for chunk in 0..<20 {
             try ledger.book((0..<200).map { trade("E\(chunk)-\($0)", "ACC-\($0 % 50)", "SYM\($0 % 7)", .buy, "1", "10") })
         }
         #expect(ledger.environment.mapSize > before)
+        try ledger.waitForBooks()
+        #expect(ledger.booksEnvironment.mapSize > booksBefore)
         #expect(try ledger.nextOffset() == 4001)
         #expect(try ledger.check().isClean)
     }
@@ -315,6 +322,37 @@ import Testing
         let report = try restored.check()
         #expect(report.isClean, "\(report.problems)")
         #expect(report.entries >= 499 && report.entries <= Int(total))
+    }
+
+    @Test("the books follow the journal: lost, they are rebuilt from it on the next open, entry for entry")
+    func booksRebuiltFromJournal() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        /// What the books say, in a form that compares.
+        func books(_ ledger: Ledger) throws -> [String] {
+            try ledger.positions().map { "\($0)" } + ledger.cash().map { "\($0)" } + ledger.obligations().map { "\($0)" }
+                + ledger.entries(account: "ACC-3", limit: 1000).map { "\($0)" }
+        }
+        // The first ledger is closed and released before the folder is opened again.
+        let before = try { () throws -> [String] in
+            let ledger = try Ledger(folder: folder.path, settings: LedgerSettings(pnlMethod: .fifo))
+            defer { ledger.close() }
+            for chunk in 0..<10 {
+                try ledger.book((0..<100).map { i in
+                    trade("E\(chunk)-\(i)", "ACC-\(i % 7)", "SYM\(i % 3)", i % 3 == 0 ? .sell : .buy, "\(1 + i % 4)", "\(100 + chunk)")
+                })
+            }
+            try ledger.book([trade("B1", "ACC-5", "SYM2", .buy, "2", "103", kind: .bust(of: "E3-5"))])
+            #expect(try ledger.positions().count == 21)
+            #expect(try ledger.entries(account: "ACC-3", limit: 1000).count > 100)
+            return try books(ledger)
+        }()
+
+        try FileManager.default.removeItem(atPath: folder.path + "/books")
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        #expect(try books(ledger) == before)
+        #expect(try ledger.check().isClean)
     }
 }
 

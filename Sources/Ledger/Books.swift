@@ -1,0 +1,323 @@
+import CLMDB
+import ExactNumbers
+import Foundation
+
+/// The books: what the journal implies per account (positions and their FIFO lots,
+/// balances, settlement obligations, the per-account index of entries), kept in an LMDB
+/// environment of their own in the ledger folder's `books` subfolder.
+///
+/// The journal is the record; the books follow it. The ledger's writer commits journal
+/// entries, execution identities and source progress (everything exactly-once needs) and
+/// nothing else; a second thread, the `Projector`, applies committed entries to the books
+/// in large transactions of their own. A booking therefore costs the writer one append
+/// instead of five random B-tree leaves, and the books' pages are rewritten once per
+/// projection transaction for many entries of an account rather than once per entry.
+///
+/// `books/meta` records the last journal offset the books include (`applied-offset`),
+/// committed with the changes it covers: after a crash the projector carries on from
+/// there. Every read of the books waits until they include every entry committed before
+/// it began (`Ledger.readBooks`), in this process or any other.
+struct BookDatabases {
+    let meta: MDB_dbi
+    let positions: MDB_dbi
+    let lots: MDB_dbi
+    let balances: MDB_dbi
+    let settlement: MDB_dbi
+    let accountEntries: MDB_dbi
+
+    init(_ env: LMDBEnvironment) throws {
+        meta = try env.database("meta")
+        positions = try env.database("positions")
+        lots = try env.database("lots")
+        balances = try env.database("balances")
+        settlement = try env.database("settlement")
+        accountEntries = try env.database("account-entries")
+    }
+
+    static let appliedOffset: [UInt8] = Array("applied-offset".utf8)
+
+    /// The last journal offset the books include (0: none).
+    func appliedOffset(_ txn: ReadTransaction) throws -> UInt64 {
+        try txn.get(meta, Self.appliedOffset) { var r = ByteReader($0); return try r.u64() } ?? 0
+    }
+}
+
+/// Applies committed journal entries to the books, on a thread of its own.
+///
+/// It keeps no state between transactions: each one reads the books' applied offset and
+/// the journal entries after it inside the books' write transaction. So any number of
+/// projectors (one per process that opens the ledger) may work on one folder; LMDB's
+/// writer lock takes them in turn, and none applies an entry twice.
+final class Projector: @unchecked Sendable {
+    private let journal: LMDBEnvironment
+    private let db: Databases
+    let books: LMDBEnvironment
+    let bookDB: BookDatabases
+    private let settings: LedgerSettings
+    private let condition = NSCondition()
+    /// The highest offset anyone has asked the books to include.
+    private var wanted: UInt64 = 0
+    /// The books include every entry up to here (as this process last saw them).
+    private var applied: UInt64 = 0
+    /// What the last projection transaction failed with; waiters are told.
+    private var failure: Error?
+    private var stopping = false
+    private let stopped = DispatchSemaphore(value: 0)
+    private var scratch = ProjectionTransaction.Scratch()
+    /// The most entries one projection transaction applies: bounds the memory it gathers
+    /// in and its LMDB dirty pages, however far behind the books are.
+    static let entriesPerTransaction = 100_000
+
+    init(journal: LMDBEnvironment, db: Databases, books: LMDBEnvironment, settings: LedgerSettings) throws {
+        self.journal = journal
+        self.db = db
+        self.books = books
+        bookDB = try BookDatabases(books)
+        self.settings = settings
+        let bookDB = self.bookDB
+        applied = try books.read { try bookDB.appliedOffset($0) }
+        let thread = Thread { [self] in loop() }
+        thread.name = "counterfoil-ledger-books"
+        thread.qualityOfService = .userInitiated
+        thread.start()
+    }
+
+    /// Asks for the books to include entries up to `offset`, without waiting.
+    func request(upTo offset: UInt64) {
+        condition.lock()
+        if offset > wanted {
+            wanted = offset
+            condition.signal()
+        }
+        condition.unlock()
+    }
+
+    /// Waits until the books include every entry up to `offset`.
+    func wait(upTo offset: UInt64) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        if applied >= offset { return }
+        if offset > wanted { wanted = offset }
+        failure = nil
+        condition.broadcast()
+        while applied < offset {
+            if let failure { throw failure }
+            if stopping { throw LedgerError.invalid("the ledger is closed") }
+            condition.wait()
+        }
+    }
+
+    /// Applies what has been asked for, then ends the thread.
+    func stop() {
+        condition.lock()
+        let already = stopping
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+        if !already { stopped.wait() }
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while (wanted <= applied || failure != nil) && !stopping { condition.wait() }
+            if stopping && (wanted <= applied || failure != nil) {
+                condition.unlock()
+                stopped.signal()
+                return
+            }
+            condition.unlock()
+            do {
+                let reached = try project()
+                condition.lock()
+                if reached <= applied && reached < wanted {
+                    // Nothing to apply, yet more was asked for: never spin on it.
+                    failure = LedgerError.corrupt("the books were asked to include entry \(wanted), but the journal ends at \(reached)")
+                }
+                applied = max(applied, reached)
+                condition.broadcast()
+                condition.unlock()
+            } catch {
+                condition.lock()
+                failure = error
+                condition.broadcast()
+                condition.unlock()
+            }
+        }
+    }
+
+    /// One projection transaction: the committed entries after the books' applied offset,
+    /// at most `entriesPerTransaction` of them. Returns the offset the books now include.
+    private func project() throws -> UInt64 {
+        let db = self.db
+        let bookDB = self.bookDB
+        let settings = self.settings
+        let journal = self.journal
+        return try books.write { txn in
+            let start = try bookDB.appliedOffset(txn.reader)
+            let tables = scratch
+            scratch = ProjectionTransaction.Scratch()
+            var projection = ProjectionTransaction(txn: txn, db: bookDB, settings: settings, scratch: consume tables)
+            defer { scratch = projection.takeScratch() }
+            var last = start
+            try journal.read { journalTxn in
+                var count = 0
+                try journalTxn.scan(db.journal, from: Key.offset(start + 1)) { _, record in
+                    let (entry, summaryLength) = try JournalEntry.decodingRecord(record)
+                    guard entry.offset == last + 1 else {
+                        throw LedgerError.corrupt("journal entry \(entry.offset) where \(last + 1) was expected")
+                    }
+                    try projection.apply(entry, summary: UnsafeRawBufferPointer(rebasing: record[..<summaryLength]))
+                    last = entry.offset
+                    count += 1
+                    return count < Self.entriesPerTransaction
+                }
+            }
+            guard last > start else { return start }
+            try projection.finish()
+            try txn.put(bookDB.meta, BookDatabases.appliedOffset, Key.offset(last))
+            return last
+        }
+    }
+}
+
+/// One projection transaction's worth of applying journal entries to the books. Balance
+/// and obligation changes are sums, gathered over the whole transaction and written once
+/// per key in `finish()`; positions depend on order: each is loaded at its first touch,
+/// moved in memory, and written once.
+struct ProjectionTransaction {
+    let txn: WriteTransaction
+    let db: BookDatabases
+    let settings: LedgerSettings
+    var balanceDeltas: [BalanceKey: ExactDecimal]
+    var obligationDeltas: [ObligationKey: ExactDecimal]
+    var touchedPositions: [PositionKey: Position]
+
+    /// The tables a transaction gathers in, kept from one transaction to the next: they
+    /// grow to a transaction's size once, not by doubling (and rehashing) every time.
+    struct Scratch {
+        var balanceDeltas: [BalanceKey: ExactDecimal] = [:]
+        var obligationDeltas: [ObligationKey: ExactDecimal] = [:]
+        var touchedPositions: [PositionKey: Position] = [:]
+    }
+
+    /// `scratch` is emptied first (a retried transaction may hand back what an aborted
+    /// attempt gathered); pass it uniquely held, and take it back with `takeScratch()`.
+    init(txn: WriteTransaction, db: BookDatabases, settings: LedgerSettings, scratch: consuming Scratch) {
+        self.txn = txn
+        self.db = db
+        self.settings = settings
+        scratch.balanceDeltas.removeAll(keepingCapacity: true)
+        scratch.obligationDeltas.removeAll(keepingCapacity: true)
+        scratch.touchedPositions.removeAll(keepingCapacity: true)
+        balanceDeltas = scratch.balanceDeltas
+        obligationDeltas = scratch.obligationDeltas
+        touchedPositions = scratch.touchedPositions
+    }
+
+    /// The tables, for the next transaction to reuse.
+    mutating func takeScratch() -> Scratch {
+        let scratch = Scratch(balanceDeltas: balanceDeltas, obligationDeltas: obligationDeltas, touchedPositions: touchedPositions)
+        balanceDeltas = [:]
+        obligationDeltas = [:]
+        touchedPositions = [:]
+        return scratch
+    }
+
+    /// Applies `entry` to balances, positions, settlement and the per-account index;
+    /// `summary` is its record without the legs, which the index keeps.
+    mutating func apply(_ entry: JournalEntry, summary: UnsafeRawBufferPointer) throws {
+        // The accounts an entry touches are few (two to four): an array beats hashing.
+        var touchedAccounts: [String] = []
+        for posting in entry.postings {
+            if !touchedAccounts.contains(posting.account) { touchedAccounts.append(posting.account) }
+            balanceDeltas[BalanceKey(account: posting.account, asset: posting.asset), default: .zero] += posting.amount
+            if entry.kind != .settlementStatus {
+                obligationDeltas[ObligationKey(account: posting.account, asset: posting.asset, day: entry.valueDate), default: .zero] += posting.amount
+            }
+            if case .instrument(let instrument) = posting.asset, entry.movesPosition {
+                try applyToPosition(account: posting.account, instrument: instrument, units: posting.amount,
+                                    price: entry.price, currency: entry.currency)
+            }
+        }
+        if entry.kind == .settlementStatus { try applyStatus(of: entry) }
+        if entry.postings.isEmpty { touchedAccounts.append(entry.account) }
+        // Each client's index holds a summary of the entry, so that a client's latest
+        // trades are read from a few neighbouring index pages, not from all over the journal.
+        for account in touchedAccounts where !LedgerAccounts.isHouse(account) {
+            try Keys.accountEntry(account, entry.offset).withUnsafeBytes { key in
+                try txn.put(db.accountEntries, key, summary)
+            }
+        }
+    }
+
+    /// Writes what was gathered; call once before commit.
+    mutating func finish() throws {
+        for (key, delta) in balanceDeltas where !delta.isZero {
+            let stored = Keys.balance(key.account, key.asset)
+            let current = try txn.get(db.balances, stored) { var r = ByteReader($0); return try r.decimal() } ?? .zero
+            var w = ByteWriter(capacity: 17)
+            w.decimal(current + delta)
+            try txn.put(db.balances, stored, w.bytes)
+        }
+        balanceDeltas.removeAll(keepingCapacity: true)
+        try flushObligations()
+        for (key, position) in touchedPositions {
+            try txn.put(db.positions, Keys.position(key.account, key.instrument), position.encoded())
+        }
+        touchedPositions.removeAll(keepingCapacity: true)
+    }
+
+    mutating func flushObligations() throws {
+        for (key, delta) in obligationDeltas where !delta.isZero {
+            let stored = Keys.obligation(key.account, key.asset, key.day)
+            let (current, status) = try txn.get(db.settlement, stored) { bytes -> (ExactDecimal, SettlementStatus) in
+                var r = ByteReader(bytes)
+                return (try r.decimal(), SettlementStatus(rawValue: try r.u8()) ?? .pending)
+            } ?? (.zero, .pending)
+            var w = ByteWriter(capacity: 18)
+            w.decimal(current + delta)
+            w.u8(status.rawValue)
+            try txn.put(db.settlement, stored, w.bytes)
+        }
+        obligationDeltas.removeAll(keepingCapacity: true)
+    }
+
+    /// A settlement status entry sets its obligation's status (the word its memo opens with).
+    mutating func applyStatus(of entry: JournalEntry) throws {
+        let word = entry.memo.split(separator: " ").first.map(String.init) ?? ""
+        guard let status = SettlementStatus(name: word) else {
+            throw LedgerError.corrupt("settlement entry \(entry.offset) has no status")
+        }
+        // Amounts gathered so far in this transaction go in first: the status applies to them.
+        try flushObligations()
+        let asset: Asset = entry.instrument.isEmpty ? .currency(entry.currency) : .instrument(entry.instrument)
+        let key = Keys.obligation(entry.account, asset, entry.valueDate)
+        let amount = try txn.get(db.settlement, key) { var r = ByteReader($0); return try r.decimal() } ?? .zero
+        var w = ByteWriter(capacity: 18)
+        w.decimal(amount)
+        w.u8(status.rawValue)
+        try txn.put(db.settlement, key, w.bytes)
+    }
+
+    mutating func applyToPosition(account: String, instrument: String, units: ExactDecimal, price: ExactDecimal,
+                                  currency: String) throws {
+        let cacheKey = PositionKey(account: account, instrument: instrument)
+        var position: Position
+        if let touched = touchedPositions[cacheKey] {
+            position = touched
+        } else {
+            position = try txn.get(db.positions, Keys.position(account, instrument)) {
+                try Position(account: account, instrument: instrument, decoding: $0)
+            } ?? Position(account: account, instrument: instrument, currency: currency)
+        }
+        switch settings.pnlMethod {
+        case .averageCost:
+            PositionMath.applyAverageCost(&position, units: units, price: price)
+        case .fifo:
+            var lots = StoredLots(txn: txn, dbi: db.lots, account: account, instrument: instrument)
+            try PositionMath.applyFIFO(&position, lots: &lots, units: units, price: price)
+        }
+        touchedPositions[cacheKey] = position
+    }
+}
