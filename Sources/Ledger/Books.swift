@@ -76,7 +76,13 @@ final class Projector: @unchecked Sendable {
         self.settings = settings
         let bookDB = self.bookDB
         applied = try books.read { try bookDB.appliedOffset($0) }
-        let thread = Thread { [self] in loop() }
+        // The thread holds the object (and so the environments) only while `loop` runs,
+        // and says it is done after that, so that `stop()` returning means they can close.
+        let stopped = self.stopped
+        let thread = Thread { [unowned self] in
+            loop()
+            stopped.signal()
+        }
         thread.name = "counterfoil-ledger-books"
         thread.qualityOfService = .userInitiated
         thread.start()
@@ -123,7 +129,6 @@ final class Projector: @unchecked Sendable {
             while (wanted <= applied || failure != nil) && !stopping { condition.wait() }
             if stopping && (wanted <= applied || failure != nil) {
                 condition.unlock()
-                stopped.signal()
                 return
             }
             condition.unlock()
@@ -172,33 +177,48 @@ final class Projector: @unchecked Sendable {
                     count += 1
                     return count < Self.entriesPerTransaction
                 }
+                // The index entries point into the journal's pages: written while they are mapped.
+                try projection.finish()
             }
             guard last > start else { return start }
-            try projection.finish()
             try txn.put(bookDB.meta, BookDatabases.appliedOffset, Key.offset(last))
             return last
         }
     }
 }
 
-/// One projection transaction's worth of applying journal entries to the books. Balance
-/// and obligation changes are sums, gathered over the whole transaction and written once
-/// per key in `finish()`; positions depend on order: each is loaded at its first touch,
-/// moved in memory, and written once.
+/// One projection transaction's worth of applying journal entries to the books.
+///
+/// Changes are gathered per account, so that an entry costs one table lookup per account
+/// it touches, and written in `finish()` in key order, account by account: balances and
+/// obligations are sums, written once per key; positions depend on order, so each is
+/// loaded at its first touch, moved in memory, and written once; index entries point at
+/// the summaries in the journal's pages, which stay mapped while its read transaction
+/// is open (the caller finishes inside it).
 struct ProjectionTransaction {
     let txn: WriteTransaction
     let db: BookDatabases
     let settings: LedgerSettings
-    var balanceDeltas: [BalanceKey: ExactDecimal]
-    var obligationDeltas: [ObligationKey: ExactDecimal]
-    var touchedPositions: [PositionKey: Position]
+    /// The accounts touched in this transaction: where each one's changes are in `accounts`.
+    var accountIndex: [String: Int]
+    var accounts: [AccountChanges]
+
+    struct AccountChanges {
+        let name: String
+        var balances: [(asset: Asset, delta: ExactDecimal)] = []
+        var obligations: [(asset: Asset, day: CalendarDay, delta: ExactDecimal)] = []
+        var positions: [Position] = []
+        /// Newest last: the journal offset and the entry's summary, in the journal's pages.
+        var entries: [(offset: UInt64, summary: UnsafeRawBufferPointer)] = []
+
+        init(name: String) { self.name = name }
+    }
 
     /// The tables a transaction gathers in, kept from one transaction to the next: they
     /// grow to a transaction's size once, not by doubling (and rehashing) every time.
     struct Scratch {
-        var balanceDeltas: [BalanceKey: ExactDecimal] = [:]
-        var obligationDeltas: [ObligationKey: ExactDecimal] = [:]
-        var touchedPositions: [PositionKey: Position] = [:]
+        var accountIndex: [String: Int] = [:]
+        var accounts: [AccountChanges] = []
     }
 
     /// `scratch` is emptied first (a retried transaction may hand back what an aborted
@@ -207,70 +227,108 @@ struct ProjectionTransaction {
         self.txn = txn
         self.db = db
         self.settings = settings
-        scratch.balanceDeltas.removeAll(keepingCapacity: true)
-        scratch.obligationDeltas.removeAll(keepingCapacity: true)
-        scratch.touchedPositions.removeAll(keepingCapacity: true)
-        balanceDeltas = scratch.balanceDeltas
-        obligationDeltas = scratch.obligationDeltas
-        touchedPositions = scratch.touchedPositions
+        scratch.accountIndex.removeAll(keepingCapacity: true)
+        scratch.accounts.removeAll(keepingCapacity: true)
+        accountIndex = scratch.accountIndex
+        accounts = scratch.accounts
     }
 
     /// The tables, for the next transaction to reuse.
     mutating func takeScratch() -> Scratch {
-        let scratch = Scratch(balanceDeltas: balanceDeltas, obligationDeltas: obligationDeltas, touchedPositions: touchedPositions)
-        balanceDeltas = [:]
-        obligationDeltas = [:]
-        touchedPositions = [:]
+        let scratch = Scratch(accountIndex: accountIndex, accounts: accounts)
+        accountIndex = [:]
+        accounts = []
         return scratch
+    }
+
+    mutating func slot(of account: String) -> Int {
+        if let known = accountIndex[account] { return known }
+        accounts.append(AccountChanges(name: account))
+        accountIndex[account] = accounts.count - 1
+        return accounts.count - 1
     }
 
     /// Applies `entry` to balances, positions, settlement and the per-account index;
     /// `summary` is its record without the legs, which the index keeps.
     mutating func apply(_ entry: JournalEntry, summary: UnsafeRawBufferPointer) throws {
-        // The accounts an entry touches are few (two to four): an array beats hashing.
-        var touchedAccounts: [String] = []
+        // An entry's legs name two to four accounts, each a few times: remember the last
+        // two looked up rather than hashing every leg's account.
+        var last: (name: String, slot: Int)?
+        var previous: (name: String, slot: Int)?
+        // The accounts touched, for the index (at most one entry each).
+        var indexed: [Int] = []
+        indexed.reserveCapacity(4)
+        let movesPosition = entry.movesPosition
+        let settles = entry.kind != .settlementStatus
         for posting in entry.postings {
-            if !touchedAccounts.contains(posting.account) { touchedAccounts.append(posting.account) }
-            balanceDeltas[BalanceKey(account: posting.account, asset: posting.asset), default: .zero] += posting.amount
-            if entry.kind != .settlementStatus {
-                obligationDeltas[ObligationKey(account: posting.account, asset: posting.asset, day: entry.valueDate), default: .zero] += posting.amount
+            let slot: Int
+            if let last, last.name == posting.account {
+                slot = last.slot
+            } else if let previous, previous.name == posting.account {
+                slot = previous.slot
+            } else {
+                slot = self.slot(of: posting.account)
+                previous = last
+                last = (posting.account, slot)
             }
-            if case .instrument(let instrument) = posting.asset, entry.movesPosition {
-                try applyToPosition(account: posting.account, instrument: instrument, units: posting.amount,
-                                    price: entry.price, currency: entry.currency)
+            if !indexed.contains(slot) { indexed.append(slot) }
+            accounts[slot].add(posting.amount, to: posting.asset)
+            if settles { accounts[slot].add(posting.amount, to: posting.asset, on: entry.valueDate) }
+            if movesPosition, case .instrument(let instrument) = posting.asset {
+                try applyToPosition(slot: slot, instrument: instrument, units: posting.amount, price: entry.price,
+                                    currency: entry.currency)
             }
         }
-        if entry.kind == .settlementStatus { try applyStatus(of: entry) }
-        if entry.postings.isEmpty { touchedAccounts.append(entry.account) }
+        if entry.postings.isEmpty { indexed.append(slot(of: entry.account)) }
+        if !settles { try applyStatus(of: entry) }
         // Each client's index holds a summary of the entry, so that a client's latest
         // trades are read from a few neighbouring index pages, not from all over the journal.
-        for account in touchedAccounts where !LedgerAccounts.isHouse(account) {
-            try Keys.accountEntry(account, entry.offset).withUnsafeBytes { key in
-                try txn.put(db.accountEntries, key, summary)
+        for slot in indexed where !LedgerAccounts.isHouse(accounts[slot].name) {
+            accounts[slot].entries.append((entry.offset, summary))
+        }
+    }
+
+    /// Writes what was gathered, account by account in key order; call once, inside the
+    /// journal's read transaction, before commit.
+    mutating func finish() throws {
+        let order = accounts.indices.sorted { Self.keyOrder(accounts[$0].name, accounts[$1].name) }
+        for slot in order {
+            let account = accounts[slot].name
+            for (asset, delta) in accounts[slot].balances.sorted(by: { $0.asset.keyPrecedes($1.asset) }) where !delta.isZero {
+                let stored = Keys.balance(account, asset)
+                let current = try txn.get(db.balances, stored) { var r = ByteReader($0); return try r.decimal() } ?? .zero
+                var w = ByteWriter(capacity: 17)
+                w.decimal(current + delta)
+                try txn.put(db.balances, stored, w.bytes)
+            }
+            try flushObligations(slot: slot)
+            for position in accounts[slot].positions.sorted(by: { Self.keyOrder($0.instrument, $1.instrument) }) {
+                try txn.put(db.positions, Keys.position(account, position.instrument), position.encoded())
+            }
+            // Newest first in the index (offsets stored inverted): the last appended goes first.
+            for (offset, summary) in accounts[slot].entries.reversed() {
+                try Keys.accountEntry(account, offset).withUnsafeBytes { key in
+                    try txn.put(db.accountEntries, key, summary)
+                }
             }
         }
     }
 
-    /// Writes what was gathered; call once before commit.
-    mutating func finish() throws {
-        for (key, delta) in balanceDeltas where !delta.isZero {
-            let stored = Keys.balance(key.account, key.asset)
-            let current = try txn.get(db.balances, stored) { var r = ByteReader($0); return try r.decimal() } ?? .zero
-            var w = ByteWriter(capacity: 17)
-            w.decimal(current + delta)
-            try txn.put(db.balances, stored, w.bytes)
-        }
-        balanceDeltas.removeAll(keepingCapacity: true)
-        try flushObligations()
-        for (key, position) in touchedPositions {
-            try txn.put(db.positions, Keys.position(key.account, key.instrument), position.encoded())
-        }
-        touchedPositions.removeAll(keepingCapacity: true)
+    /// Whether `a` sorts before `b` as a key (length-prefixed: shorter first).
+    static func keyOrder(_ a: String, _ b: String) -> Bool {
+        let (x, y) = (a.utf8.count, b.utf8.count)
+        if x != y { return x < y }
+        return a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
-    mutating func flushObligations() throws {
-        for (key, delta) in obligationDeltas where !delta.isZero {
-            let stored = Keys.obligation(key.account, key.asset, key.day)
+    /// Writes an account's gathered obligation changes.
+    mutating func flushObligations(slot: Int) throws {
+        let account = accounts[slot].name
+        let sorted = accounts[slot].obligations.sorted {
+            $0.asset != $1.asset ? $0.asset.keyPrecedes($1.asset) : $0.day < $1.day
+        }
+        for (asset, day, delta) in sorted where !delta.isZero {
+            let stored = Keys.obligation(account, asset, day)
             let (current, status) = try txn.get(db.settlement, stored) { bytes -> (ExactDecimal, SettlementStatus) in
                 var r = ByteReader(bytes)
                 return (try r.decimal(), SettlementStatus(rawValue: try r.u8()) ?? .pending)
@@ -280,7 +338,7 @@ struct ProjectionTransaction {
             w.u8(status.rawValue)
             try txn.put(db.settlement, stored, w.bytes)
         }
-        obligationDeltas.removeAll(keepingCapacity: true)
+        accounts[slot].obligations.removeAll()
     }
 
     /// A settlement status entry sets its obligation's status (the word its memo opens with).
@@ -290,7 +348,7 @@ struct ProjectionTransaction {
             throw LedgerError.corrupt("settlement entry \(entry.offset) has no status")
         }
         // Amounts gathered so far in this transaction go in first: the status applies to them.
-        try flushObligations()
+        try flushObligations(slot: slot(of: entry.account))
         let asset: Asset = entry.instrument.isEmpty ? .currency(entry.currency) : .instrument(entry.instrument)
         let key = Keys.obligation(entry.account, asset, entry.valueDate)
         let amount = try txn.get(db.settlement, key) { var r = ByteReader($0); return try r.decimal() } ?? .zero
@@ -300,24 +358,50 @@ struct ProjectionTransaction {
         try txn.put(db.settlement, key, w.bytes)
     }
 
-    mutating func applyToPosition(account: String, instrument: String, units: ExactDecimal, price: ExactDecimal,
+    mutating func applyToPosition(slot: Int, instrument: String, units: ExactDecimal, price: ExactDecimal,
                                   currency: String) throws {
-        let cacheKey = PositionKey(account: account, instrument: instrument)
-        var position: Position
-        if let touched = touchedPositions[cacheKey] {
-            position = touched
+        let account = accounts[slot].name
+        let index: Int
+        if let known = accounts[slot].positions.firstIndex(where: { $0.instrument == instrument }) {
+            index = known
         } else {
-            position = try txn.get(db.positions, Keys.position(account, instrument)) {
+            let stored = try txn.get(db.positions, Keys.position(account, instrument)) {
                 try Position(account: account, instrument: instrument, decoding: $0)
-            } ?? Position(account: account, instrument: instrument, currency: currency)
+            }
+            accounts[slot].positions.append(stored ?? Position(account: account, instrument: instrument, currency: currency))
+            index = accounts[slot].positions.count - 1
         }
         switch settings.pnlMethod {
         case .averageCost:
-            PositionMath.applyAverageCost(&position, units: units, price: price)
+            PositionMath.applyAverageCost(&accounts[slot].positions[index], units: units, price: price)
         case .fifo:
             var lots = StoredLots(txn: txn, dbi: db.lots, account: account, instrument: instrument)
-            try PositionMath.applyFIFO(&position, lots: &lots, units: units, price: price)
+            try PositionMath.applyFIFO(&accounts[slot].positions[index], lots: &lots, units: units, price: price)
         }
-        touchedPositions[cacheKey] = position
+    }
+}
+
+extension ProjectionTransaction.AccountChanges {
+    mutating func add(_ amount: ExactDecimal, to asset: Asset) {
+        if let index = balances.firstIndex(where: { $0.asset == asset }) {
+            balances[index].delta += amount
+        } else {
+            balances.append((asset, amount))
+        }
+    }
+
+    mutating func add(_ amount: ExactDecimal, to asset: Asset, on day: CalendarDay) {
+        if let index = obligations.firstIndex(where: { $0.day == day && $0.asset == asset }) {
+            obligations[index].delta += amount
+        } else {
+            obligations.append((asset, day, amount))
+        }
+    }
+}
+
+extension Asset {
+    /// Whether this asset's key part (tag, then length-prefixed name) sorts before `other`'s.
+    func keyPrecedes(_ other: Asset) -> Bool {
+        keyTag != other.keyTag ? keyTag < other.keyTag : ProjectionTransaction.keyOrder(name, other.name)
     }
 }

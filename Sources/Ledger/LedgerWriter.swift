@@ -36,7 +36,13 @@ final class LedgerWriter: @unchecked Sendable {
         self.db = db
         self.settings = settings
         self.committed = committed
-        let thread = Thread { [self] in loop() }
+        // The thread holds the object (and so the environments) only while `loop` runs,
+        // and says it is done after that, so that `stop()` returning means they can close.
+        let stopped = self.stopped
+        let thread = Thread { [unowned self] in
+            loop()
+            stopped.signal()
+        }
         thread.name = "counterfoil-ledger-writer"
         thread.qualityOfService = .userInitiated
         thread.start()
@@ -97,7 +103,6 @@ final class LedgerWriter: @unchecked Sendable {
             while queue.isEmpty && !stopping { condition.wait() }
             if queue.isEmpty && stopping {
                 condition.unlock()
-                stopped.signal()
                 return
             }
             let take = min(queue.count, settings.batchSizeMax)
