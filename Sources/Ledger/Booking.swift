@@ -80,11 +80,15 @@ struct ExecutionRecord {
 
     func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: 17)
+        encode(into: &w)
+        return w.bytes
+    }
+
+    func encode(into w: inout ByteWriter) {
         w.u8(state.rawValue)
         w.u64(offset)
         w.u64(fingerprint)
         if let trade { w.string(trade) }
-        return w.bytes
     }
 
     init(state: State, offset: UInt64, fingerprint: UInt64, trade: String? = nil) {
@@ -108,6 +112,11 @@ extension Execution {
     /// Everything but the identity, as bytes: what makes two reports "the same execution".
     func canonicalBytes() -> [UInt8] {
         var w = ByteWriter(capacity: 128)
+        writeCanonical(into: &w)
+        return w.bytes
+    }
+
+    func writeCanonical(into w: inout ByteWriter) {
         switch kind {
         case .trade: w.u8(1); w.string("")
         case .correction(let of): w.u8(2); w.string(of)
@@ -123,17 +132,26 @@ extension Execution {
         w.optionalDay(settlementDate)
         w.decimal(commission.normalized)
         w.decimal(fees.normalized)
-        return w.bytes
     }
 
     /// FNV-1a over the canonical bytes: stable across runs and machines.
     var fingerprint: UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in canonicalBytes() {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01B3
+        var scratch = ByteWriter(capacity: 128)
+        return fingerprint(using: &scratch)
+    }
+
+    /// The fingerprint, with the canonical bytes built in `scratch` (emptied first).
+    func fingerprint(using scratch: inout ByteWriter) -> UInt64 {
+        scratch.removeAll()
+        writeCanonical(into: &scratch)
+        return scratch.withBytes { bytes in
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+            for byte in bytes {
+                hash ^= UInt64(byte)
+                hash &*= 0x0000_0100_0000_01B3
+            }
+            return hash
         }
-        return hash
     }
 
     func encoded() -> [UInt8] {
@@ -201,7 +219,18 @@ struct BookingTransaction {
     /// settings, which do not change while the ledger is open.
     struct Scratch {
         var valueDates: [ValueDateKey: CalendarDay] = [:]
+        var buffers = Buffers()
     }
+
+    /// Memory for the records and keys of one booking after another, reused.
+    final class Buffers {
+        var record = ByteWriter(capacity: 512)
+        var key = ByteWriter(capacity: 64)
+        var canonical = ByteWriter(capacity: 128)
+    }
+    let buffers: Buffers
+    /// The last currency found valid (most executions are in one or two).
+    var knownCurrency: String?
 
     /// Pass `scratch` uniquely held, and take it back with `takeScratch()`.
     init(txn: WriteTransaction, db: Databases, settings: LedgerSettings, now: Int64, scratch: consuming Scratch = Scratch()) throws {
@@ -211,6 +240,7 @@ struct BookingTransaction {
         self.now = now
         if scratch.valueDates.count > 100_000 { scratch.valueDates.removeAll(keepingCapacity: true) }
         valueDates = scratch.valueDates
+        buffers = scratch.buffers
         nextOffset = try txn.get(db.meta, Keys.nextOffset) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
         nextQuarantine = try txn.get(db.meta, Keys.nextQuarantine) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
         parkedCount = try txn.reader.count(db.parked)
@@ -218,7 +248,7 @@ struct BookingTransaction {
 
     /// The tables, for the next transaction to reuse (this one is done with them).
     mutating func takeScratch() -> Scratch {
-        let scratch = Scratch(valueDates: valueDates)
+        let scratch = Scratch(valueDates: valueDates, buffers: buffers)
         valueDates = [:]
         return scratch
     }
@@ -232,9 +262,22 @@ struct BookingTransaction {
     // MARK: Executions
 
     mutating func book(_ execution: Execution) throws -> BookingOutcome {
+        let fingerprint = execution.fingerprint(using: &buffers.canonical)
+        buffers.key.removeAll()
+        buffers.key.string(execution.source)
+        buffers.key.string(execution.executionID)
+        let existing = try buffers.key.withBytes { identity in
+            try txn.reader.get(db.executions, identity) { try ExecutionRecord(decoding: $0) }
+        }
+        if existing == nil, case .trade = execution.kind, validate(execution) == nil {
+            // The common case, without arrays: a new trade.
+            let offset = try bookTrade(execution, kind: .trade, reference: 0)
+            try putExecution(ExecutionRecord(state: .active, offset: offset, fingerprint: fingerprint))
+            try applyParked(for: execution)
+            return .booked(offset: offset)
+        }
         let identity = Keys.execution(execution.source, execution.executionID)
-        let fingerprint = execution.fingerprint
-        if let existing = try txn.get(db.executions, identity, { try ExecutionRecord(decoding: $0) }) {
+        if let existing {
             if existing.fingerprint != fingerprint {
                 return .refused(reason: "execution \(execution.executionID) from \(execution.source) was booked before with different terms")
             }
@@ -292,15 +335,27 @@ struct BookingTransaction {
         }
     }
 
+    /// Stores the record of the execution whose identity is in `buffers.key`.
+    func putExecution(_ record: ExecutionRecord) throws {
+        buffers.record.removeAll()
+        record.encode(into: &buffers.record)
+        try buffers.key.withBytes { key in
+            try buffers.record.withBytes { try txn.put(db.executions, key, $0) }
+        }
+    }
+
     /// Why an execution cannot be booked, or nil.
-    func validate(_ execution: Execution) -> String? {
+    mutating func validate(_ execution: Execution) -> String? {
         if execution.account.isEmpty { return "missing account" }
         if execution.instrument.isEmpty { return "missing instrument" }
         if execution.executionID.isEmpty { return "missing execution id" }
         if case .bust = execution.kind {} else if execution.quantity <= .zero {
             return "quantity \(execution.quantity) is not positive"
         }
-        if !settings.currencies.contains(execution.currency) { return "unknown currency '\(execution.currency)'" }
+        if execution.currency != knownCurrency {
+            guard settings.currencies.contains(execution.currency) else { return "unknown currency '\(execution.currency)'" }
+            knownCurrency = execution.currency
+        }
         if execution.commission < .zero { return "negative commission \(execution.commission)" }
         if execution.fees < .zero { return "negative fees \(execution.fees)" }
         if execution.account.utf8.count > 64 || execution.instrument.utf8.count > 64 { return "account or instrument longer than 64 bytes" }
@@ -391,7 +446,11 @@ struct BookingTransaction {
     mutating func append(_ entry: JournalEntry) throws {
         precondition(entry.offset == nextOffset, "journal offsets are consecutive")
         nextOffset += 1
-        try txn.put(db.journal, Key.offset(entry.offset), entry.encoded().bytes, append: true)
+        buffers.record.removeAll()
+        entry.encode(into: &buffers.record)
+        try withUnsafeBytes(of: entry.offset.bigEndian) { key in
+            try buffers.record.withBytes { try txn.put(db.journal, key, $0, append: true) }
+        }
     }
 
     // MARK: Adjustments, settlement status, marks, progress

@@ -106,6 +106,14 @@ public struct JournalEntry: Hashable, Sendable {
     /// legs), so one encoding serves the journal and the accounts' indexes.
     func encoded(withPostings: Bool = true) -> (bytes: [UInt8], summaryLength: Int) {
         var w = ByteWriter(capacity: 256)
+        let summaryLength = encode(into: &w, withPostings: withPostings)
+        return (w.bytes, summaryLength)
+    }
+
+    /// Appends the record to `w`; returns the length of its summary.
+    @discardableResult
+    func encode(into w: inout ByteWriter, withPostings: Bool = true) -> Int {
+        let start = w.count
         w.u8(1)  // record version
         w.u64(offset)
         w.u8(kind.rawValue)
@@ -125,8 +133,8 @@ public struct JournalEntry: Hashable, Sendable {
         w.decimal(fees)
         w.i64(bookedAt)
         w.string(memo)
-        let summaryLength = w.bytes.count
-        guard withPostings else { return (w.bytes, summaryLength) }
+        let summaryLength = w.count - start
+        guard withPostings else { return summaryLength }
         w.u32(UInt32(postings.count))
         for posting in postings {
             w.string(posting.account)
@@ -134,7 +142,7 @@ public struct JournalEntry: Hashable, Sendable {
             w.string(posting.asset.name)
             w.decimal(posting.amount)
         }
-        return (w.bytes, summaryLength)
+        return summaryLength
     }
 
     public init(offset: UInt64, kind: Kind, source: String, executionID: String, reference: UInt64, account: String,

@@ -2,50 +2,103 @@ import ExactNumbers
 
 /// Builds keys and values byte by byte. Keys sort correctly as bytes: integers are
 /// big-endian (signed ones with the sign bit flipped), strings length-prefixed.
-public struct ByteWriter {
-    public private(set) var bytes: [UInt8] = []
+///
+/// The bytes go into memory the writer owns, through a raw cursor: a field costs a bound
+/// check and a store, not an array append. `withBytes` hands them to LMDB in place, and
+/// `removeAll()` lets a writer that builds one record after another reuse its memory.
+/// Not copyable: two writers never share memory.
+public struct ByteWriter: ~Copyable {
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    public private(set) var count = 0
 
-    public init(capacity: Int = 64) { bytes.reserveCapacity(capacity) }
-
-    public mutating func u8(_ value: UInt8) { bytes.append(value) }
-
-    public mutating func u32(_ value: UInt32) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+    public init(capacity: Int = 64) {
+        self.capacity = max(capacity, 16)
+        base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 8)
     }
 
-    public mutating func u64(_ value: UInt64) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+    deinit { base.deallocate() }
+
+    /// The bytes written so far, as an array (a copy).
+    public var bytes: [UInt8] { [UInt8](UnsafeRawBufferPointer(start: base, count: count)) }
+
+    /// The bytes written so far, in place: valid only during the call.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
     }
+
+    /// Forgets what was written, keeping the memory.
+    public mutating func removeAll() { count = 0 }
+
+    /// Room for `size` more bytes; returns where they go and counts them written.
+    @inline(__always)
+    private mutating func claim(_ size: Int) -> UnsafeMutableRawPointer {
+        if count + size > capacity { grow(to: count + size) }
+        let at = base + count
+        count += size
+        return at
+    }
+
+    @inline(never)
+    private mutating func grow(to needed: Int) {
+        let newCapacity = max(capacity * 2, needed)
+        let newBase = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 8)
+        newBase.copyMemory(from: base, byteCount: count)
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
+    }
+
+    @inline(__always)
+    public mutating func u8(_ value: UInt8) { claim(1).storeBytes(of: value, as: UInt8.self) }
+
+    @inline(__always)
+    public mutating func u32(_ value: UInt32) { claim(4).storeBytes(of: value.bigEndian, as: UInt32.self) }
+
+    @inline(__always)
+    public mutating func u64(_ value: UInt64) { claim(8).storeBytes(of: value.bigEndian, as: UInt64.self) }
 
     /// Signed, ordered: the sign bit flipped so that negative values sort first.
+    @inline(__always)
     public mutating func i64(_ value: Int64) { u64(UInt64(bitPattern: value) ^ (1 << 63)) }
 
     public mutating func string(_ value: String) {
         var value = value
-        value.withUTF8 { utf8 in
-            precondition(utf8.count <= Int(UInt16.max), "string too long for a key or record")
-            bytes.append(UInt8(truncatingIfNeeded: utf8.count >> 8))
-            bytes.append(UInt8(truncatingIfNeeded: utf8.count))
-            // A buffer's bytes go in with one copy, not one element at a time.
-            bytes.append(contentsOf: utf8)
-        }
+        value.withUTF8 { utf8 in bytes(utf8) }
+    }
+
+    /// A string given as its UTF-8 bytes.
+    public mutating func string(_ utf8: UnsafeRawBufferPointer) {
+        bytes(UnsafeBufferPointer(start: utf8.baseAddress?.assumingMemoryBound(to: UInt8.self), count: utf8.count))
+    }
+
+    private mutating func bytes(_ utf8: UnsafeBufferPointer<UInt8>) {
+        precondition(utf8.count <= Int(UInt16.max), "string too long for a key or record")
+        let at = claim(2 + utf8.count)
+        at.storeBytes(of: UInt16(utf8.count).bigEndian, as: UInt16.self)
+        if let source = utf8.baseAddress { (at + 2).copyMemory(from: source, byteCount: utf8.count) }
     }
 
     public mutating func blob(_ value: [UInt8]) {
         u32(UInt32(value.count))
-        bytes += value
+        value.withUnsafeBytes { raw in
+            if let source = raw.baseAddress { claim(raw.count).copyMemory(from: source, byteCount: raw.count) }
+        }
     }
 
     public mutating func bool(_ value: Bool) { u8(value ? 1 : 0) }
 
     /// A decimal as its scale and 128-bit mantissa (not ordered; for values only).
+    @inline(__always)
     public mutating func decimal(_ value: ExactDecimal) {
-        u8(UInt8(value.scale))
+        let at = claim(17)
+        at.storeBytes(of: UInt8(value.scale), as: UInt8.self)
         let bits = UInt128(bitPattern: value.mantissa)
-        u64(UInt64(truncatingIfNeeded: bits >> 64))
-        u64(UInt64(truncatingIfNeeded: bits))
+        (at + 1).storeBytes(of: UInt64(truncatingIfNeeded: bits >> 64).bigEndian, as: UInt64.self)
+        (at + 9).storeBytes(of: UInt64(truncatingIfNeeded: bits).bigEndian, as: UInt64.self)
     }
 
+    @inline(__always)
     public mutating func day(_ value: CalendarDay) { i64(Int64(value.daysSinceEpoch)) }
 
     public mutating func optionalDay(_ value: CalendarDay?) {

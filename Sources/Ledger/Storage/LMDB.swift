@@ -193,14 +193,17 @@ public struct ReadTransaction {
 
     /// The value stored under `key`, handed to `body` without copying.
     public func get<R>(_ dbi: MDB_dbi, _ key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        try key.withUnsafeBytes { keyBytes in
-            var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
-            var v = MDB_val()
-            let code = mdb_get(txn, dbi, &k, &v)
-            if code == MDB_NOTFOUND { return nil }
-            try check(code, "get")
-            return try body(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
-        }
+        try key.withUnsafeBytes { try get(dbi, $0, body) }
+    }
+
+    /// The value stored under `key` (given in place), handed to `body` without copying.
+    public func get<R>(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val()
+        let code = mdb_get(txn, dbi, &k, &v)
+        if code == MDB_NOTFOUND { return nil }
+        try check(code, "get")
+        return try body(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
     }
 
     /// Walks keys from `start` (inclusive) in order while `body` returns true.
