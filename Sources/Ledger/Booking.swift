@@ -49,7 +49,7 @@ enum Keys {
     static func obligation(_ account: String, _ asset: Asset, _ day: CalendarDay) -> [UInt8] {
         Key.of { $0.string(account); $0.u8(asset.keyTag); $0.string(asset.name); $0.day(day) }
     }
-    /// Newest first: the offset is stored inverted.
+    /// An index chunk of the books (`AccountIndex`): newest first, the offset is stored inverted.
     static func accountEntry(_ account: String, _ offset: UInt64) -> [UInt8] {
         Key.of { $0.string(account); $0.u64(~offset) }
     }

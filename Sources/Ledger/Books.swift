@@ -305,12 +305,32 @@ struct ProjectionTransaction {
             for position in accounts[slot].positions.sorted(by: { Self.keyOrder($0.instrument, $1.instrument) }) {
                 try txn.put(db.positions, Keys.position(account, position.instrument), position.encoded())
             }
-            // Newest first in the index (offsets stored inverted): the last appended goes first.
-            for (offset, summary) in accounts[slot].entries.reversed() {
-                try Keys.accountEntry(account, offset).withUnsafeBytes { key in
-                    try txn.put(db.accountEntries, key, summary)
-                }
+            try writeIndex(slot: slot)
+        }
+    }
+
+    /// Writes an account's index entries as chunks of up to `AccountIndex.chunkEntries`
+    /// summaries, newest first; each chunk keyed by the account and its oldest offset
+    /// (inverted, so newer chunks sort first).
+    mutating func writeIndex(slot: Int) throws {
+        let entries = accounts[slot].entries
+        guard !entries.isEmpty else { return }
+        var key = ByteWriter(capacity: 80)
+        var value = ByteWriter(capacity: 4096)
+        // Newest first: chunks from the end of the list (entries are in journal order).
+        var end = entries.count
+        while end > 0 {
+            let start = max(0, end - AccountIndex.chunkEntries)
+            value.removeAll()
+            for (_, summary) in entries[start..<end].reversed() {
+                value.u32(UInt32(summary.count))
+                value.raw(summary)
             }
+            key.removeAll()
+            key.string(accounts[slot].name)
+            key.u64(~entries[start].offset)
+            try key.withBytes { k in try value.withBytes { try txn.put(db.accountEntries, k, $0) } }
+            end = start
         }
     }
 
@@ -403,5 +423,25 @@ extension Asset {
     /// Whether this asset's key part (tag, then length-prefixed name) sorts before `other`'s.
     func keyPrecedes(_ other: Asset) -> Bool {
         keyTag != other.keyTag ? keyTag < other.keyTag : ProjectionTransaction.keyOrder(name, other.name)
+    }
+}
+
+/// The per-account index in the books: each client's journal entries as summaries (the
+/// record less its legs), newest first, in chunks. A chunk is one projection transaction's
+/// entries of one account (at most `chunkEntries` of them): key (account, ~oldest offset),
+/// value the summaries newest first, each after its length (u32). One put per chunk keeps
+/// the cost of indexing low; a listing reads neighbouring chunks.
+enum AccountIndex {
+    static let chunkEntries = 16
+
+    /// Calls `body` with each summary in `chunk`, newest first, while it returns true.
+    /// Returns false if `body` stopped.
+    static func forEach(in chunk: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Bool) throws -> Bool {
+        var r = ByteReader(chunk)
+        while !r.isAtEnd {
+            let length = Int(try r.u32())
+            if try !body(try r.bytes(length)) { return false }
+        }
+        return true
     }
 }

@@ -154,15 +154,22 @@ extension Ledger {
     /// more than one account). `EntrySummary` reads them.
     public func forEachEntryRecord(account: String, before: UInt64 = .max, in books: BooksTransaction,
                                    _ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
-        // The account's keys all start with the start key less its offset.
+        // Offsets start at 1: nothing comes before 1 (or 0).
+        guard before > 1 else { return }
+        // Chunks are keyed by their oldest offset, inverted: the first chunk at or after
+        // this key is the newest one holding an entry before `before`.
         let start = Keys.accountEntry(account, before == .max ? .max : before - 1)
         let prefixCount = start.count - 8
         try start.withUnsafeBytes { startBytes in
             let prefix = UnsafeRawBufferPointer(rebasing: startBytes[..<prefixCount])
-            try books.txn.scan(bookDB.accountEntries, from: start) { key, value in
+            try books.txn.scan(bookDB.accountEntries, from: start) { key, chunk in
                 guard key.count == prefixCount + 8,
                       memcmp(key.baseAddress!, prefix.baseAddress!, prefixCount) == 0 else { return false }
-                return try body(value)
+                return try AccountIndex.forEach(in: chunk) { record in
+                    // The newest chunk may hold entries from `before` on.
+                    if before != .max, try EntrySummary.peek(record).offset >= before { return true }
+                    return try body(record)
+                }
             }
         }
     }

@@ -136,26 +136,36 @@ extension Ledger {
                     problem("settlement: \(key.account) \(key.asset) on \(key.day) is missing")
                 }
 
-                let indexed = try books.count(bookDB.accountEntries)
-                if indexed != indexEntries { problem("index: \(indexed) account entries where the journal gives \(indexEntries)") }
-                // Every index entry points at a journal entry of its account, and its summary
-                // is that entry's.
-                try books.scan(bookDB.accountEntries, from: []) { key, value in
+                // Every index entry is a journal entry of its account, its summary is that
+                // entry's, and each account's entries are listed newest first.
+                var indexed = 0
+                try books.scan(bookDB.accountEntries, from: []) { key, chunk in
                     var k = ByteReader(key)
                     let account = try k.string()
-                    let offset = ~(try k.u64())
-                    guard let stored = try txn.get(db.journal, Key.offset(offset), { try JournalEntry(decoding: $0) }) else {
-                        problem("index: \(account) lists entry \(offset), which is not in the journal")
+                    let oldest = ~(try k.u64())
+                    var previous = UInt64.max
+                    _ = try AccountIndex.forEach(in: chunk) { summary in
+                        indexed += 1
+                        let offset = try EntrySummary.peek(summary).offset
+                        if offset >= previous || offset < oldest {
+                            problem("index: \(account) lists entry \(offset) out of order")
+                        }
+                        previous = offset
+                        guard let stored = try txn.get(db.journal, Key.offset(offset), { try JournalEntry(decoding: $0) }) else {
+                            problem("index: \(account) lists entry \(offset), which is not in the journal")
+                            return true
+                        }
+                        if !stored.postings.contains(where: { $0.account == account }) && stored.account != account {
+                            problem("index: \(account) lists entry \(offset), which does not touch it")
+                        }
+                        if !summary.elementsEqual(stored.encodedSummary()) {
+                            problem("index: the summary of entry \(offset) for \(account) differs from the journal")
+                        }
                         return true
-                    }
-                    if !stored.postings.contains(where: { $0.account == account }) && stored.account != account {
-                        problem("index: \(account) lists entry \(offset), which does not touch it")
-                    }
-                    if !value.isEmpty && !value.elementsEqual(stored.encodedSummary()) {
-                        problem("index: the summary of entry \(offset) for \(account) differs from the journal")
                     }
                     return true
                 }
+                if indexed != indexEntries { problem("index: \(indexed) account entries where the journal gives \(indexEntries)") }
                 // Double entry: every asset's stored balances sum to zero over all accounts.
                 for (asset, total) in storedTotals.sorted(by: { $0.key < $1.key }) where !total.isZero {
                     problem("books: \(asset) sums to \(total) over all accounts, not zero")

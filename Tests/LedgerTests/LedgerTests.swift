@@ -193,6 +193,37 @@ import Testing
         }
     }
 
+    @Test("an account's entries page newest first through index chunks, from any offset")
+    func pagingThroughChunks() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        // One commit of 50 entries for A (more than a chunk holds), then smaller ones,
+        // with B's entries in between.
+        try ledger.book((0..<100).map { trade("E\($0)", $0 % 2 == 0 ? "A" : "B", "SYM", .buy, "1", "10") })
+        for round in 0..<5 { try ledger.book((0..<3).map { trade("F\(round)-\($0)", "A", "SYM", .sell, "1", "11") }) }
+        let all = try ledger.entries(account: "A", limit: 1000, postings: false)
+        #expect(all.count == 65 && all.allSatisfy { $0.account == "A" })
+        #expect(all.map(\.offset) == all.map(\.offset).sorted(by: >))
+        // Every starting point, every page size: the same entries in the same order.
+        for before in [UInt64.max] + all.map(\.offset) + [all[0].offset + 1, 1, 0] {
+            let expected = all.filter { before == .max || $0.offset < before }
+            for limit in [1, 7, 16, 100] {
+                var pages: [UInt64] = []
+                var cursor = before
+                while true {
+                    let page = try ledger.entryRecords(account: "A", before: cursor, limit: limit)
+                    try page.forEach { pages.append($0.offset) }
+                    guard page.count == limit, let last = page.lastOffset else { break }
+                    cursor = last
+                }
+                #expect(pages == expected.map(\.offset), "before \(before), limit \(limit)")
+            }
+        }
+        #expect(try ledger.check().isClean)
+    }
+
     @Test("positions as of an earlier offset and time are the books as they stood then")
     func asOf() throws {
         let folder = TemporaryFolder()

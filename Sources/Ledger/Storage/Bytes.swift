@@ -88,6 +88,11 @@ public struct ByteWriter: ~Copyable {
 
     public mutating func bool(_ value: Bool) { u8(value ? 1 : 0) }
 
+    /// Bytes as they are, without a length.
+    public mutating func raw(_ bytes: UnsafeRawBufferPointer) {
+        if let source = bytes.baseAddress { claim(bytes.count).copyMemory(from: source, byteCount: bytes.count) }
+    }
+
     /// A decimal as its scale and 128-bit mantissa (not ordered; for values only).
     @inline(__always)
     public mutating func decimal(_ value: ExactDecimal) {
@@ -125,6 +130,9 @@ public struct ByteReader {
 
     @inline(__always)
     public mutating func u8() throws -> UInt8 { try take(1)[0] }
+
+    /// The next `count` bytes, in place.
+    public mutating func bytes(_ count: Int) throws -> UnsafeRawBufferPointer { try take(count) }
 
     @inline(__always)
     public mutating func u32() throws -> UInt32 {
