@@ -24,6 +24,7 @@ struct BookDatabases {
     let balances: MDB_dbi
     let settlement: MDB_dbi
     let accountEntries: MDB_dbi
+    let indexChunks: MDB_dbi
 
     init(_ env: LMDBEnvironment) throws {
         meta = try env.database("meta")
@@ -32,9 +33,11 @@ struct BookDatabases {
         balances = try env.database("balances")
         settlement = try env.database("settlement")
         accountEntries = try env.database("account-entries")
+        indexChunks = try env.database("index-chunks")
     }
 
     static let appliedOffset: [UInt8] = Array("applied-offset".utf8)
+    static let nextChunk: [UInt8] = Array("next-chunk".utf8)
 
     /// The last journal offset the books include (0: none).
     func appliedOffset(_ txn: ReadTransaction) throws -> UInt64 {
@@ -202,6 +205,8 @@ struct ProjectionTransaction {
     /// The accounts touched in this transaction: where each one's changes are in `accounts`.
     var accountIndex: [String: Int]
     var accounts: [AccountChanges]
+    /// The number the next index chunk is stored under.
+    var nextChunk: UInt64 = 0
 
     struct AccountChanges {
         let name: String
@@ -291,6 +296,7 @@ struct ProjectionTransaction {
     /// Writes what was gathered, account by account in key order; call once, inside the
     /// journal's read transaction, before commit.
     mutating func finish() throws {
+        nextChunk = try txn.get(db.meta, BookDatabases.nextChunk) { var r = ByteReader($0); return try r.u64() } ?? 1
         let order = accounts.indices.sorted { Self.keyOrder(accounts[$0].name, accounts[$1].name) }
         for slot in order {
             let account = accounts[slot].name
@@ -307,11 +313,12 @@ struct ProjectionTransaction {
             }
             try writeIndex(slot: slot)
         }
+        try txn.put(db.meta, BookDatabases.nextChunk, Key.offset(nextChunk))
     }
 
     /// Writes an account's index entries as chunks of up to `AccountIndex.chunkEntries`
-    /// summaries, newest first; each chunk keyed by the account and its oldest offset
-    /// (inverted, so newer chunks sort first).
+    /// summaries, newest first, and lists each chunk under the account and its oldest
+    /// offset (inverted, so newer chunks sort first).
     mutating func writeIndex(slot: Int) throws {
         let entries = accounts[slot].entries
         guard !entries.isEmpty else { return }
@@ -326,10 +333,15 @@ struct ProjectionTransaction {
                 value.u32(UInt32(summary.count))
                 value.raw(summary)
             }
-            key.removeAll()
-            key.string(accounts[slot].name)
-            key.u64(~entries[start].offset)
-            try key.withBytes { k in try value.withBytes { try txn.put(db.accountEntries, k, $0) } }
+            let chunk = nextChunk
+            nextChunk += 1
+            try withUnsafeBytes(of: chunk.bigEndian) { number in
+                try value.withBytes { try txn.put(db.indexChunks, number, $0, append: true) }
+                key.removeAll()
+                key.string(accounts[slot].name)
+                key.u64(~entries[start].offset)
+                try key.withBytes { try txn.put(db.accountEntries, $0, number) }
+            }
             end = start
         }
     }
@@ -428,11 +440,32 @@ extension Asset {
 
 /// The per-account index in the books: each client's journal entries as summaries (the
 /// record less its legs), newest first, in chunks. A chunk is one projection transaction's
-/// entries of one account (at most `chunkEntries` of them): key (account, ~oldest offset),
-/// value the summaries newest first, each after its length (u32). One put per chunk keeps
-/// the cost of indexing low; a listing reads neighbouring chunks.
+/// entries of one account (at most `chunkEntries` of them), the summaries newest first,
+/// each after its length (u32).
+///
+/// Chunks are stored in the order they are written, under a counter (`index-chunks`):
+/// appended, so a projection transaction writes new pages instead of rewriting the
+/// leaves of every account it touches. `account-entries` lists an account's chunks,
+/// keyed (account, ~oldest offset), newest first, each row the chunk's number: small
+/// rows, so the leaves a transaction rewrites there are few.
 enum AccountIndex {
     static let chunkEntries = 16
+
+    /// Calls `body` with each chunk listed in `account-entries` from `start` on while its
+    /// key starts with `prefix` and `body` returns true.
+    static func forEachChunk(_ txn: ReadTransaction, _ db: BookDatabases, from start: [UInt8], prefixCount: Int,
+                             _ body: (_ key: UnsafeRawBufferPointer, _ chunk: UnsafeRawBufferPointer) throws -> Bool) throws {
+        try start.withUnsafeBytes { startBytes in
+            let prefix = UnsafeRawBufferPointer(rebasing: startBytes[..<prefixCount])
+            try txn.scan(db.accountEntries, from: start) { key, number in
+                guard key.count >= prefixCount, memcmp(key.baseAddress!, prefix.baseAddress!, prefixCount) == 0 else { return false }
+                guard let going = try txn.get(db.indexChunks, number, { try body(key, $0) }) else {
+                    throw LedgerError.corrupt("index chunk \(Array(number)) is missing")
+                }
+                return going
+            }
+        }
+    }
 
     /// Calls `body` with each summary in `chunk`, newest first, while it returns true.
     /// Returns false if `body` stopped.

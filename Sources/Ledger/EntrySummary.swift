@@ -159,17 +159,12 @@ extension Ledger {
         // Chunks are keyed by their oldest offset, inverted: the first chunk at or after
         // this key is the newest one holding an entry before `before`.
         let start = Keys.accountEntry(account, before == .max ? .max : before - 1)
-        let prefixCount = start.count - 8
-        try start.withUnsafeBytes { startBytes in
-            let prefix = UnsafeRawBufferPointer(rebasing: startBytes[..<prefixCount])
-            try books.txn.scan(bookDB.accountEntries, from: start) { key, chunk in
-                guard key.count == prefixCount + 8,
-                      memcmp(key.baseAddress!, prefix.baseAddress!, prefixCount) == 0 else { return false }
-                return try AccountIndex.forEach(in: chunk) { record in
-                    // The newest chunk may hold entries from `before` on.
-                    if before != .max, try EntrySummary.peek(record).offset >= before { return true }
-                    return try body(record)
-                }
+        try AccountIndex.forEachChunk(books.txn, bookDB, from: start, prefixCount: start.count - 8) { key, chunk in
+            guard key.count == start.count else { return false }
+            return try AccountIndex.forEach(in: chunk) { record in
+                // The newest chunk may hold entries from `before` on.
+                if before != .max, try EntrySummary.peek(record).offset >= before { return true }
+                return try body(record)
             }
         }
     }
