@@ -171,12 +171,12 @@ final class Projector: @unchecked Sendable {
             try journal.read { journalTxn in
                 var count = 0
                 try journalTxn.scan(db.journal, from: Key.offset(start + 1)) { _, record in
-                    let (entry, summaryLength) = try JournalEntry.decodingRecord(record)
-                    guard entry.offset == last + 1 else {
-                        throw LedgerError.corrupt("journal entry \(entry.offset) where \(last + 1) was expected")
+                    let view = try JournalRecordView(record)
+                    guard view.terms.offset == last + 1 else {
+                        throw LedgerError.corrupt("journal entry \(view.terms.offset) where \(last + 1) was expected")
                     }
-                    try projection.apply(entry, summary: UnsafeRawBufferPointer(rebasing: record[..<summaryLength]))
-                    last = entry.offset
+                    try projection.apply(view)
+                    last = view.terms.offset
                     count += 1
                     return count < Self.entriesPerTransaction
                 }
@@ -192,37 +192,74 @@ final class Projector: @unchecked Sendable {
 
 /// One projection transaction's worth of applying journal entries to the books.
 ///
-/// Changes are gathered per account, so that an entry costs one table lookup per account
-/// it touches, and written in `finish()` in key order, account by account: balances and
-/// obligations are sums, written once per key; positions depend on order, so each is
-/// loaded at its first touch, moved in memory, and written once; index entries point at
-/// the summaries in the journal's pages, which stay mapped while its read transaction
-/// is open (the caller finishes inside it).
+/// Records are read in place (`JournalRecordView`): account and asset names stay views of
+/// the journal's pages, which stay mapped while its read transaction is open (the caller
+/// applies and finishes inside it), so applying an entry builds no String. Changes are
+/// gathered per account, one table lookup per account an entry touches, and written in
+/// `finish()` in key order, account by account: balances and obligations are sums,
+/// written once per key; positions depend on order, so each is loaded at its first
+/// touch, moved in memory, and written once.
 struct ProjectionTransaction {
     let txn: WriteTransaction
     let db: BookDatabases
     let settings: LedgerSettings
     /// The accounts touched in this transaction: where each one's changes are in `accounts`.
-    var accountIndex: [String: Int]
+    var accountIndex: NameTable
     var accounts: [AccountChanges]
     /// The number the next index chunk is stored under.
     var nextChunk: UInt64 = 0
 
+    /// An asset as its key tag and name, the name a view of the journal's bytes.
+    struct AssetName {
+        let tag: UInt8
+        let name: UnsafeRawBufferPointer
+
+        func `is`(_ tag: UInt8, _ name: UnsafeRawBufferPointer) -> Bool {
+            self.tag == tag && NameTable.equal(self.name, name)
+        }
+
+        /// Whether this asset's key part (tag, then length-prefixed name) sorts first.
+        func precedes(_ other: AssetName) -> Bool {
+            tag != other.tag ? tag < other.tag : NameTable.keyOrder(name, other.name)
+        }
+    }
+
     struct AccountChanges {
-        let name: String
-        var balances: [(asset: Asset, delta: ExactDecimal)] = []
-        var obligations: [(asset: Asset, day: CalendarDay, delta: ExactDecimal)] = []
-        var positions: [Position] = []
-        /// Newest last: the journal offset and the entry's summary, in the journal's pages.
+        let name: UnsafeRawBufferPointer
+        /// The ledger's own accounts have no index.
+        let isHouse: Bool
+        var balances: [(asset: AssetName, delta: ExactDecimal)] = []
+        var obligations: [(asset: AssetName, day: CalendarDay, delta: ExactDecimal)] = []
+        var positions: [(instrument: UnsafeRawBufferPointer, position: Position)] = []
+        /// In journal order: the offset and the entry's summary, in the journal's pages.
         var entries: [(offset: UInt64, summary: UnsafeRawBufferPointer)] = []
 
-        init(name: String) { self.name = name }
+        init(name: UnsafeRawBufferPointer) {
+            self.name = name
+            isHouse = LedgerAccounts.isHouse(name)
+        }
+
+        mutating func add(_ amount: ExactDecimal, to asset: AssetName) {
+            if let index = balances.firstIndex(where: { $0.asset.is(asset.tag, asset.name) }) {
+                balances[index].delta += amount
+            } else {
+                balances.append((asset, amount))
+            }
+        }
+
+        mutating func add(_ amount: ExactDecimal, to asset: AssetName, on day: CalendarDay) {
+            if let index = obligations.firstIndex(where: { $0.day == day && $0.asset.is(asset.tag, asset.name) }) {
+                obligations[index].delta += amount
+            } else {
+                obligations.append((asset, day, amount))
+            }
+        }
     }
 
     /// The tables a transaction gathers in, kept from one transaction to the next: they
     /// grow to a transaction's size once, not by doubling (and rehashing) every time.
     struct Scratch {
-        var accountIndex: [String: Int] = [:]
+        var accountIndex = NameTable()
         var accounts: [AccountChanges] = []
     }
 
@@ -232,7 +269,7 @@ struct ProjectionTransaction {
         self.txn = txn
         self.db = db
         self.settings = settings
-        scratch.accountIndex.removeAll(keepingCapacity: true)
+        scratch.accountIndex.removeAll()
         scratch.accounts.removeAll(keepingCapacity: true)
         accountIndex = scratch.accountIndex
         accounts = scratch.accounts
@@ -241,75 +278,86 @@ struct ProjectionTransaction {
     /// The tables, for the next transaction to reuse.
     mutating func takeScratch() -> Scratch {
         let scratch = Scratch(accountIndex: accountIndex, accounts: accounts)
-        accountIndex = [:]
+        accountIndex = NameTable()
         accounts = []
         return scratch
     }
 
-    mutating func slot(of account: String) -> Int {
-        if let known = accountIndex[account] { return known }
-        accounts.append(AccountChanges(name: account))
-        accountIndex[account] = accounts.count - 1
-        return accounts.count - 1
+    mutating func slot(of account: UnsafeRawBufferPointer) -> Int {
+        accountIndex.slot(of: account, names: accounts.count) { accounts[$0].name } add: {
+            accounts.append(AccountChanges(name: account))
+        }
     }
 
-    /// Applies `entry` to balances, positions, settlement and the per-account index;
-    /// `summary` is its record without the legs, which the index keeps.
-    mutating func apply(_ entry: JournalEntry, summary: UnsafeRawBufferPointer) throws {
+    /// Applies the journal record `record` to balances, positions, settlement and the
+    /// per-account index.
+    mutating func apply(_ record: JournalRecordView) throws {
+        let terms = record.terms
         // An entry's legs name two to four accounts, each a few times: remember the last
         // two looked up rather than hashing every leg's account.
-        var last: (name: String, slot: Int)?
-        var previous: (name: String, slot: Int)?
-        // The accounts touched, for the index (at most one entry each).
-        var indexed: [Int] = []
-        indexed.reserveCapacity(4)
-        let movesPosition = entry.movesPosition
-        let settles = entry.kind != .settlementStatus
-        for posting in entry.postings {
+        var last = (name: UnsafeRawBufferPointer(start: nil, count: 0), slot: -1)
+        var previous = last
+        let movesPosition = terms.kind != .settlementStatus && !terms.instrument.isEmpty && !terms.quantity.isZero
+        let settles = terms.kind != .settlementStatus
+        try record.forEachPosting { account, tag, name, amount in
             let slot: Int
-            if let last, last.name == posting.account {
+            if last.slot >= 0, NameTable.equal(last.name, account) {
                 slot = last.slot
-            } else if let previous, previous.name == posting.account {
+            } else if previous.slot >= 0, NameTable.equal(previous.name, account) {
                 slot = previous.slot
             } else {
-                slot = self.slot(of: posting.account)
+                slot = self.slot(of: account)
                 previous = last
-                last = (posting.account, slot)
+                last = (account, slot)
             }
-            if !indexed.contains(slot) { indexed.append(slot) }
-            accounts[slot].add(posting.amount, to: posting.asset)
-            if settles { accounts[slot].add(posting.amount, to: posting.asset, on: entry.valueDate) }
-            if movesPosition, case .instrument(let instrument) = posting.asset {
-                try applyToPosition(slot: slot, instrument: instrument, units: posting.amount, price: entry.price,
-                                    currency: entry.currency)
+            index(slot, record)
+            let asset = AssetName(tag: tag, name: name)
+            accounts[slot].add(amount, to: asset)
+            if settles { accounts[slot].add(amount, to: asset, on: terms.valueDate) }
+            if movesPosition && tag == Asset.instrumentTag {
+                try applyToPosition(slot: slot, instrument: name, units: amount, price: terms.price, currency: terms.currency)
             }
         }
-        if entry.postings.isEmpty { indexed.append(slot(of: entry.account)) }
-        if !settles { try applyStatus(of: entry) }
-        // Each client's index holds a summary of the entry, so that a client's latest
-        // trades are read from a few neighbouring index pages, not from all over the journal.
-        for slot in indexed where !LedgerAccounts.isHouse(accounts[slot].name) {
-            accounts[slot].entries.append((entry.offset, summary))
-        }
+        if record.postingCount == 0 { index(slot(of: terms.account), record) }
+        if !settles { try applyStatus(of: record) }
+    }
+
+    /// Each client's index holds a summary of each entry that touches it (once), so that
+    /// a client's latest trades are read from a few chunks, not from all over the journal.
+    mutating func index(_ slot: Int, _ record: JournalRecordView) {
+        guard !accounts[slot].isHouse, accounts[slot].entries.last?.offset != record.terms.offset else { return }
+        accounts[slot].entries.append((record.terms.offset, record.summary))
     }
 
     /// Writes what was gathered, account by account in key order; call once, inside the
     /// journal's read transaction, before commit.
     mutating func finish() throws {
         nextChunk = try txn.get(db.meta, BookDatabases.nextChunk) { var r = ByteReader($0); return try r.u64() } ?? 1
-        let order = accounts.indices.sorted { Self.keyOrder(accounts[$0].name, accounts[$1].name) }
+        let order = accounts.indices.sorted { NameTable.keyOrder(accounts[$0].name, accounts[$1].name) }
+        var key = ByteWriter(capacity: 160)
+        var value = ByteWriter(capacity: 160)
         for slot in order {
             let account = accounts[slot].name
-            for (asset, delta) in accounts[slot].balances.sorted(by: { $0.asset.keyPrecedes($1.asset) }) where !delta.isZero {
-                let stored = Keys.balance(account, asset)
-                let current = try txn.get(db.balances, stored) { var r = ByteReader($0); return try r.decimal() } ?? .zero
-                var w = ByteWriter(capacity: 17)
-                w.decimal(current + delta)
-                try txn.put(db.balances, stored, w.bytes)
+            for (asset, delta) in accounts[slot].balances.sorted(by: { $0.asset.precedes($1.asset) }) where !delta.isZero {
+                key.removeAll()
+                key.string(account)
+                key.u8(asset.tag)
+                key.string(asset.name)
+                try key.withBytes { stored in
+                    let current = try txn.reader.get(db.balances, stored) { var r = ByteReader($0); return try r.decimal() } ?? .zero
+                    value.removeAll()
+                    value.decimal(current + delta)
+                    try value.withBytes { try txn.put(db.balances, stored, $0) }
+                }
             }
             try flushObligations(slot: slot)
-            for position in accounts[slot].positions.sorted(by: { Self.keyOrder($0.instrument, $1.instrument) }) {
-                try txn.put(db.positions, Keys.position(account, position.instrument), position.encoded())
+            for (instrument, position) in accounts[slot].positions.sorted(by: { NameTable.keyOrder($0.instrument, $1.instrument) }) {
+                key.removeAll()
+                key.string(account)
+                key.string(instrument)
+                value.removeAll()
+                position.encode(into: &value)
+                try key.withBytes { k in try value.withBytes { try txn.put(db.positions, k, $0) } }
             }
             try writeIndex(slot: slot)
         }
@@ -346,43 +394,46 @@ struct ProjectionTransaction {
         }
     }
 
-    /// Whether `a` sorts before `b` as a key (length-prefixed: shorter first).
-    static func keyOrder(_ a: String, _ b: String) -> Bool {
-        let (x, y) = (a.utf8.count, b.utf8.count)
-        if x != y { return x < y }
-        return a.utf8.lexicographicallyPrecedes(b.utf8)
-    }
-
     /// Writes an account's gathered obligation changes.
     mutating func flushObligations(slot: Int) throws {
         let account = accounts[slot].name
         let sorted = accounts[slot].obligations.sorted {
-            $0.asset != $1.asset ? $0.asset.keyPrecedes($1.asset) : $0.day < $1.day
+            $0.asset.is($1.asset.tag, $1.asset.name) ? $0.day < $1.day : $0.asset.precedes($1.asset)
         }
+        var key = ByteWriter(capacity: 160)
+        var value = ByteWriter(capacity: 18)
         for (asset, day, delta) in sorted where !delta.isZero {
-            let stored = Keys.obligation(account, asset, day)
-            let (current, status) = try txn.get(db.settlement, stored) { bytes -> (ExactDecimal, SettlementStatus) in
-                var r = ByteReader(bytes)
-                return (try r.decimal(), SettlementStatus(rawValue: try r.u8()) ?? .pending)
-            } ?? (.zero, .pending)
-            var w = ByteWriter(capacity: 18)
-            w.decimal(current + delta)
-            w.u8(status.rawValue)
-            try txn.put(db.settlement, stored, w.bytes)
+            key.removeAll()
+            key.string(account)
+            key.u8(asset.tag)
+            key.string(asset.name)
+            key.day(day)
+            try key.withBytes { stored in
+                let (current, status) = try txn.reader.get(db.settlement, stored) { bytes -> (ExactDecimal, SettlementStatus) in
+                    var r = ByteReader(bytes)
+                    return (try r.decimal(), SettlementStatus(rawValue: try r.u8()) ?? .pending)
+                } ?? (.zero, .pending)
+                value.removeAll()
+                value.decimal(current + delta)
+                value.u8(status.rawValue)
+                try value.withBytes { try txn.put(db.settlement, stored, $0) }
+            }
         }
         accounts[slot].obligations.removeAll()
     }
 
     /// A settlement status entry sets its obligation's status (the word its memo opens with).
-    mutating func applyStatus(of entry: JournalEntry) throws {
-        let word = entry.memo.split(separator: " ").first.map(String.init) ?? ""
+    mutating func applyStatus(of record: JournalRecordView) throws {
+        let terms = record.terms
+        let word = String(decoding: record.memo, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
         guard let status = SettlementStatus(name: word) else {
-            throw LedgerError.corrupt("settlement entry \(entry.offset) has no status")
+            throw LedgerError.corrupt("settlement entry \(terms.offset) has no status")
         }
         // Amounts gathered so far in this transaction go in first: the status applies to them.
-        try flushObligations(slot: slot(of: entry.account))
-        let asset: Asset = entry.instrument.isEmpty ? .currency(entry.currency) : .instrument(entry.instrument)
-        let key = Keys.obligation(entry.account, asset, entry.valueDate)
+        try flushObligations(slot: slot(of: terms.account))
+        let text = { (bytes: UnsafeRawBufferPointer) in String(decoding: bytes, as: UTF8.self) }
+        let asset: Asset = terms.instrument.isEmpty ? .currency(text(terms.currency)) : .instrument(text(terms.instrument))
+        let key = Keys.obligation(text(terms.account), asset, terms.valueDate)
         let amount = try txn.get(db.settlement, key) { var r = ByteReader($0); return try r.decimal() } ?? .zero
         var w = ByteWriter(capacity: 18)
         w.decimal(amount)
@@ -390,51 +441,125 @@ struct ProjectionTransaction {
         try txn.put(db.settlement, key, w.bytes)
     }
 
-    mutating func applyToPosition(slot: Int, instrument: String, units: ExactDecimal, price: ExactDecimal,
-                                  currency: String) throws {
-        let account = accounts[slot].name
+    mutating func applyToPosition(slot: Int, instrument: UnsafeRawBufferPointer, units: ExactDecimal, price: ExactDecimal,
+                                  currency: UnsafeRawBufferPointer) throws {
         let index: Int
-        if let known = accounts[slot].positions.firstIndex(where: { $0.instrument == instrument }) {
+        if let known = accounts[slot].positions.firstIndex(where: { NameTable.equal($0.instrument, instrument) }) {
             index = known
         } else {
-            let stored = try txn.get(db.positions, Keys.position(account, instrument)) {
-                try Position(account: account, instrument: instrument, decoding: $0)
+            // First touch in this transaction: the stored position, or a new one.
+            let account = String(decoding: accounts[slot].name, as: UTF8.self)
+            let name = String(decoding: instrument, as: UTF8.self)
+            let stored = try txn.get(db.positions, Keys.position(account, name)) {
+                try Position(account: account, instrument: name, decoding: $0)
             }
-            accounts[slot].positions.append(stored ?? Position(account: account, instrument: instrument, currency: currency))
+            let position = stored ?? Position(account: account, instrument: name, currency: String(decoding: currency, as: UTF8.self))
+            accounts[slot].positions.append((instrument, position))
             index = accounts[slot].positions.count - 1
         }
         switch settings.pnlMethod {
         case .averageCost:
-            PositionMath.applyAverageCost(&accounts[slot].positions[index], units: units, price: price)
+            PositionMath.applyAverageCost(&accounts[slot].positions[index].position, units: units, price: price)
         case .fifo:
-            var lots = StoredLots(txn: txn, dbi: db.lots, account: account, instrument: instrument)
-            try PositionMath.applyFIFO(&accounts[slot].positions[index], lots: &lots, units: units, price: price)
+            let position = accounts[slot].positions[index].position
+            var lots = StoredLots(txn: txn, dbi: db.lots, account: position.account, instrument: position.instrument)
+            try PositionMath.applyFIFO(&accounts[slot].positions[index].position, lots: &lots, units: units, price: price)
         }
     }
 }
 
-extension ProjectionTransaction.AccountChanges {
-    mutating func add(_ amount: ExactDecimal, to asset: Asset) {
-        if let index = balances.firstIndex(where: { $0.asset == asset }) {
-            balances[index].delta += amount
-        } else {
-            balances.append((asset, amount))
-        }
+/// A journal record read in place: its terms, memo and summary, its legs walked without
+/// building `Posting`s. Valid while the bytes are.
+struct JournalRecordView {
+    let terms: EntrySummary
+    let memo: UnsafeRawBufferPointer
+    /// The record less its legs, which the account index keeps.
+    let summary: UnsafeRawBufferPointer
+    let postingCount: Int
+    private let legs: UnsafeRawBufferPointer
+
+    init(_ bytes: UnsafeRawBufferPointer) throws {
+        terms = try EntrySummary(bytes)
+        var r = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[terms.end...]))
+        memo = try r.stringBytes()
+        summary = UnsafeRawBufferPointer(rebasing: bytes[..<(terms.end + r.offset)])
+        postingCount = Int(try r.u32())
+        legs = UnsafeRawBufferPointer(rebasing: bytes[(terms.end + r.offset)...])
     }
 
-    mutating func add(_ amount: ExactDecimal, to asset: Asset, on day: CalendarDay) {
-        if let index = obligations.firstIndex(where: { $0.day == day && $0.asset == asset }) {
-            obligations[index].delta += amount
-        } else {
-            obligations.append((asset, day, amount))
+    /// Calls `body` with each leg: account, asset tag and name, amount.
+    func forEachPosting(_ body: (UnsafeRawBufferPointer, UInt8, UnsafeRawBufferPointer, ExactDecimal) throws -> Void) throws {
+        var r = ByteReader(legs)
+        for _ in 0..<postingCount {
+            let account = try r.stringBytes()
+            let tag = try r.u8()
+            guard tag == Asset.instrumentTag || tag == Asset.currencyTag else { throw LedgerError.corrupt("asset tag \(tag)") }
+            let name = try r.stringBytes()
+            try body(account, tag, name, try r.decimal())
         }
     }
 }
 
-extension Asset {
-    /// Whether this asset's key part (tag, then length-prefixed name) sorts before `other`'s.
-    func keyPrecedes(_ other: Asset) -> Bool {
-        keyTag != other.keyTag ? keyTag < other.keyTag : ProjectionTransaction.keyOrder(name, other.name)
+/// Names (UTF-8 views) to slots, by open addressing over an FNV-1a hash: the projector's
+/// account table, which looks names up as bytes without making Strings of them.
+struct NameTable {
+    private var slots: [Int32] = Array(repeating: -1, count: 1024)
+    private var hashes: [UInt64] = Array(repeating: 0, count: 1024)
+    private var count = 0
+
+    mutating func removeAll() {
+        for i in slots.indices { slots[i] = -1 }
+        count = 0
+    }
+
+    /// The slot of `name`; when new, `add()` appends it (as slot `names`, the count so far).
+    mutating func slot(of name: UnsafeRawBufferPointer, names: Int, _ nameOf: (Int) -> UnsafeRawBufferPointer,
+                       add: () -> Void) -> Int {
+        if (count + 1) * 2 > slots.count { grow(nameOf) }
+        let hash = Self.hash(name)
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while slots[i] >= 0 {
+            if hashes[i] == hash && Self.equal(nameOf(Int(slots[i])), name) { return Int(slots[i]) }
+            i = (i + 1) & mask
+        }
+        slots[i] = Int32(names)
+        hashes[i] = hash
+        count += 1
+        add()
+        return names
+    }
+
+    private mutating func grow(_ nameOf: (Int) -> UnsafeRawBufferPointer) {
+        let old = zip(slots, hashes).filter { $0.0 >= 0 }
+        slots = Array(repeating: -1, count: slots.count * 2)
+        hashes = Array(repeating: 0, count: slots.count)
+        let mask = slots.count - 1
+        for (slot, hash) in old {
+            var i = Int(truncatingIfNeeded: hash) & mask
+            while slots[i] >= 0 { i = (i + 1) & mask }
+            slots[i] = slot
+            hashes[i] = hash
+        }
+    }
+
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01B3
+        }
+        return hash ^ (hash >> 29)
+    }
+
+    static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+    }
+
+    /// Whether `a` sorts before `b` as a key (length-prefixed: shorter first).
+    static func keyOrder(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        if a.count != b.count { return a.count < b.count }
+        return a.count > 0 && memcmp(a.baseAddress!, b.baseAddress!, a.count) < 0
     }
 }
 

@@ -13,10 +13,13 @@ public enum Asset: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
     }
 
+    static let instrumentTag: UInt8 = 1
+    static let currencyTag: UInt8 = 2
+
     var keyTag: UInt8 {
         switch self {
-        case .instrument: return 1
-        case .currency: return 2
+        case .instrument: return Self.instrumentTag
+        case .currency: return Self.currencyTag
         }
     }
 
@@ -28,8 +31,8 @@ public enum Asset: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     init(tag: UInt8, name: String) throws {
         switch tag {
-        case 1: self = .instrument(name)
-        case 2: self = .currency(name)
+        case Self.instrumentTag: self = .instrument(name)
+        case Self.currencyTag: self = .currency(name)
         default: throw LedgerError.corrupt("asset tag \(tag)")
         }
     }

@@ -40,6 +40,11 @@ public struct Position: Hashable, Sendable {
 
     func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: 128)
+        encode(into: &w)
+        return w.bytes
+    }
+
+    func encode(into w: inout ByteWriter) {
         w.decimal(quantity)
         w.decimal(averageCost)
         w.decimal(realizedPnL)
@@ -47,7 +52,6 @@ public struct Position: Hashable, Sendable {
         w.u64(firstLot)
         w.u64(nextLot)
         w.decimal(lotCost)
-        return w.bytes
     }
 
     init(account: String, instrument: String, decoding bytes: UnsafeRawBufferPointer) throws {
