@@ -223,14 +223,18 @@ struct BookingTransaction {
     }
 
     /// Memory for the records and keys of one booking after another, reused.
+    /// Used by the writer thread alone, one access at a time: no run-time exclusivity check.
     final class Buffers {
-        var record = ByteWriter(capacity: 512)
-        var key = ByteWriter(capacity: 64)
-        var canonical = ByteWriter(capacity: 128)
+        @exclusivity(unchecked) var record = ByteWriter(capacity: 512)
+        @exclusivity(unchecked) var key = ByteWriter(capacity: 64)
+        @exclusivity(unchecked) var canonical = ByteWriter(capacity: 128)
     }
     let buffers: Buffers
     /// The last currency found valid (most executions are in one or two).
     var knownCurrency: String?
+    /// The last value date worked out (runs of trades share one).
+    var lastValueDate: (key: ValueDateKey, day: CalendarDay)?
+    var lastContra: (source: String, contra: String)?
 
     /// Pass `scratch` uniquely held, and take it back with `takeScratch()`.
     init(txn: WriteTransaction, db: Databases, settings: LedgerSettings, now: Int64, scratch: consuming Scratch = Scratch()) throws {
@@ -369,25 +373,44 @@ struct BookingTransaction {
             valueDate = given
         } else {
             let key = ValueDateKey(day: execution.tradeDate, instrument: execution.instrument, currency: execution.currency)
-            if let known = valueDates[key] {
+            if let last = lastValueDate, last.key == key {
+                valueDate = last.day
+            } else if let known = valueDates[key] {
                 valueDate = known
             } else {
                 valueDate = settings.calendar.valueDate(tradeDate: execution.tradeDate, instrument: execution.instrument, currency: execution.currency)
                 valueDates[key] = valueDate
             }
+            lastValueDate = (key, valueDate)
         }
-        let postings = JournalEntry.tradePostings(
-            account: execution.account, contra: LedgerAccounts.contra(for: execution.source),
-            instrument: execution.instrument, side: execution.side, quantity: execution.quantity,
-            price: execution.price, currency: execution.currency, commission: execution.commission, fees: execution.fees)
+        // The record is written straight from the execution: its legs are not gathered
+        // into `Posting`s first.
         let entry = JournalEntry(
             offset: nextOffset, kind: kind, source: execution.source, executionID: execution.executionID,
             reference: reference, account: execution.account, instrument: execution.instrument, side: execution.side,
             quantity: execution.quantity, price: execution.price, currency: execution.currency,
             tradeDate: execution.tradeDate, valueDate: valueDate, transactTime: execution.transactTime,
-            commission: execution.commission, fees: execution.fees, bookedAt: now, memo: "", postings: postings)
-        try append(entry)
+            commission: execution.commission, fees: execution.fees, bookedAt: now, memo: "", postings: [])
+        buffers.record.removeAll()
+        entry.encode(into: &buffers.record, withPostings: false)
+        buffers.record.u32(UInt32(JournalEntry.tradeLegCount(commission: execution.commission, fees: execution.fees)))
+        JournalEntry.forEachTradeLeg(
+            account: execution.account, contra: contra(for: execution.source),
+            instrument: execution.instrument, side: execution.side, quantity: execution.quantity,
+            price: execution.price, currency: execution.currency, commission: execution.commission,
+            fees: execution.fees) { account, asset, amount in
+            JournalEntry.writeLeg(into: &buffers.record, account, asset, amount)
+        }
+        try appendRecord(at: entry.offset)
         return entry.offset
+    }
+
+    /// The contra account of `source`, remembered for the next trade from it.
+    mutating func contra(for source: String) -> String {
+        if let last = lastContra, last.source == source { return last.contra }
+        let contra = LedgerAccounts.contra(for: source)
+        lastContra = (source, contra)
+        return contra
     }
 
     /// A reversal of `entry`: the same legs negated, the opposite side, same price.
@@ -444,11 +467,16 @@ struct BookingTransaction {
 
     /// Appends `entry` to the journal; the projector applies it to the books once committed.
     mutating func append(_ entry: JournalEntry) throws {
-        precondition(entry.offset == nextOffset, "journal offsets are consecutive")
-        nextOffset += 1
         buffers.record.removeAll()
         entry.encode(into: &buffers.record)
-        try withUnsafeBytes(of: entry.offset.bigEndian) { key in
+        try appendRecord(at: entry.offset)
+    }
+
+    /// Appends the record in `buffers.record` as the journal entry at `offset` (the next).
+    mutating func appendRecord(at offset: UInt64) throws {
+        precondition(offset == nextOffset, "journal offsets are consecutive")
+        nextOffset += 1
+        try withUnsafeBytes(of: offset.bigEndian) { key in
             try buffers.record.withBytes { try txn.put(db.journal, key, $0, append: true) }
         }
     }

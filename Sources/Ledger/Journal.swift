@@ -139,13 +139,22 @@ public struct JournalEntry: Hashable, Sendable {
         let summaryLength = w.count - start
         guard withPostings else { return summaryLength }
         w.u32(UInt32(postings.count))
-        for posting in postings {
-            w.string(posting.account)
-            w.u8(posting.asset.keyTag)
-            w.string(posting.asset.name)
-            w.decimal(posting.amount)
-        }
+        for posting in postings { Self.writeLeg(into: &w, posting.account, posting.asset, posting.amount) }
         return summaryLength
+    }
+
+    /// One leg of a record (after the summary and the count of legs).
+    static func writeLeg(into w: inout ByteWriter, _ account: String, _ asset: Asset, _ amount: ExactDecimal) {
+        w.string(account)
+        switch asset {
+        case .instrument(let name):
+            w.u8(Asset.instrumentTag)
+            w.string(name)
+        case .currency(let code):
+            w.u8(Asset.currencyTag)
+            w.string(code)
+        }
+        w.decimal(amount)
     }
 
     public init(offset: UInt64, kind: Kind, source: String, executionID: String, reference: UInt64, account: String,
@@ -256,22 +265,39 @@ extension JournalEntry {
     static func tradePostings(account: String, contra: String, instrument: String, side: Side,
                               quantity: ExactDecimal, price: ExactDecimal, currency: String,
                               commission: ExactDecimal, fees: ExactDecimal) -> [Posting] {
-        let units = side.sign * quantity
-        let cash = -(units * price)
-        var legs = [
-            Posting(account: account, asset: .instrument(instrument), amount: units),
-            Posting(account: contra, asset: .instrument(instrument), amount: -units),
-            Posting(account: account, asset: .currency(currency), amount: cash),
-            Posting(account: contra, asset: .currency(currency), amount: -cash),
-        ]
-        if !commission.isZero {
-            legs.append(Posting(account: account, asset: .currency(currency), amount: -commission))
-            legs.append(Posting(account: LedgerAccounts.commissionRevenue, asset: .currency(currency), amount: commission))
-        }
-        if !fees.isZero {
-            legs.append(Posting(account: account, asset: .currency(currency), amount: -fees))
-            legs.append(Posting(account: LedgerAccounts.feeRevenue, asset: .currency(currency), amount: fees))
+        var legs: [Posting] = []
+        legs.reserveCapacity(tradeLegCount(commission: commission, fees: fees))
+        forEachTradeLeg(account: account, contra: contra, instrument: instrument, side: side, quantity: quantity,
+                        price: price, currency: currency, commission: commission, fees: fees) { account, asset, amount in
+            legs.append(Posting(account: account, asset: asset, amount: amount))
         }
         return legs
+    }
+
+    /// How many legs `forEachTradeLeg` gives.
+    static func tradeLegCount(commission: ExactDecimal, fees: ExactDecimal) -> Int {
+        4 + (commission.isZero ? 0 : 2) + (fees.isZero ? 0 : 2)
+    }
+
+    /// The legs of a trade-shaped entry, one by one (what the writer encodes without
+    /// gathering them).
+    static func forEachTradeLeg(account: String, contra: String, instrument: String, side: Side,
+                                quantity: ExactDecimal, price: ExactDecimal, currency: String,
+                                commission: ExactDecimal, fees: ExactDecimal,
+                                _ leg: (String, Asset, ExactDecimal) -> Void) {
+        let units = side.sign * quantity
+        let cash = -(units * price)
+        leg(account, .instrument(instrument), units)
+        leg(contra, .instrument(instrument), -units)
+        leg(account, .currency(currency), cash)
+        leg(contra, .currency(currency), -cash)
+        if !commission.isZero {
+            leg(account, .currency(currency), -commission)
+            leg(LedgerAccounts.commissionRevenue, .currency(currency), commission)
+        }
+        if !fees.isZero {
+            leg(account, .currency(currency), -fees)
+            leg(LedgerAccounts.feeRevenue, .currency(currency), fees)
+        }
     }
 }

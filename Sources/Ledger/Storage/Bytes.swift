@@ -63,6 +63,8 @@ public struct ByteWriter: ~Copyable {
     public mutating func i64(_ value: Int64) { u64(UInt64(bitPattern: value) ^ (1 << 63)) }
 
     public mutating func string(_ value: String) {
+        // Native strings (small ones included) are contiguous UTF-8: no copy of the String.
+        if let done: Void = value.utf8.withContiguousStorageIfAvailable({ bytes($0) }) { return done }
         var value = value
         value.withUTF8 { utf8 in bytes(utf8) }
     }
