@@ -334,40 +334,55 @@ struct ProjectionTransaction {
     mutating func finish() throws {
         nextChunk = try txn.get(db.meta, BookDatabases.nextChunk) { var r = ByteReader($0); return try r.u64() } ?? 1
         let order = accounts.indices.sorted { NameTable.keyOrder(accounts[$0].name, accounts[$1].name) }
-        var key = ByteWriter(capacity: 160)
-        var value = ByteWriter(capacity: 160)
-        for slot in order {
-            let account = accounts[slot].name
-            for (asset, delta) in accounts[slot].balances.sorted(by: { $0.asset.precedes($1.asset) }) where !delta.isZero {
-                key.removeAll()
-                key.string(account)
-                key.u8(asset.tag)
-                key.string(asset.name)
-                try key.withBytes { stored in
-                    let current = try txn.reader.get(db.balances, stored) { var r = ByteReader($0); return try r.decimal() } ?? .zero
+        // Keys go in in order, each table through one cursor.
+        try txn.withCursor(db.balances) { balances in
+            for slot in order { try writeBalances(slot: slot, balances) }
+        }
+        try txn.withCursor(db.settlement) { settlement in
+            for slot in order { try flushObligations(slot: slot, settlement) }
+        }
+        try txn.withCursor(db.positions) { positions in
+            var key = ByteWriter(capacity: 160)
+            var value = ByteWriter(capacity: 160)
+            for slot in order {
+                for (instrument, position) in accounts[slot].positions.sorted(by: { NameTable.keyOrder($0.instrument, $1.instrument) }) {
+                    key.removeAll()
+                    key.string(accounts[slot].name)
+                    key.string(instrument)
                     value.removeAll()
-                    value.decimal(current + delta)
-                    try value.withBytes { try txn.put(db.balances, stored, $0) }
+                    position.encode(into: &value)
+                    try key.withBytes { k in try value.withBytes { try positions.put(k, $0) } }
                 }
             }
-            try flushObligations(slot: slot)
-            for (instrument, position) in accounts[slot].positions.sorted(by: { NameTable.keyOrder($0.instrument, $1.instrument) }) {
-                key.removeAll()
-                key.string(account)
-                key.string(instrument)
-                value.removeAll()
-                position.encode(into: &value)
-                try key.withBytes { k in try value.withBytes { try txn.put(db.positions, k, $0) } }
-            }
-            try writeIndex(slot: slot)
+        }
+        try txn.withCursor(db.accountEntries) { directory in
+            for slot in order { try writeIndex(slot: slot, directory) }
         }
         try txn.put(db.meta, BookDatabases.nextChunk, Key.offset(nextChunk))
+    }
+
+    func writeBalances(slot: Int, _ balances: WriteCursor) throws {
+        var key = ByteWriter(capacity: 160)
+        var value = ByteWriter(capacity: 18)
+        let account = accounts[slot].name
+        for (asset, delta) in accounts[slot].balances.sorted(by: { $0.asset.precedes($1.asset) }) where !delta.isZero {
+            key.removeAll()
+            key.string(account)
+            key.u8(asset.tag)
+            key.string(asset.name)
+            try key.withBytes { stored in
+                let current = try balances.get(stored) { var r = ByteReader($0); return try r.decimal() } ?? .zero
+                value.removeAll()
+                value.decimal(current + delta)
+                try value.withBytes { try balances.put(stored, $0) }
+            }
+        }
     }
 
     /// Writes an account's index entries as chunks of up to `AccountIndex.chunkEntries`
     /// summaries, newest first, and lists each chunk under the account and its oldest
     /// offset (inverted, so newer chunks sort first).
-    mutating func writeIndex(slot: Int) throws {
+    mutating func writeIndex(slot: Int, _ directory: WriteCursor) throws {
         let entries = accounts[slot].entries
         guard !entries.isEmpty else { return }
         var key = ByteWriter(capacity: 80)
@@ -388,14 +403,14 @@ struct ProjectionTransaction {
                 key.removeAll()
                 key.string(accounts[slot].name)
                 key.u64(~entries[start].offset)
-                try key.withBytes { try txn.put(db.accountEntries, $0, number) }
+                try key.withBytes { try directory.put($0, number) }
             }
             end = start
         }
     }
 
     /// Writes an account's gathered obligation changes.
-    mutating func flushObligations(slot: Int) throws {
+    mutating func flushObligations(slot: Int, _ settlement: WriteCursor) throws {
         let account = accounts[slot].name
         let sorted = accounts[slot].obligations.sorted {
             $0.asset.is($1.asset.tag, $1.asset.name) ? $0.day < $1.day : $0.asset.precedes($1.asset)
@@ -409,14 +424,14 @@ struct ProjectionTransaction {
             key.string(asset.name)
             key.day(day)
             try key.withBytes { stored in
-                let (current, status) = try txn.reader.get(db.settlement, stored) { bytes -> (ExactDecimal, SettlementStatus) in
+                let (current, status) = try settlement.get(stored) { bytes -> (ExactDecimal, SettlementStatus) in
                     var r = ByteReader(bytes)
                     return (try r.decimal(), SettlementStatus(rawValue: try r.u8()) ?? .pending)
                 } ?? (.zero, .pending)
                 value.removeAll()
                 value.decimal(current + delta)
                 value.u8(status.rawValue)
-                try value.withBytes { try txn.put(db.settlement, stored, $0) }
+                try value.withBytes { try settlement.put(stored, $0) }
             }
         }
         accounts[slot].obligations.removeAll()
@@ -430,7 +445,8 @@ struct ProjectionTransaction {
             throw LedgerError.corrupt("settlement entry \(terms.offset) has no status")
         }
         // Amounts gathered so far in this transaction go in first: the status applies to them.
-        try flushObligations(slot: slot(of: terms.account))
+        let slot = slot(of: terms.account)
+        try txn.withCursor(db.settlement) { try flushObligations(slot: slot, $0) }
         let text = { (bytes: UnsafeRawBufferPointer) in String(decoding: bytes, as: UTF8.self) }
         let asset: Asset = terms.instrument.isEmpty ? .currency(text(terms.currency)) : .instrument(text(terms.instrument))
         let key = Keys.obligation(text(terms.account), asset, terms.valueDate)

@@ -136,10 +136,11 @@ extension Ledger {
     /// records (without their legs): read in place and copied once, with no
     /// `JournalEntry` and no `String` built. `EntrySummary` reads them. The cheap way to
     /// list a client's latest trades.
-    public func entryRecords(account: String, before: UInt64 = .max, limit: Int = 100) throws -> EntryRecords {
+    public func entryRecords(account: String, before: UInt64 = .max, limit: Int = 100,
+                             freshness: BooksFreshness = .current) throws -> EntryRecords {
         var records = EntryRecords(expected: min(max(limit, 0), 1000))
         guard limit > 0 else { return records }
-        try readBooks { books in
+        try readBooks(freshness) { books in
             try forEachEntryRecord(account: account, before: before, in: books) { record in
                 records.append(offset: try EntrySummary.peek(record).offset, bytes: record)
                 return records.count < limit

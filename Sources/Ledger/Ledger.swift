@@ -90,11 +90,13 @@ public final class Ledger: Sendable {
         try projector.wait(upTo: try nextOffset() - 1)
     }
 
-    /// Runs `body` on a snapshot of the books that includes every entry committed before
-    /// the call.
-    public func readBooks<R>(_ body: (BooksTransaction) throws -> R) throws -> R {
-        try waitForBooks()
-        return try projector.books.read { try body(BooksTransaction(txn: $0)) }
+    /// Runs `body` on a snapshot of the books. `.current` (the default) waits until they
+    /// include every entry committed before the call; `.projected` reads them as the
+    /// projector last committed them, without waiting (`BooksTransaction.appliedOffset`
+    /// says how far that is).
+    public func readBooks<R>(_ freshness: BooksFreshness = .current, _ body: (BooksTransaction) throws -> R) throws -> R {
+        if freshness == .current { try waitForBooks() }
+        return try projector.books.read { try body(BooksTransaction(txn: $0, db: bookDB)) }
     }
 
     // MARK: Writing
@@ -221,8 +223,8 @@ public final class Ledger: Sendable {
         }
     }
 
-    public func position(account: String, instrument: String) throws -> Position? {
-        try readBooks { books in
+    public func position(account: String, instrument: String, freshness: BooksFreshness = .current) throws -> Position? {
+        try readBooks(freshness) { books in
             try books.txn.get(bookDB.positions, Keys.position(account, instrument)) {
                 try Position(account: account, instrument: instrument, decoding: $0)
             }
@@ -481,4 +483,20 @@ public struct PositionView {
 /// A read-only snapshot of the books (`Ledger.readBooks`).
 public struct BooksTransaction {
     let txn: ReadTransaction
+    let db: BookDatabases
+
+    /// The last journal offset these books include.
+    public var appliedOffset: UInt64 {
+        get throws { try db.appliedOffset(txn) }
+    }
+}
+
+/// How current a read of the books must be.
+public enum BooksFreshness: Sendable {
+    /// Every entry committed before the read is in (the read may wait for the projector).
+    case current
+    /// The books as the projector last committed them: a consistent snapshot as of
+    /// `BooksTransaction.appliedOffset`, read at once. While the writer is busy it is
+    /// one projection transaction (milliseconds) behind the journal.
+    case projected
 }

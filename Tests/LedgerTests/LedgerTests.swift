@@ -193,6 +193,28 @@ import Testing
         }
     }
 
+    @Test("reads of the books wait for them to include what was booked; projected reads do not, and say how far they are")
+    func booksFreshness() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        for round in 0..<20 {
+            try ledger.book((0..<50).map { trade("E\(round)-\($0)", "A", "SYM", .buy, "1", "10") })
+            // A current read right after booking sees every unit booked so far.
+            #expect(try ledger.position(account: "A", instrument: "SYM")?.quantity == ExactDecimal((round + 1) * 50))
+            let booked = try ledger.nextOffset() - 1
+            let applied = try ledger.readBooks(.projected) { try $0.appliedOffset }
+            #expect(applied <= booked)
+            let projected = try ledger.position(account: "A", instrument: "SYM", freshness: .projected)?.quantity ?? 0
+            #expect(projected <= ExactDecimal((round + 1) * 50))
+        }
+        try ledger.waitForBooks()
+        #expect(try ledger.readBooks(.projected) { try $0.appliedOffset } == ledger.nextOffset() - 1)
+        #expect(try ledger.position(account: "A", instrument: "SYM", freshness: .projected)?.quantity == 1000)
+        #expect(try ledger.entryRecords(account: "A", limit: 1000, freshness: .projected).count == 1000)
+    }
+
     @Test("an account's entries page newest first through index chunks, from any offset")
     func pagingThroughChunks() throws {
         let folder = TemporaryFolder()

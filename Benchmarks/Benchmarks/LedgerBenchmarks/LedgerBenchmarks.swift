@@ -41,7 +41,8 @@ func freshFolder(_ name: String) -> String {
 let benchmarks: @Sendable () -> Void = {
     // Durable booking into one ledger whose journal grows over the run: each iteration
     // books 1,000 fills as four concurrent requests of 250, which the writer groups into
-    // write transactions with one fsync each.
+    // write transactions with one fsync each. It ends when the journal is durable; the
+    // books follow on the projector's thread.
     Benchmark("Ledger book fills (durable, group commit)",
               configuration: .init(metrics: [.wallClock, .throughput, .peakMemoryResident, .cpuTotal],
                                    warmupIterations: 2, scalingFactor: .kilo, maxDuration: .seconds(30),
@@ -62,7 +63,36 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
     }
 
+    // Sustained booking, the books included: each iteration books 96,000 fills as twelve
+    // concurrent requests of 8,000 (the writer groups them into write transactions with
+    // one fsync each) and ends when the books (positions, cash, settlement, the accounts'
+    // index) include all of them. One ledger for the whole run, so the journal grows to
+    // millions of entries. Throughput is per 96,000 fills (scaling 96 K).
+    Benchmark("Ledger book 96K fills, books caught up (durable, group commit)",
+              configuration: .init(metrics: [.wallClock, .throughput, .cpuTotal, .peakMemoryResident],
+                                   warmupIterations: 1, scalingFactor: .one, maxDuration: .seconds(45),
+                                   maxIterations: 200)) { benchmark in
+        let state = BookingState.caughtUp
+        let batches = (0..<12).map { executions(from: state.next + $0 * 8000, count: 8000) }
+        state.next += 96_000
+        benchmark.startMeasurement()
+        let group = DispatchGroup()
+        for batch in batches {
+            group.enter()
+            Thread.detachNewThread {
+                _ = try? state.ledger.book(batch)
+                group.leave()
+            }
+        }
+        group.wait()
+        try state.ledger.waitForBooks()
+        benchmark.stopMeasurement()
+    }
+
     // Reads while the writer is busy: a position, and a client's latest ten trades.
+    // `.current` reads wait until the books include everything booked before them;
+    // `.projected` reads take the books as last projected (a consistent snapshot, one
+    // projection transaction behind the journal while the writer is busy).
     Benchmark("Ledger read a position while booking",
               configuration: .init(metrics: [.wallClock, .throughput], warmupIterations: 1000, scalingFactor: .one,
                                    maxDuration: .seconds(5), maxIterations: 200_000)) { benchmark in
@@ -70,6 +100,15 @@ let benchmarks: @Sendable () -> Void = {
         let i = state.nextIndex()
         benchmark.startMeasurement()
         blackHole(try state.ledger.position(account: "ACC-\(i % 10_000)", instrument: instruments[i % 8]))
+        benchmark.stopMeasurement()
+    }
+    Benchmark("Ledger read a position while booking, as projected",
+              configuration: .init(metrics: [.wallClock, .throughput], warmupIterations: 1000, scalingFactor: .one,
+                                   maxDuration: .seconds(5), maxIterations: 200_000)) { benchmark in
+        let state = ReadState.shared
+        let i = state.nextIndex()
+        benchmark.startMeasurement()
+        blackHole(try state.ledger.position(account: "ACC-\(i % 10_000)", instrument: instruments[i % 8], freshness: .projected))
         benchmark.stopMeasurement()
     }
     Benchmark("Ledger read a client's latest 10 trades while booking",
@@ -90,6 +129,18 @@ let benchmarks: @Sendable () -> Void = {
         let i = state.nextIndex()
         benchmark.startMeasurement()
         let records = try state.ledger.entryRecords(account: "ACC-\(i % 10_000)", limit: 10)
+        var quantity = ExactDecimal.zero
+        try records.forEach { quantity += $0.quantity }
+        benchmark.stopMeasurement()
+        blackHole(quantity)
+    }
+    Benchmark("Ledger read a client's latest 10 trades as records while booking, as projected",
+              configuration: .init(metrics: [.wallClock, .throughput], warmupIterations: 1000, scalingFactor: .one,
+                                   maxDuration: .seconds(5), maxIterations: 200_000)) { benchmark in
+        let state = ReadState.shared
+        let i = state.nextIndex()
+        benchmark.startMeasurement()
+        let records = try state.ledger.entryRecords(account: "ACC-\(i % 10_000)", limit: 10, freshness: .projected)
         var quantity = ExactDecimal.zero
         try records.forEach { quantity += $0.quantity }
         benchmark.stopMeasurement()
@@ -125,11 +176,12 @@ final class ReadState: @unchecked Sendable {
 
 /// One ledger for the whole booking run, so that the journal grows.
 final class BookingState: @unchecked Sendable {
-    static let shared = BookingState()
+    static let shared = BookingState("book")
+    static let caughtUp = BookingState("caught-up")
     let ledger: Ledger
     var next = 0
 
-    init() {
-        ledger = try! Ledger(folder: freshFolder("book"))
+    init(_ name: String) {
+        ledger = try! Ledger(folder: freshFolder(name))
     }
 }

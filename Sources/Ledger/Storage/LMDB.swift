@@ -279,6 +279,15 @@ public struct WriteTransaction {
         try check(mdb_put(txn, dbi, &k, &v, append ? UInt32(MDB_APPEND) : 0), "put")
     }
 
+    /// Runs `body` with a cursor on `dbi`. Keys visited in order through one cursor are
+    /// found from the page it is on, without a descent from the root each time.
+    public func withCursor<R>(_ dbi: MDB_dbi, _ body: (WriteCursor) throws -> R) throws -> R {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(txn, dbi, &cursor), "open cursor")
+        defer { mdb_cursor_close(cursor) }
+        return try body(WriteCursor(cursor: cursor!))
+    }
+
     /// Deletes `key`; true if it was there.
     @discardableResult
     public func delete(_ dbi: MDB_dbi, _ key: [UInt8]) throws -> Bool {
@@ -293,6 +302,27 @@ public struct WriteTransaction {
 
     public func get<R>(_ dbi: MDB_dbi, _ key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         try reader.get(dbi, key, body)
+    }
+}
+
+/// A cursor in a write transaction, for reading and writing keys in order.
+public struct WriteCursor {
+    let cursor: OpaquePointer
+
+    /// The value stored under `key`, handed to `body` without copying.
+    public func get<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val()
+        let code = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY)
+        if code == MDB_NOTFOUND { return nil }
+        try check(code, "cursor get")
+        return try body(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+    }
+
+    public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        try check(mdb_cursor_put(cursor, &k, &v, 0), "cursor put")
     }
 }
 
