@@ -13,6 +13,9 @@ public struct LedgerSettings: Sendable {
     public var batchSizeMax: Int
     /// The map size a new environment starts with; it doubles when full.
     public var initialMapSize: Int
+    /// How many journal entries the books may be behind before the writer waits for
+    /// them: what bounds the wait of a current read while the writer is busy.
+    public var booksLagMax: UInt64 = 100_000
 
     public init(pnlMethod: RealizedPnLMethod = .averageCost, calendar: SettlementCalendar = SettlementCalendar(),
                 currencies: Set<String> = Currencies.iso4217, batchSizeMax: Int = 256, initialMapSize: Int = 1 << 30) {
@@ -64,7 +67,12 @@ public final class Ledger: Sendable {
                                         mapSize: settings.initialMapSize)
         let projector = try Projector(journal: environment, db: db, books: books, settings: settings)
         self.projector = projector
-        writer = LedgerWriter(environment: environment, db: db, settings: settings) { projector.request(upTo: $0) }
+        let lagMax = settings.booksLagMax
+        writer = LedgerWriter(environment: environment, db: db, settings: settings, committed: { projector.request(upTo: $0) },
+                              throttle: { committed in
+            // A projector that fails keeps its error for the readers; the journal goes on.
+            if committed > lagMax { try? projector.wait(upTo: committed - lagMax) }
+        })
         // Entries committed but not yet in the books (a crash, another process) go in now.
         projector.request(upTo: try environment.read { txn in
             try txn.get(db.meta, Keys.nextOffset) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)

@@ -17,6 +17,10 @@ final class LedgerWriter: @unchecked Sendable {
     private var scratch = BookingTransaction.Scratch()
     /// Told the last journal offset of every commit (the books follow it).
     private let committed: (UInt64) -> Void
+    /// Called with the last committed offset before each batch: it waits while the
+    /// books are too far behind.
+    private let throttle: (UInt64) -> Void
+    private var lastCommitted: UInt64 = 0
 
     /// One piece of work and how to answer it. Only the writer thread touches `run`
     /// and `failure` between enqueue and completion.
@@ -31,11 +35,13 @@ final class LedgerWriter: @unchecked Sendable {
         }
     }
 
-    init(environment: LMDBEnvironment, db: Databases, settings: LedgerSettings, committed: @escaping (UInt64) -> Void) {
+    init(environment: LMDBEnvironment, db: Databases, settings: LedgerSettings, committed: @escaping (UInt64) -> Void,
+         throttle: @escaping (UInt64) -> Void) {
         self.environment = environment
         self.db = db
         self.settings = settings
         self.committed = committed
+        self.throttle = throttle
         // The thread holds the object (and so the environments) only while `loop` runs,
         // and says it is done after that, so that `stop()` returning means they can close.
         let stopped = self.stopped
@@ -109,6 +115,7 @@ final class LedgerWriter: @unchecked Sendable {
             let batch = Array(queue.prefix(take))
             queue.removeFirst(take)
             condition.unlock()
+            throttle(lastCommitted)
             commit(batch)
         }
     }
@@ -139,6 +146,7 @@ final class LedgerWriter: @unchecked Sendable {
                 return booking.nextOffset - 1
             }
             committed(end)
+            lastCommitted = end
             for request in batch { request.complete(request.failure) }
         } catch {
             for request in batch { request.complete(error) }
