@@ -339,12 +339,13 @@ public final class Ledger: Sendable {
 
     /// An account's journal entries, newest first, starting below `before` (an offset).
     /// Without `postings` the entries' legs are left empty, which makes listing cheaper.
-    public func entries(account: String, before: UInt64 = .max, limit: Int = 100, postings: Bool = true) throws -> [JournalEntry] {
+    public func entries(account: String, before: UInt64 = .max, limit: Int = 100, postings: Bool = true,
+                        freshness: BooksFreshness = .current) throws -> [JournalEntry] {
         var result: [JournalEntry] = []
         result.reserveCapacity(min(limit, 1000))
         guard limit > 0 else { return result }
         if !postings {
-            try readBooks { books in
+            try readBooks(freshness) { books in
                 try forEachEntryRecord(account: account, before: before, in: books) { record in
                     result.append(try JournalEntry(decoding: record, postings: false))
                     return result.count < limit
@@ -354,7 +355,7 @@ public final class Ledger: Sendable {
         }
         // The legs are in the journal only: the index gives the offsets.
         var offsets: [UInt64] = []
-        try readBooks { books in
+        try readBooks(freshness) { books in
             try forEachEntryRecord(account: account, before: before, in: books) { record in
                 offsets.append(try EntrySummary.peek(record).offset)
                 return offsets.count < limit
