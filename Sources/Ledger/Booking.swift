@@ -234,6 +234,11 @@ struct BookingTransaction {
     var knownCurrency: String?
     /// The last value date worked out (runs of trades share one).
     var lastValueDate: (key: ValueDateKey, day: CalendarDay)?
+    /// Cursors for the journal's appends and the identities' lookups: a cursor that is
+    /// already on the right page skips the descent from the root (new trades' identities
+    /// often follow one another, the journal always does).
+    var journalCursor: WriteCursor?
+    var executionsCursor: WriteCursor?
     var lastContra: (source: String, contra: String)?
 
     /// Pass `scratch` uniquely held, and take it back with `takeScratch()`.
@@ -270,8 +275,10 @@ struct BookingTransaction {
         buffers.key.removeAll()
         buffers.key.string(execution.source)
         buffers.key.string(execution.executionID)
+        let executions = try executionsCursor ?? txn.openCursor(db.executions)
+        executionsCursor = executions
         let existing = try buffers.key.withBytes { identity in
-            try txn.reader.get(db.executions, identity) { try ExecutionRecord(decoding: $0) }
+            try executions.get(identity) { try ExecutionRecord(decoding: $0) }
         }
         if existing == nil, case .trade = execution.kind, validate(execution) == nil {
             // The common case, without arrays: a new trade.
@@ -340,11 +347,12 @@ struct BookingTransaction {
     }
 
     /// Stores the record of the execution whose identity is in `buffers.key`.
-    func putExecution(_ record: ExecutionRecord) throws {
+    mutating func putExecution(_ record: ExecutionRecord) throws {
         buffers.record.removeAll()
         record.encode(into: &buffers.record)
+        let executions = try executionsCursor ?? txn.openCursor(db.executions)
         try buffers.key.withBytes { key in
-            try buffers.record.withBytes { try txn.put(db.executions, key, $0) }
+            try buffers.record.withBytes { try executions.put(key, $0) }
         }
     }
 
@@ -476,8 +484,10 @@ struct BookingTransaction {
     mutating func appendRecord(at offset: UInt64) throws {
         precondition(offset == nextOffset, "journal offsets are consecutive")
         nextOffset += 1
+        let journal = try journalCursor ?? txn.openCursor(db.journal)
+        journalCursor = journal
         try withUnsafeBytes(of: offset.bigEndian) { key in
-            try buffers.record.withBytes { try txn.put(db.journal, key, $0, append: true) }
+            try buffers.record.withBytes { try journal.put(key, $0, append: true) }
         }
     }
 

@@ -288,6 +288,14 @@ public struct WriteTransaction {
         return try body(WriteCursor(cursor: cursor!))
     }
 
+    /// A cursor on `dbi` for the rest of this transaction: LMDB closes a write
+    /// transaction's cursors when it ends.
+    public func openCursor(_ dbi: MDB_dbi) throws -> WriteCursor {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(txn, dbi, &cursor), "open cursor")
+        return WriteCursor(cursor: cursor!)
+    }
+
     /// Deletes `key`; true if it was there.
     @discardableResult
     public func delete(_ dbi: MDB_dbi, _ key: [UInt8]) throws -> Bool {
@@ -319,10 +327,11 @@ public struct WriteCursor {
         return try body(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
     }
 
-    public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+    /// Stores `value` under `key`; `append` when the key sorts after every key there is.
+    public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, append: Bool = false) throws {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
-        try check(mdb_cursor_put(cursor, &k, &v, 0), "cursor put")
+        try check(mdb_cursor_put(cursor, &k, &v, append ? UInt32(MDB_APPEND) : 0), "cursor put")
     }
 }
 
