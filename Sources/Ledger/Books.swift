@@ -356,7 +356,9 @@ struct ProjectionTransaction {
             }
         }
         try txn.withCursor(db.accountEntries) { directory in
-            for slot in order { try writeIndex(slot: slot, directory) }
+            try txn.withCursor(db.indexChunks) { chunks in
+                for slot in order { try writeIndex(slot: slot, directory, chunks) }
+            }
         }
         try txn.put(db.meta, BookDatabases.nextChunk, Key.offset(nextChunk))
     }
@@ -382,7 +384,7 @@ struct ProjectionTransaction {
     /// Writes an account's index entries as chunks of up to `AccountIndex.chunkEntries`
     /// summaries, newest first, and lists each chunk under the account and its oldest
     /// offset (inverted, so newer chunks sort first).
-    mutating func writeIndex(slot: Int, _ directory: WriteCursor) throws {
+    mutating func writeIndex(slot: Int, _ directory: WriteCursor, _ chunks: WriteCursor) throws {
         let entries = accounts[slot].entries
         guard !entries.isEmpty else { return }
         var key = ByteWriter(capacity: 80)
@@ -399,7 +401,7 @@ struct ProjectionTransaction {
             let chunk = nextChunk
             nextChunk += 1
             try withUnsafeBytes(of: chunk.bigEndian) { number in
-                try value.withBytes { try txn.put(db.indexChunks, number, $0, append: true) }
+                try value.withBytes { try chunks.put(number, $0, append: true) }
                 key.removeAll()
                 key.string(accounts[slot].name)
                 key.u64(~entries[start].offset)
