@@ -225,15 +225,25 @@ extension BookingTransaction {
         for (seqNum, message) in write.outbound {
             try txn.put(db.sessionOutbound, Key.of { $0.string(write.key); $0.u64(UInt64(seqNum)) }, message)
         }
-        for record in write.audit {
-            var w = ByteWriter(capacity: record.message.count + 16)
-            w.bool(record.inbound)
-            w.i64(record.time)
-            w.blob(record.message)
+        if !write.audit.isEmpty {
             // Not an append: each session's records follow its own, but another session's
-            // key may sort after them (MDB_APPEND would refuse with MDB_KEYEXIST).
-            try txn.put(db.sessionAudit, Key.of { $0.string(write.key); $0.u64(state.auditCount) }, w.bytes)
-            state.auditCount += 1
+            // key may sort after them (MDB_APPEND would refuse with MDB_KEYEXIST). One cursor
+            // for them all: it stays on the page where the session's records go.
+            var key = ByteWriter(capacity: 80)
+            var value = ByteWriter(capacity: 512)
+            try txn.withCursor(db.sessionAudit) { audit in
+                for record in write.audit {
+                    value.removeAll()
+                    value.bool(record.inbound)
+                    value.i64(record.time)
+                    value.blob(record.message)
+                    key.removeAll()
+                    key.string(write.key)
+                    key.u64(state.auditCount)
+                    try key.withBytes { k in try value.withBytes { try audit.put(k, $0) } }
+                    state.auditCount += 1
+                }
+            }
         }
         try txn.put(db.sessions, sessionKey, state.encoded())
         var outcomes: [BookingOutcome] = []
