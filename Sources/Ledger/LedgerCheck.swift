@@ -3,6 +3,9 @@ import ExactNumbers
 /// What `Ledger.check()` found.
 public struct CheckReport: Sendable {
     public var entries: Int = 0
+    /// The books were compared with the journal up to this entry (the last they include;
+    /// entries committed after their snapshot are checked for balance only).
+    public var booksOffset: UInt64 = 0
     public var accounts: Int = 0
     public var positions: Int = 0
     public var problems: [String] = []
@@ -28,6 +31,7 @@ extension Ledger {
         try waitForBooks()
         try projector.books.read { books in
             let applied = try bookDB.appliedOffset(books)
+            report.booksOffset = applied
             try environment.read { txn in
                 var expectedOffset: UInt64 = 1
                 try txn.scan(db.journal, from: []) { _, value in

@@ -213,6 +213,10 @@ struct CheckCommand: ParsableCommand {
         let report = try book.check()
         if report.isClean {
             print("clean: \(report.entries) journal entries, \(report.accounts) accounts, \(report.positions) positions; every asset sums to zero")
+            if report.booksOffset < UInt64(report.entries) {
+                // Another process went on booking while this one checked.
+                print("the books were compared up to entry \(report.booksOffset); the \(UInt64(report.entries) - report.booksOffset) after it were checked for balance only")
+            }
             return
         }
         for problem in report.problems { print(problem) }

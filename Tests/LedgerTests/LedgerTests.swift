@@ -339,6 +339,7 @@ import Testing
         #expect(ledger.environment.mapSize > before)
         try ledger.waitForBooks()
         #expect(ledger.booksEnvironment.mapSize > booksBefore)
+        #expect(try ledger.check().booksOffset == 4000)
         #expect(try ledger.nextOffset() == 4001)
         #expect(try ledger.check().isClean)
     }
