@@ -103,17 +103,14 @@ public struct JournalEntry: Hashable, Sendable {
     }
 
     /// The record without its legs: what a listing of an account's entries shows.
-    public func encodedSummary() -> [UInt8] { encoded(withPostings: false).bytes }
-
-    /// The record; its first `summaryLength` bytes are the summary (everything but the
-    /// legs), so one encoding serves the journal and the accounts' indexes.
-    func encoded(withPostings: Bool = true) -> (bytes: [UInt8], summaryLength: Int) {
+    public func encodedSummary() -> [UInt8] {
         var w = ByteWriter(capacity: 256)
-        let summaryLength = encode(into: &w, withPostings: withPostings)
-        return (w.bytes, summaryLength)
+        encode(into: &w, withPostings: false)
+        return w.bytes
     }
 
-    /// Appends the record to `w`; returns the length of its summary.
+    /// Appends the record to `w`; returns the length of its summary (everything but the
+    /// legs: the record's first part, which the accounts' index keeps).
     @discardableResult
     func encode(into w: inout ByteWriter, withPostings: Bool = true) -> Int {
         let start = w.count
@@ -185,18 +182,6 @@ public struct JournalEntry: Hashable, Sendable {
     /// Decodes a stored entry; without `postings`, the legs are skipped (listings need
     /// only the trade's terms, and the legs are most of the work).
     init(decoding bytes: UnsafeRawBufferPointer, postings withPostings: Bool = true) throws {
-        var summaryLength = 0
-        try self.init(decoding: bytes, postings: withPostings, summaryLength: &summaryLength)
-    }
-
-    /// Decodes a stored record and says how long its summary (the record less its legs) is.
-    static func decodingRecord(_ bytes: UnsafeRawBufferPointer) throws -> (entry: JournalEntry, summaryLength: Int) {
-        var summaryLength = 0
-        let entry = try JournalEntry(decoding: bytes, postings: true, summaryLength: &summaryLength)
-        return (entry, summaryLength)
-    }
-
-    private init(decoding bytes: UnsafeRawBufferPointer, postings withPostings: Bool, summaryLength: inout Int) throws {
         let terms = try EntrySummary(bytes)
         func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, as: UTF8.self) }
         offset = terms.offset
@@ -218,7 +203,6 @@ public struct JournalEntry: Hashable, Sendable {
         bookedAt = terms.bookedAt
         var r = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[terms.end...]))
         memo = try r.string()
-        summaryLength = terms.end + r.offset
         guard withPostings else {
             postings = []
             return
