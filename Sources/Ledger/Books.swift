@@ -180,8 +180,9 @@ final class Projector: @unchecked Sendable {
                     count += 1
                     return count < Self.entriesPerTransaction
                 }
-                // The index entries point into the journal's pages: written while they are mapped.
-                try projection.finish()
+                // The index entries point into the journal's pages: written while they are
+                // mapped. With nothing to apply, nothing is written (and no fsync paid).
+                if last > start { try projection.finish() }
             }
             guard last > start else { return start }
             try txn.put(bookDB.meta, BookDatabases.appliedOffset, Key.offset(last))
@@ -533,7 +534,7 @@ struct NameTable {
     /// The slot of `name`; when new, `add()` appends it (as slot `names`, the count so far).
     mutating func slot(of name: UnsafeRawBufferPointer, names: Int, _ nameOf: (Int) -> UnsafeRawBufferPointer,
                        add: () -> Void) -> Int {
-        if (count + 1) * 2 > slots.count { grow(nameOf) }
+        if (count + 1) * 2 > slots.count { grow() }
         let hash = Self.hash(name)
         let mask = slots.count - 1
         var i = Int(truncatingIfNeeded: hash) & mask
@@ -548,7 +549,7 @@ struct NameTable {
         return names
     }
 
-    private mutating func grow(_ nameOf: (Int) -> UnsafeRawBufferPointer) {
+    private mutating func grow() {
         let old = zip(slots, hashes).filter { $0.0 >= 0 }
         slots = Array(repeating: -1, count: slots.count * 2)
         hashes = Array(repeating: 0, count: slots.count)
