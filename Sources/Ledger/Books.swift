@@ -38,6 +38,30 @@ struct BookDatabases {
 
     static let appliedOffset: [UInt8] = Array("applied-offset".utf8)
     static let nextChunk: [UInt8] = Array("next-chunk".utf8)
+    static let formatKey: [UInt8] = Array("format".utf8)
+    /// The shape of the books' records. Books stored in another shape (or in none: before
+    /// the marker) are emptied on open and rebuilt from the journal, which is the record.
+    /// 2: an account's small index chunks are stored in its `account-entries` rows.
+    static let format: UInt64 = 2
+
+    var all: [MDB_dbi] { [meta, positions, lots, balances, settlement, accountEntries, indexChunks] }
+
+    /// Empties books stored in another shape than this code's, so that the projector
+    /// rebuilds them; true if it did.
+    @discardableResult
+    func rebuildIfOtherFormat(_ env: LMDBEnvironment) throws -> Bool {
+        func stored(_ txn: ReadTransaction) throws -> UInt64? {
+            try txn.get(meta, Self.formatKey) { var r = ByteReader($0); return try r.u64() }
+        }
+        if try env.read({ try stored($0) }) == Self.format { return false }
+        return try env.write { txn in
+            // Another process may have done it meanwhile.
+            if try stored(txn.reader) == Self.format { return false }
+            for dbi in all { try txn.empty(dbi) }
+            try txn.put(meta, Self.formatKey, Key.offset(Self.format))
+            return true
+        }
+    }
 
     /// The last journal offset the books include (0: none).
     func appliedOffset(_ txn: ReadTransaction) throws -> UInt64 {
@@ -60,6 +84,11 @@ final class Projector: @unchecked Sendable {
     private let condition = NSCondition()
     /// The highest offset anyone has asked the books to include.
     private var wanted: UInt64 = 0
+    /// How many callers wait in `wait(upTo:)`: while any does, the projector applies
+    /// what there is without waiting for a fuller batch.
+    private var waiting = 0
+    /// When `wanted` first went past `applied` since the last transaction.
+    private var pendingSince: DispatchTime?
     /// The books include every entry up to here (as this process last saw them).
     private var applied: UInt64 = 0
     /// What the last projection transaction failed with; waiters are told.
@@ -69,7 +98,7 @@ final class Projector: @unchecked Sendable {
     private var scratch = ProjectionTransaction.Scratch()
     /// The most entries one projection transaction applies: bounds the memory it gathers
     /// in and its LMDB dirty pages, however far behind the books are.
-    static let entriesPerTransaction = 100_000
+    static let entriesPerTransaction = 400_000
 
     init(journal: LMDBEnvironment, db: Databases, books: LMDBEnvironment, settings: LedgerSettings) throws {
         self.journal = journal
@@ -78,6 +107,7 @@ final class Projector: @unchecked Sendable {
         bookDB = try BookDatabases(books)
         self.settings = settings
         let bookDB = self.bookDB
+        try bookDB.rebuildIfOtherFormat(books)
         applied = try books.read { try bookDB.appliedOffset($0) }
         // The thread holds the object (and so the environments) only while `loop` runs,
         // and says it is done after that, so that `stop()` returning means they can close.
@@ -95,6 +125,7 @@ final class Projector: @unchecked Sendable {
     func request(upTo offset: UInt64) {
         condition.lock()
         if offset > wanted {
+            if wanted <= applied { pendingSince = .now() }
             wanted = offset
             condition.signal()
         }
@@ -108,6 +139,8 @@ final class Projector: @unchecked Sendable {
         if applied >= offset { return }
         if offset > wanted { wanted = offset }
         failure = nil
+        waiting += 1
+        defer { waiting -= 1 }
         condition.broadcast()
         while applied < offset {
             if let failure { throw failure }
@@ -134,6 +167,14 @@ final class Projector: @unchecked Sendable {
                 condition.unlock()
                 return
             }
+            // Let a fuller batch gather while nobody waits for the books.
+            while waiting == 0, !stopping, failure == nil, wanted - applied < settings.booksBatch,
+                  let since = pendingSince {
+                let due = since.uptimeNanoseconds + UInt64(max(0, settings.booksDelay) * 1e9)
+                let now = DispatchTime.now().uptimeNanoseconds
+                if now >= due { break }
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(due - now) / 1e9))
+            }
             condition.unlock()
             do {
                 let reached = try project()
@@ -143,6 +184,8 @@ final class Projector: @unchecked Sendable {
                     failure = LedgerError.corrupt("the books were asked to include entry \(wanted), but the journal ends at \(reached)")
                 }
                 applied = max(applied, reached)
+                // What came in meanwhile starts the next batch.
+                if wanted > applied { pendingSince = .now() }
                 condition.broadcast()
                 condition.unlock()
             } catch {
@@ -206,7 +249,10 @@ struct ProjectionTransaction {
     let settings: LedgerSettings
     /// The accounts touched in this transaction: where each one's changes are in `accounts`.
     var accountIndex: NameTable
+    /// The first `touched` are this transaction's; the rest are kept from earlier ones to be
+    /// reused, their tables' storage with them (no allocation per account touched).
     var accounts: [AccountChanges]
+    var touched = 0
     /// The number the next index chunk is stored under.
     var nextChunk: UInt64 = 0
 
@@ -226,9 +272,9 @@ struct ProjectionTransaction {
     }
 
     struct AccountChanges {
-        let name: UnsafeRawBufferPointer
+        var name: UnsafeRawBufferPointer
         /// The ledger's own accounts have no index.
-        let isHouse: Bool
+        var isHouse: Bool
         var balances: [(asset: AssetName, delta: ExactDecimal)] = []
         var obligations: [(asset: AssetName, day: CalendarDay, delta: ExactDecimal)] = []
         var positions: [(instrument: UnsafeRawBufferPointer, position: Position)] = []
@@ -238,6 +284,17 @@ struct ProjectionTransaction {
         init(name: UnsafeRawBufferPointer) {
             self.name = name
             isHouse = LedgerAccounts.isHouse(name)
+        }
+
+        /// Empty, for `name`, keeping the tables' storage (but not an index list grown
+        /// large by one busy account: the slots are many and are reused by any account).
+        mutating func reuse(for name: UnsafeRawBufferPointer) {
+            self.name = name
+            isHouse = LedgerAccounts.isHouse(name)
+            balances.removeAll(keepingCapacity: true)
+            obligations.removeAll(keepingCapacity: true)
+            positions.removeAll(keepingCapacity: true)
+            entries.removeAll(keepingCapacity: entries.capacity <= 1024)
         }
 
         mutating func add(_ amount: ExactDecimal, to asset: AssetName) {
@@ -271,7 +328,6 @@ struct ProjectionTransaction {
         self.db = db
         self.settings = settings
         scratch.accountIndex.removeAll()
-        scratch.accounts.removeAll(keepingCapacity: true)
         accountIndex = scratch.accountIndex
         accounts = scratch.accounts
     }
@@ -285,8 +341,13 @@ struct ProjectionTransaction {
     }
 
     mutating func slot(of account: UnsafeRawBufferPointer) -> Int {
-        accountIndex.slot(of: account, names: accounts.count) { accounts[$0].name } add: {
-            accounts.append(AccountChanges(name: account))
+        accountIndex.slot(of: account, names: touched) { accounts[$0].name } add: {
+            if touched < accounts.count {
+                accounts[touched].reuse(for: account)
+            } else {
+                accounts.append(AccountChanges(name: account))
+            }
+            touched += 1
         }
     }
 
@@ -334,7 +395,7 @@ struct ProjectionTransaction {
     /// journal's read transaction, before commit.
     mutating func finish() throws {
         nextChunk = try txn.get(db.meta, BookDatabases.nextChunk) { var r = ByteReader($0); return try r.u64() } ?? 1
-        let order = accounts.indices.sorted { NameTable.keyOrder(accounts[$0].name, accounts[$1].name) }
+        let order = (0..<touched).sorted { NameTable.keyOrder(accounts[$0].name, accounts[$1].name) }
         // Keys go in in order, each table through one cursor.
         try txn.withCursor(db.balances) { balances in
             for slot in order { try writeBalances(slot: slot, balances) }
@@ -346,7 +407,8 @@ struct ProjectionTransaction {
             var key = ByteWriter(capacity: 160)
             var value = ByteWriter(capacity: 160)
             for slot in order {
-                for (instrument, position) in accounts[slot].positions.sorted(by: { NameTable.keyOrder($0.instrument, $1.instrument) }) {
+                accounts[slot].positions.sort { NameTable.keyOrder($0.instrument, $1.instrument) }
+                for (instrument, position) in accounts[slot].positions {
                     key.removeAll()
                     key.string(accounts[slot].name)
                     key.string(instrument)
@@ -364,20 +426,21 @@ struct ProjectionTransaction {
         try txn.put(db.meta, BookDatabases.nextChunk, Key.offset(nextChunk))
     }
 
-    func writeBalances(slot: Int, _ balances: WriteCursor) throws {
+    mutating func writeBalances(slot: Int, _ balances: WriteCursor) throws {
         var key = ByteWriter(capacity: 160)
         var value = ByteWriter(capacity: 18)
         let account = accounts[slot].name
-        for (asset, delta) in accounts[slot].balances.sorted(by: { $0.asset.precedes($1.asset) }) where !delta.isZero {
+        accounts[slot].balances.sort { $0.asset.precedes($1.asset) }
+        for (asset, delta) in accounts[slot].balances where !delta.isZero {
             key.removeAll()
             key.string(account)
             key.u8(asset.tag)
             key.string(asset.name)
             try key.withBytes { stored in
-                let current = try balances.get(stored) { var r = ByteReader($0); return try r.decimal() } ?? .zero
+                let current = try balances.get(stored) { var r = ByteReader($0); return try r.decimal() }
                 value.removeAll()
-                value.decimal(current + delta)
-                try value.withBytes { try balances.put(stored, $0) }
+                value.decimal((current ?? .zero) + delta)
+                try value.withBytes { current == nil ? try balances.put(stored, $0) : try balances.replaceCurrent(stored, $0) }
             }
         }
     }
@@ -390,23 +453,32 @@ struct ProjectionTransaction {
         guard !entries.isEmpty else { return }
         var key = ByteWriter(capacity: 80)
         var value = ByteWriter(capacity: 4096)
+        var row = ByteWriter(capacity: 9)
         // Newest first: chunks from the end of the list (entries are in journal order).
         var end = entries.count
         while end > 0 {
             let start = max(0, end - AccountIndex.chunkEntries)
+            let inline = end - start <= AccountIndex.inlineEntries
             value.removeAll()
+            if inline { value.u8(AccountIndex.inlineChunk) }
             for (_, summary) in entries[start..<end].reversed() {
                 value.u32(UInt32(summary.count))
                 value.raw(summary)
             }
-            let chunk = nextChunk
-            nextChunk += 1
-            try withUnsafeBytes(of: chunk.bigEndian) { number in
-                try value.withBytes { try chunks.put(number, $0, append: true) }
-                key.removeAll()
-                key.string(accounts[slot].name)
-                key.u64(~entries[start].offset)
-                try key.withBytes { try directory.put($0, number) }
+            key.removeAll()
+            key.string(accounts[slot].name)
+            key.u64(~entries[start].offset)
+            if inline {
+                try key.withBytes { k in try value.withBytes { try directory.put(k, $0) } }
+            } else {
+                row.removeAll()
+                row.u8(AccountIndex.storedChunk)
+                row.u64(nextChunk)
+                try withUnsafeBytes(of: nextChunk.bigEndian) { number in
+                    try value.withBytes { try chunks.put(number, $0, append: true) }
+                }
+                try key.withBytes { k in try row.withBytes { try directory.put(k, $0) } }
+                nextChunk += 1
             }
             end = start
         }
@@ -415,29 +487,32 @@ struct ProjectionTransaction {
     /// Writes an account's gathered obligation changes.
     mutating func flushObligations(slot: Int, _ settlement: WriteCursor) throws {
         let account = accounts[slot].name
-        let sorted = accounts[slot].obligations.sorted {
+        accounts[slot].obligations.sort {
             $0.asset.is($1.asset.tag, $1.asset.name) ? $0.day < $1.day : $0.asset.precedes($1.asset)
         }
         var key = ByteWriter(capacity: 160)
         var value = ByteWriter(capacity: 18)
-        for (asset, day, delta) in sorted where !delta.isZero {
+        for (asset, day, delta) in accounts[slot].obligations where !delta.isZero {
             key.removeAll()
             key.string(account)
             key.u8(asset.tag)
             key.string(asset.name)
             key.day(day)
-            try key.withBytes { stored in
-                let (current, status) = try settlement.get(stored) { bytes -> (ExactDecimal, SettlementStatus) in
+            try key.withBytes { keyBytes in
+                let found = try settlement.get(keyBytes) { bytes -> (ExactDecimal, SettlementStatus) in
                     var r = ByteReader(bytes)
                     return (try r.decimal(), SettlementStatus(rawValue: try r.u8()) ?? .pending)
-                } ?? (.zero, .pending)
+                }
+                let (current, status) = found ?? (.zero, .pending)
                 value.removeAll()
                 value.decimal(current + delta)
                 value.u8(status.rawValue)
-                try value.withBytes { try settlement.put(stored, $0) }
+                try value.withBytes {
+                    found == nil ? try settlement.put(keyBytes, $0) : try settlement.replaceCurrent(keyBytes, $0)
+                }
             }
         }
-        accounts[slot].obligations.removeAll()
+        accounts[slot].obligations.removeAll(keepingCapacity: true)
     }
 
     /// A settlement status entry sets its obligation's status (the word its memo opens with).
@@ -587,13 +662,20 @@ struct NameTable {
 /// entries of one account (at most `chunkEntries` of them), the summaries newest first,
 /// each after its length (u32).
 ///
-/// Chunks are stored in the order they are written, under a counter (`index-chunks`):
-/// appended, so a projection transaction writes new pages instead of rewriting the
-/// leaves of every account it touches. `account-entries` lists an account's chunks,
-/// keyed (account, ~oldest offset), newest first, each row the chunk's number: small
-/// rows, so the leaves a transaction rewrites there are few.
+/// `account-entries` lists an account's chunks, keyed (account, ~oldest offset), newest
+/// first. A chunk of more than `inlineEntries` summaries is stored apart, under a counter
+/// in `index-chunks`, in the order chunks are written: appended, so a projection
+/// transaction writes new pages instead of growing the leaves of every account it
+/// touches, and the row holds the chunk's number. A smaller chunk is stored in the row
+/// itself: where an account gets an entry or two per transaction (many accounts, each
+/// trading now and then), its latest entries then lie side by side in its rows, and a
+/// listing reads them from one or two leaves instead of fetching a chunk per entry.
 enum AccountIndex {
     static let chunkEntries = 16
+    static let inlineEntries = 2
+    /// The first byte of an `account-entries` row: the chunk follows, or its number.
+    static let inlineChunk: UInt8 = 1
+    static let storedChunk: UInt8 = 2
 
     /// Calls `body` with each chunk listed in `account-entries` from `start` on while its
     /// key starts with `prefix` and `body` returns true.
@@ -601,12 +683,21 @@ enum AccountIndex {
                              _ body: (_ key: UnsafeRawBufferPointer, _ chunk: UnsafeRawBufferPointer) throws -> Bool) throws {
         try start.withUnsafeBytes { startBytes in
             let prefix = UnsafeRawBufferPointer(rebasing: startBytes[..<prefixCount])
-            try txn.scan(db.accountEntries, from: start) { key, number in
+            try txn.scan(db.accountEntries, from: start) { key, row in
                 guard key.count >= prefixCount, memcmp(key.baseAddress!, prefix.baseAddress!, prefixCount) == 0 else { return false }
-                guard let going = try txn.get(db.indexChunks, number, { try body(key, $0) }) else {
-                    throw LedgerError.corrupt("index chunk \(Array(number)) is missing")
+                guard let kind = row.first else { throw LedgerError.corrupt("an empty account index row") }
+                let rest = UnsafeRawBufferPointer(rebasing: row.dropFirst())
+                switch kind {
+                case inlineChunk:
+                    return try body(key, rest)
+                case storedChunk:
+                    guard let going = try txn.get(db.indexChunks, rest, { try body(key, $0) }) else {
+                        throw LedgerError.corrupt("index chunk \(Array(rest)) is missing")
+                    }
+                    return going
+                default:
+                    throw LedgerError.corrupt("an account index row of unknown kind \(kind)")
                 }
-                return going
             }
         }
     }

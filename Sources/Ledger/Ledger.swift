@@ -15,7 +15,16 @@ public struct LedgerSettings: Sendable {
     public var initialMapSize: Int
     /// How many journal entries the books may be behind before the writer waits for
     /// them: what bounds the wait of a current read while the writer is busy.
-    public var booksLagMax: UInt64 = 100_000
+    public var booksLagMax: UInt64 = 400_000
+    /// While nobody waits for the books, the projector lets entries gather until this many
+    /// are pending or the oldest has waited `booksDelay` seconds, then applies them in one
+    /// transaction. Its cost per entry falls with the entries an account gets per
+    /// transaction (each touched account's leaves are rewritten once per transaction),
+    /// and an account's index chunks grow with it. A current read, `waitForBooks` and a
+    /// writer held back by `booksLagMax` do not wait for the batch: the books are brought
+    /// up to date at once. Reads with `.projected` see the books up to this much later.
+    public var booksBatch: UInt64 = 200_000
+    public var booksDelay: Double = 0.5
 
     public init(pnlMethod: RealizedPnLMethod = .averageCost, calendar: SettlementCalendar = SettlementCalendar(),
                 currencies: Set<String> = Currencies.iso4217, batchSizeMax: Int = 256, initialMapSize: Int = 1 << 30) {

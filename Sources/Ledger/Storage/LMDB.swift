@@ -311,6 +311,11 @@ public struct WriteTransaction {
     public func get<R>(_ dbi: MDB_dbi, _ key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         try reader.get(dbi, key, body)
     }
+
+    /// Deletes every key in `dbi` (the database itself stays).
+    public func empty(_ dbi: MDB_dbi) throws {
+        try check(mdb_drop(txn, dbi, 0), "empty")
+    }
 }
 
 /// A cursor in a write transaction, for reading and writing keys in order.
@@ -332,6 +337,14 @@ public struct WriteCursor {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
         try check(mdb_cursor_put(cursor, &k, &v, append ? UInt32(MDB_APPEND) : 0), "cursor put")
+    }
+
+    /// Replaces the value of the key the cursor is on (`key`, which `get` just found),
+    /// without searching for it again.
+    public func replaceCurrent(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        try check(mdb_cursor_put(cursor, &k, &v, UInt32(MDB_CURRENT)), "cursor replace")
     }
 }
 
