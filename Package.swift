@@ -41,7 +41,8 @@ let package = Package(
         .target(name: "ExactNumbers"),
         // Vector byte scans for the FIX parser (header-only C, inlined into Swift).
         .target(name: "CFIXScan"),
-        // glibc's malloc tuning for the serving process (mallopt is not in Swift's Glibc module).
+        // glibc's malloc tuning for the serving process and a thread's scheduling policy
+        // (mallopt and gettid are not in Swift's Glibc module).
         .target(name: "CMalloc"),
         // Zero-copy FIX tag=value framing, parsing, values and encoding. No I/O.
         .target(name: "FIXCore", dependencies: ["ExactNumbers", "CFIXScan"]),
@@ -52,7 +53,7 @@ let package = Package(
         // The FIX session layer: QuickFIX-format settings and the pure session state machine.
         .target(name: "FIXSession", dependencies: ["FIXCore", "FIXDictionary"]),
         // The books in LMDB: journal, positions, cash, settlement. Knows nothing of FIX.
-        .target(name: "Ledger", dependencies: ["CLMDB", "ExactNumbers"]),
+        .target(name: "Ledger", dependencies: ["CLMDB", "CMalloc", "ExactNumbers"]),
         // Reconciliation: statements (CSV, JSON, PositionReports) against the books; breaks and their lifecycle.
         .target(
             name: "Reconciliation",

@@ -6,4 +6,10 @@
 /// to the kernel at once (M_TRIM_THRESHOLD). Returns 1 when set, 0 where unsupported.
 int counterfoil_malloc_trim_threshold(int bytes);
 
+/// Puts the calling thread alone in SCHED_BATCH (Linux schedules threads as tasks of
+/// their own): CPU-bound work the scheduler does not let preempt others on waking, with
+/// the same share of the CPU as any other thread. Returns 0 when set, -1 where
+/// unsupported or refused.
+int counterfoil_set_thread_batch(void);
+
 #endif
