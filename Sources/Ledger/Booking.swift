@@ -232,8 +232,12 @@ struct BookingTransaction {
     let buffers: Buffers
     /// The last currency found valid (most executions are in one or two).
     var knownCurrency: String?
-    /// The last value date worked out (runs of trades share one).
-    var lastValueDate: (key: ValueDateKey, day: CalendarDay)?
+    /// The value dates of the last few (instrument, currency, trade date) looked up, tried
+    /// before `valueDates`: most trades are in a handful of instruments, and comparing a few
+    /// small Strings costs a fraction of hashing them for the table.
+    var recentValueDates: [(key: ValueDateKey, day: CalendarDay)] = []
+    var recentValueDateNext = 0
+    static let recentValueDatesMax = 16
     /// Cursors for the journal's appends and the identities' lookups: a cursor that is
     /// already on the right page skips the descent from the root (new trades' identities
     /// often follow one another, the journal always does).
@@ -381,15 +385,23 @@ struct BookingTransaction {
             valueDate = given
         } else {
             let key = ValueDateKey(day: execution.tradeDate, instrument: execution.instrument, currency: execution.currency)
-            if let last = lastValueDate, last.key == key {
-                valueDate = last.day
-            } else if let known = valueDates[key] {
-                valueDate = known
+            if let recent = recentValueDates.first(where: { $0.key == key }) {
+                valueDate = recent.day
             } else {
-                valueDate = settings.calendar.valueDate(tradeDate: execution.tradeDate, instrument: execution.instrument, currency: execution.currency)
-                valueDates[key] = valueDate
+                if let known = valueDates[key] {
+                    valueDate = known
+                } else {
+                    valueDate = settings.calendar.valueDate(tradeDate: execution.tradeDate, instrument: execution.instrument,
+                                                            currency: execution.currency)
+                    valueDates[key] = valueDate
+                }
+                if recentValueDates.count < Self.recentValueDatesMax {
+                    recentValueDates.append((key, valueDate))
+                } else {
+                    recentValueDates[recentValueDateNext] = (key, valueDate)
+                    recentValueDateNext = (recentValueDateNext + 1) % Self.recentValueDatesMax
+                }
             }
-            lastValueDate = (key, valueDate)
         }
         // The record is written straight from the execution: its legs are not gathered
         // into `Posting`s first.

@@ -487,6 +487,35 @@ import Testing
                 == CalendarDay(year: 2026, month: 11, day: 30))
     }
 
+    @Test("each booked entry gets its own value date, however many instruments and trade dates one request mixes")
+    func valueDatesAcrossManyInstruments() throws {
+        let folder = TemporaryFolder("calendar")
+        defer { folder.cleanup() }
+        try FileManager.default.createDirectory(atPath: folder.path, withIntermediateDirectories: true)
+        let instruments = folder.path + "/instruments.csv"
+        try ("instrument,business_days,calendars\n" + (0..<40).map { "I\($0),\($0 % 4)\n" }.joined())
+            .write(toFile: instruments, atomically: true, encoding: .utf8)
+        let calendar = try SettlementCalendar.load(instrumentsFile: instruments, holidaysFile: nil)
+        let ledger = try Ledger(folder: folder.path + "/ledger", settings: LedgerSettings(calendar: calendar))
+        defer { ledger.close() }
+        // More (instrument, trade date) pairs than the writer keeps at hand, revisited out of
+        // order, in one request and so one transaction.
+        let days = (0..<3).map { CalendarDay(year: 2026, month: 11, day: 23 + $0)! }
+        var executions: [Execution] = []
+        for i in 0..<300 {
+            var execution = trade("V\(i)", "A", "I\((i * 7) % 40)", .buy, "1", "10")
+            execution.tradeDate = days[(i / 5) % 3]
+            executions.append(execution)
+        }
+        try ledger.book(executions)
+        let entries = try ledger.entries(account: "A", limit: 1000, postings: false)
+        #expect(entries.count == 300)
+        for entry in entries {
+            #expect(entry.valueDate == calendar.valueDate(tradeDate: entry.tradeDate, instrument: entry.instrument, currency: "USD"),
+                    "\(entry.executionID) \(entry.instrument) traded \(entry.tradeDate)")
+        }
+    }
+
     @Test("a bad line in a calendar file is named with its line and field")
     func badFile() throws {
         let folder = TemporaryFolder("calendar")
