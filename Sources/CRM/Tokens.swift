@@ -88,7 +88,8 @@ extension CRMStore {
                 if record.id == id { found = (Array(key), record) }
                 return found == nil
             }
-            guard var (key, record) = found else { throw CRMError(.notFound, "no token \(id)") }
+            guard let (key, stored) = found else { throw CRMError(.notFound, "no token \(id)") }
+            var record = stored
             guard record.revokedAt == nil else { return record }
             let before = Records.json(record)
             record.revokedAt = now
