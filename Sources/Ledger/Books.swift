@@ -693,25 +693,24 @@ enum AccountIndex {
 
     /// Calls `body` with each chunk listed in `account-entries` from `start` on while its
     /// key starts with `prefix` and `body` returns true.
-    static func forEachChunk(_ txn: ReadTransaction, _ db: BookDatabases, from start: [UInt8], prefixCount: Int,
+    static func forEachChunk(_ txn: ReadTransaction, _ db: BookDatabases, from start: UnsafeRawBufferPointer, prefixCount: Int,
                              _ body: (_ key: UnsafeRawBufferPointer, _ chunk: UnsafeRawBufferPointer) throws -> Bool) throws {
-        try start.withUnsafeBytes { startBytes in
-            let prefix = UnsafeRawBufferPointer(rebasing: startBytes[..<prefixCount])
-            try txn.scan(db.accountEntries, from: start) { key, row in
-                guard key.count >= prefixCount, memcmp(key.baseAddress!, prefix.baseAddress!, prefixCount) == 0 else { return false }
-                guard let kind = row.first else { throw LedgerError.corrupt("an empty account index row") }
-                let rest = UnsafeRawBufferPointer(rebasing: row.dropFirst())
-                switch kind {
-                case inlineChunk:
-                    return try body(key, rest)
-                case storedChunk:
-                    guard let going = try txn.get(db.indexChunks, rest, { try body(key, $0) }) else {
-                        throw LedgerError.corrupt("index chunk \(Array(rest)) is missing")
-                    }
-                    return going
-                default:
-                    throw LedgerError.corrupt("an account index row of unknown kind \(kind)")
+        let prefix = UnsafeRawBufferPointer(rebasing: start[..<prefixCount])
+        try txn.scan(db.accountEntries, from: start) { key, row in
+            guard key.count >= prefixCount,
+                  prefixCount == 0 || memcmp(key.baseAddress!, prefix.baseAddress!, prefixCount) == 0 else { return false }
+            guard let kind = row.first else { throw LedgerError.corrupt("an empty account index row") }
+            let rest = UnsafeRawBufferPointer(rebasing: row.dropFirst())
+            switch kind {
+            case inlineChunk:
+                return try body(key, rest)
+            case storedChunk:
+                guard let going = try txn.get(db.indexChunks, rest, { try body(key, $0) }) else {
+                    throw LedgerError.corrupt("index chunk \(Array(rest)) is missing")
                 }
+                return going
+            default:
+                throw LedgerError.corrupt("an account index row of unknown kind \(kind)")
             }
         }
     }

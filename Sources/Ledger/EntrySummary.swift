@@ -159,13 +159,14 @@ extension Ledger {
         guard before > 1 else { return }
         // Chunks are keyed by their oldest offset, inverted: the first chunk at or after
         // this key is the newest one holding an entry before `before`.
-        let start = Keys.accountEntry(account, before == .max ? .max : before - 1)
-        try AccountIndex.forEachChunk(books.txn, bookDB, from: start, prefixCount: start.count - 8) { key, chunk in
-            guard key.count == start.count else { return false }
-            return try AccountIndex.forEach(in: chunk) { record in
-                // The newest chunk may hold entries from `before` on.
-                if before != .max, try EntrySummary.peek(record).offset >= before { return true }
-                return try body(record)
+        _ = try Keys.withAccountEntry(account, before == .max ? .max : before - 1) { start in
+            try AccountIndex.forEachChunk(books.txn, bookDB, from: start, prefixCount: start.count - 8) { key, chunk in
+                guard key.count == start.count else { return false }
+                return try AccountIndex.forEach(in: chunk) { record in
+                    // The newest chunk may hold entries from `before` on.
+                    if before != .max, try EntrySummary.peek(record).offset >= before { return true }
+                    return try body(record)
+                }
             }
         }
     }

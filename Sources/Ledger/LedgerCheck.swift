@@ -143,7 +143,7 @@ extension Ledger {
                 // Every index entry is a journal entry of its account, its summary is that
                 // entry's, and each account's entries are listed newest first.
                 var indexed = 0
-                try AccountIndex.forEachChunk(books, bookDB, from: [], prefixCount: 0) { key, chunk in
+                try AccountIndex.forEachChunk(books, bookDB, from: UnsafeRawBufferPointer(start: nil, count: 0), prefixCount: 0) { key, chunk in
                     var k = ByteReader(key)
                     let account = try k.string()
                     let oldest = ~(try k.u64())

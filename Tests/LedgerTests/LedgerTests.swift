@@ -215,6 +215,21 @@ import Testing
         #expect(try ledger.entryRecords(account: "A", limit: 1000, freshness: .projected).count == 1000)
     }
 
+    @Test("the account index's start key built on the stack is the stored key's layout; a name too long for a key lists nothing")
+    func accountEntryKeyOnTheStack() throws {
+        for (account, offset) in [("A", UInt64(1)), ("ACC-0042", 123_456_789), ("Müller & Söhne", .max), ("", 7)] {
+            #expect(Keys.withAccountEntry(account, offset) { Array($0) } == Keys.accountEntry(account, offset))
+        }
+        #expect(Keys.withAccountEntry(String(repeating: "x", count: 600), 1) { _ in true } == nil)
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        try ledger.book([trade("E1", "A", "SYM", .buy, "1", "10")])
+        #expect(try ledger.entryRecords(account: String(repeating: "x", count: 600)).isEmpty)
+        #expect(try ledger.entryRecords(account: "A").count == 1)
+    }
+
     @Test("an account's entries page newest first through index chunks, from any offset")
     func pagingThroughChunks() throws {
         let folder = TemporaryFolder()

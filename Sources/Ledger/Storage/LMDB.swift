@@ -209,34 +209,38 @@ public struct ReadTransaction {
     /// Walks keys from `start` (inclusive) in order while `body` returns true.
     public func scan(_ dbi: MDB_dbi, from start: [UInt8], reverse: Bool = false,
                      _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
+        try start.withUnsafeBytes { try scan(dbi, from: $0, reverse: reverse, body) }
+    }
+
+    /// As `scan(_:from:reverse:_:)`, from a key the caller holds in memory of its own.
+    public func scan(_ dbi: MDB_dbi, from startBytes: UnsafeRawBufferPointer, reverse: Bool = false,
+                     _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
         var cursor: OpaquePointer?
         try check(mdb_cursor_open(txn, dbi, &cursor), "open cursor")
         defer { mdb_cursor_close(cursor) }
-        try start.withUnsafeBytes { startBytes in
-            var k = MDB_val(mv_size: startBytes.count, mv_data: UnsafeMutableRawPointer(mutating: startBytes.baseAddress))
-            var v = MDB_val()
-            var code: Int32
-            if reverse {
-                // Position at the last key <= start.
-                code = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
-                if code == MDB_NOTFOUND {
-                    code = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
-                } else if code == 0 {
-                    let exact = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size).elementsEqual(startBytes)
-                    if !exact { code = mdb_cursor_get(cursor, &k, &v, MDB_PREV) }
-                }
-            } else {
-                code = startBytes.isEmpty ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
-                    : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+        var k = MDB_val(mv_size: startBytes.count, mv_data: UnsafeMutableRawPointer(mutating: startBytes.baseAddress))
+        var v = MDB_val()
+        var code: Int32
+        if reverse {
+            // Position at the last key <= start.
+            code = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+            if code == MDB_NOTFOUND {
+                code = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
+            } else if code == 0 {
+                let exact = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size).elementsEqual(startBytes)
+                if !exact { code = mdb_cursor_get(cursor, &k, &v, MDB_PREV) }
             }
-            while code == 0 {
-                let more = try body(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size),
-                                    UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
-                if !more { return }
-                code = mdb_cursor_get(cursor, &k, &v, reverse ? MDB_PREV : MDB_NEXT)
-            }
-            if code != MDB_NOTFOUND { try check(code, "scan") }
+        } else {
+            code = startBytes.isEmpty ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+                : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
         }
+        while code == 0 {
+            let more = try body(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size),
+                                UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+            if !more { return }
+            code = mdb_cursor_get(cursor, &k, &v, reverse ? MDB_PREV : MDB_NEXT)
+        }
+        if code != MDB_NOTFOUND { try check(code, "scan") }
     }
 
     /// The last key of a database keyed by big-endian u64 ids (0 when it is empty): the
