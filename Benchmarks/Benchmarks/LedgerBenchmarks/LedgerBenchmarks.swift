@@ -39,6 +39,12 @@ func freshFolder(_ name: String) -> String {
     return path
 }
 
+/// The fast reads' runs: many short iterations, each timed alone.
+var readWhileBooking: Benchmark.Configuration {
+    .init(metrics: [.wallClock, .throughput], warmupIterations: 1000, scalingFactor: .one, maxDuration: .seconds(5),
+          maxIterations: 200_000)
+}
+
 let benchmarks: @Sendable () -> Void = {
     // Durable booking into one ledger whose journal grows over the run: each iteration
     // books 1,000 fills as four concurrent requests of 250, which the writer groups into
@@ -82,8 +88,7 @@ let benchmarks: @Sendable () -> Void = {
     // books include everything booked before it: while the writer books flat out, that is
     // the time of a projection transaction, measured below with fewer iterations.
     Benchmark("Ledger read a position while booking",
-              configuration: .init(metrics: [.wallClock, .throughput], warmupIterations: 1000, scalingFactor: .one,
-                                   maxDuration: .seconds(5), maxIterations: 200_000)) { benchmark in
+              configuration: readWhileBooking) { benchmark in
         let state = ReadState.shared
         let i = state.nextIndex()
         benchmark.startMeasurement()
@@ -92,8 +97,7 @@ let benchmarks: @Sendable () -> Void = {
         guard position != nil else { fatalError("the benchmark read no position") }
     }
     Benchmark("Ledger read a client's latest 10 trades while booking",
-              configuration: .init(metrics: [.wallClock, .throughput], warmupIterations: 1000, scalingFactor: .one,
-                                   maxDuration: .seconds(5), maxIterations: 200_000)) { benchmark in
+              configuration: readWhileBooking) { benchmark in
         let state = ReadState.shared
         let i = state.nextIndex()
         benchmark.startMeasurement()
@@ -104,8 +108,7 @@ let benchmarks: @Sendable () -> Void = {
     // The same ten as records read in place (what the HTTP API renders from), with their
     // terms read through `EntrySummary`.
     Benchmark("Ledger read a client's latest 10 trades as records while booking",
-              configuration: .init(metrics: [.wallClock, .throughput], warmupIterations: 1000, scalingFactor: .one,
-                                   maxDuration: .seconds(5), maxIterations: 200_000)) { benchmark in
+              configuration: readWhileBooking) { benchmark in
         let state = ReadState.shared
         let i = state.nextIndex()
         benchmark.startMeasurement()
