@@ -259,7 +259,6 @@ struct BookingTransaction {
     /// often follow one another, the journal always does).
     var journalCursor: WriteCursor?
     var executionsCursor: WriteCursor?
-    var lastContra: (source: String, contra: String)?
 
     /// Pass `scratch` uniquely held, and take it back with `takeScratch()`.
     init(txn: WriteTransaction, db: Databases, settings: LedgerSettings, now: Int64, scratch: consuming Scratch = Scratch()) throws {
@@ -419,8 +418,7 @@ struct BookingTransaction {
                 }
             }
         }
-        // The record is written straight from the execution: its legs are not gathered
-        // into `Posting`s first.
+        // Its legs are the trade rule's: the record leaves them to be derived.
         let entry = JournalEntry(
             offset: nextOffset, kind: kind, source: execution.source, executionID: execution.executionID,
             reference: reference, account: execution.account, instrument: execution.instrument, side: execution.side,
@@ -428,25 +426,10 @@ struct BookingTransaction {
             tradeDate: execution.tradeDate, valueDate: valueDate, transactTime: execution.transactTime,
             commission: execution.commission, fees: execution.fees, bookedAt: now, memo: "", postings: [])
         buffers.record.removeAll()
-        entry.encode(into: &buffers.record, withPostings: false)
-        buffers.record.u32(UInt32(JournalEntry.tradeLegCount(commission: execution.commission, fees: execution.fees)))
-        JournalEntry.forEachTradeLeg(
-            account: execution.account, contra: contra(for: execution.source),
-            instrument: execution.instrument, side: execution.side, quantity: execution.quantity,
-            price: execution.price, currency: execution.currency, commission: execution.commission,
-            fees: execution.fees) { account, asset, amount in
-            JournalEntry.writeLeg(into: &buffers.record, account, asset, amount)
-        }
+        entry.encodeSummary(into: &buffers.record)
+        buffers.record.u8(JournalEntry.Legs.tradeRule.rawValue)
         try appendRecord(at: entry.offset)
         return entry.offset
-    }
-
-    /// The contra account of `source`, remembered for the next trade from it.
-    mutating func contra(for source: String) -> String {
-        if let last = lastContra, last.source == source { return last.contra }
-        let contra = LedgerAccounts.contra(for: source)
-        lastContra = (source, contra)
-        return contra
     }
 
     /// A reversal of `entry`: the same legs negated, the opposite side, same price.

@@ -269,6 +269,8 @@ struct ProjectionTransaction {
     var touched = 0
     /// The number the next index chunk is stored under.
     var nextChunk: UInt64 = 0
+    /// The contra accounts' names, kept from one transaction to the next.
+    let contraNames: ContraNames
 
     /// An asset as its key tag and name, the name a view of the journal's bytes.
     struct AssetName {
@@ -333,6 +335,7 @@ struct ProjectionTransaction {
     struct Scratch {
         var accountIndex = NameTable()
         var accounts: [AccountChanges] = []
+        var contraNames = ContraNames()
     }
 
     /// `scratch` is emptied first (a retried transaction may hand back what an aborted
@@ -344,11 +347,12 @@ struct ProjectionTransaction {
         scratch.accountIndex.removeAll()
         accountIndex = scratch.accountIndex
         accounts = scratch.accounts
+        contraNames = scratch.contraNames
     }
 
     /// The tables, for the next transaction to reuse.
     mutating func takeScratch() -> Scratch {
-        let scratch = Scratch(accountIndex: accountIndex, accounts: accounts)
+        let scratch = Scratch(accountIndex: accountIndex, accounts: accounts, contraNames: contraNames)
         accountIndex = NameTable()
         accounts = []
         return scratch
@@ -375,7 +379,7 @@ struct ProjectionTransaction {
         var previous = last
         let movesPosition = terms.kind != .settlementStatus && !terms.instrument.isEmpty && !terms.quantity.isZero
         let settles = terms.kind != .settlementStatus
-        try record.forEachPosting { account, tag, name, amount in
+        try record.forEachPosting(contra: contraNames.name(for:)) { account, tag, name, amount in
             let slot: Int
             if last.slot >= 0, NameTable.equal(last.name, account) {
                 slot = last.slot
@@ -584,27 +588,77 @@ struct JournalRecordView {
     /// The record less its legs, which the account index keeps.
     let summary: UnsafeRawBufferPointer
     let postingCount: Int
-    private let legs: UnsafeRawBufferPointer
+    private let legs: RecordLegs
+    /// The listed legs' bytes (nothing for the trade rule's).
+    private let listed: UnsafeRawBufferPointer
 
     init(_ bytes: UnsafeRawBufferPointer) throws {
         terms = try EntrySummary(bytes)
         var r = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[terms.end...]))
         memo = try r.stringBytes()
         summary = UnsafeRawBufferPointer(rebasing: bytes[..<(terms.end + r.offset)])
-        postingCount = Int(try r.u32())
-        legs = UnsafeRawBufferPointer(rebasing: bytes[(terms.end + r.offset)...])
+        legs = try RecordLegs(&r, version: terms.version)
+        switch legs {
+        case .listed(let count, _): postingCount = count
+        case .tradeRule: postingCount = JournalEntry.tradeLegCount(commission: terms.commission, fees: terms.fees)
+        }
+        listed = UnsafeRawBufferPointer(rebasing: bytes[(terms.end + r.offset)...])
     }
 
-    /// Calls `body` with each leg: account, asset tag and name, amount.
-    func forEachPosting(_ body: (UnsafeRawBufferPointer, UInt8, UnsafeRawBufferPointer, ExactDecimal) throws -> Void) throws {
-        var r = ByteReader(legs)
-        for _ in 0..<postingCount {
-            let account = try r.stringBytes()
-            let tag = try r.u8()
-            guard tag == Asset.instrumentTag || tag == Asset.currencyTag else { throw LedgerError.corrupt("asset tag \(tag)") }
-            let name = try r.stringBytes()
-            try body(account, tag, name, try r.decimal())
+    /// Calls `body` with each leg: account, asset tag and name, amount. The trade rule's
+    /// legs name the source's contra account, which no record holds: `contra` gives its
+    /// name for the source's, in memory that lasts as long as the caller keeps the names.
+    @inline(__always)
+    func forEachPosting(contra: (UnsafeRawBufferPointer) -> UnsafeRawBufferPointer,
+                        _ body: (UnsafeRawBufferPointer, UInt8, UnsafeRawBufferPointer, ExactDecimal) throws -> Void) throws {
+        switch legs {
+        case .listed(let count, let compact):
+            var r = ByteReader(listed)
+            for _ in 0..<count {
+                let account = try r.stringBytes()
+                let tag = try r.u8()
+                guard tag == Asset.instrumentTag || tag == Asset.currencyTag else { throw LedgerError.corrupt("asset tag \(tag)") }
+                let name = try r.stringBytes()
+                try body(account, tag, name, compact ? try r.compactDecimal() : try r.decimal())
+            }
+        case .tradeRule:
+            try JournalEntry.forEachTradeLeg(
+                account: terms.account, contra: contra(terms.source),
+                commissionRevenue: Self.bytes(of: LedgerAccounts.commissionRevenueName),
+                feeRevenue: Self.bytes(of: LedgerAccounts.feeRevenueName), instrument: terms.instrument,
+                currency: terms.currency, side: terms.side, quantity: terms.quantity, price: terms.price,
+                commission: terms.commission, fees: terms.fees, body)
         }
+    }
+
+    private static func bytes(of name: StaticString) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+    }
+}
+
+/// The contra accounts' names (`LedgerAccounts.contra(for:)` of each source) for the
+/// trade rule's legs, which no record holds: kept in memory of their own for as long as
+/// the projector runs, so that its tables hold views of them as they do of the names
+/// read in place from the journal. There are as many as there are sources.
+final class ContraNames {
+    private var table = NameTable()
+    /// Each contra account's name; its source's name is what follows the prefix.
+    private var names: [UnsafeMutableRawBufferPointer] = []
+    private static let prefix = LedgerAccounts.contraPrefix
+
+    deinit {
+        for name in names { name.deallocate() }
+    }
+
+    func name(for source: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        let prefixCount = Self.prefix.utf8CodeUnitCount
+        let slot = table.slot(of: source, names: names.count, { UnsafeRawBufferPointer(rebasing: self.names[$0][prefixCount...]) }) {
+            let name = UnsafeMutableRawBufferPointer.allocate(byteCount: prefixCount + source.count, alignment: 1)
+            name.baseAddress!.copyMemory(from: Self.prefix.utf8Start, byteCount: prefixCount)
+            UnsafeMutableRawBufferPointer(rebasing: name[prefixCount...]).copyMemory(from: source)
+            names.append(name)
+        }
+        return UnsafeRawBufferPointer(names[slot])
     }
 }
 

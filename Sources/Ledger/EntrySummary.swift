@@ -27,31 +27,45 @@ public struct EntrySummary {
     public var currency: UnsafeRawBufferPointer
     /// Where the record goes on after these terms (its memo, then its legs).
     var end: Int
+    /// The record's version (`JournalEntry.recordVersion` for what the ledger writes now).
+    var version: UInt8
 
     /// Reads a journal record or an account index's summary of one (the summary is the
-    /// record's first part, without the legs).
+    /// record's first part, without the legs), of either version.
     public init(_ bytes: UnsafeRawBufferPointer) throws {
         var r = ByteReader(bytes)
-        guard try r.u8() == 1 else { throw LedgerError.corrupt("unknown journal record version") }
+        version = try r.u8()
+        guard version == 1 || version == 2 else { throw LedgerError.corrupt("unknown journal record version \(version)") }
+        let compact = version == 2
         offset = try r.u64()
         guard let kind = JournalEntry.Kind(rawValue: try r.u8()) else { throw LedgerError.corrupt("journal entry kind") }
         self.kind = kind
         source = try r.stringBytes()
         executionID = try r.stringBytes()
-        reference = try r.u64()
+        reference = compact ? try r.varint() : try r.u64()
         account = try r.stringBytes()
         instrument = try r.stringBytes()
         guard let side = Side(rawValue: try r.u8()) else { throw LedgerError.corrupt("journal entry side") }
         self.side = side
-        quantity = try r.decimal()
-        price = try r.decimal()
+        quantity = compact ? try r.compactDecimal() : try r.decimal()
+        price = compact ? try r.compactDecimal() : try r.decimal()
         currency = try r.stringBytes()
-        tradeDate = try r.day()
-        valueDate = try r.day()
-        transactTime = try r.i64()
-        commission = try r.decimal()
-        fees = try r.decimal()
-        bookedAt = try r.i64()
+        if compact {
+            let trade = try r.signedVarint()
+            tradeDate = CalendarDay(daysSinceEpoch: Int(truncatingIfNeeded: trade))
+            valueDate = CalendarDay(daysSinceEpoch: Int(truncatingIfNeeded: trade &+ (try r.signedVarint())))
+            transactTime = try r.i64()
+            commission = try r.compactDecimal()
+            fees = try r.compactDecimal()
+            bookedAt = transactTime &+ (try r.signedVarint())
+        } else {
+            tradeDate = try r.day()
+            valueDate = try r.day()
+            transactTime = try r.i64()
+            commission = try r.decimal()
+            fees = try r.decimal()
+            bookedAt = try r.i64()
+        }
         end = r.offset
     }
 
@@ -59,7 +73,9 @@ public struct EntrySummary {
     /// filters on kind alone decides from these.
     public static func peek(_ bytes: UnsafeRawBufferPointer) throws -> (offset: UInt64, kind: JournalEntry.Kind) {
         var r = ByteReader(bytes)
-        guard try r.u8() == 1 else { throw LedgerError.corrupt("unknown journal record version") }
+        let version = try r.u8()
+        // Both versions begin alike.
+        guard version == 1 || version == 2 else { throw LedgerError.corrupt("unknown journal record version \(version)") }
         let offset = try r.u64()
         guard let kind = JournalEntry.Kind(rawValue: try r.u8()) else { throw LedgerError.corrupt("journal entry kind") }
         return (offset, kind)
@@ -86,8 +102,9 @@ public struct EntryRecords: Sendable {
     private var records: [(offset: UInt64, start: Int, count: Int)] = []
 
     public init(expected count: Int = 0) {
-        // A summary is about 175 bytes; room for 256 each saves a reallocation.
-        storage.reserveCapacity(count * 256)
+        // A summary is about 100 bytes (175 in version 1 records); room for 192 each
+        // saves a reallocation.
+        storage.reserveCapacity(count * 192)
         records.reserveCapacity(count)
     }
 

@@ -102,45 +102,61 @@ public struct JournalEntry: Hashable, Sendable {
         kind != .settlementStatus && !instrument.isEmpty && !quantity.isZero
     }
 
+    /// The version of the records the ledger writes. Version 2 stores numbers in as few
+    /// bytes as they need and leaves a trade's legs to be derived from its terms; version 1
+    /// records (fixed-width numbers, every leg listed) are still read.
+    static let recordVersion: UInt8 = 2
+
+    /// How a version 2 record holds its legs.
+    enum Legs: UInt8 {
+        /// A count, then each leg: account, asset tag and name, amount.
+        case listed = 0
+        /// None stored: they are `forEachTradeLeg`'s, from the terms and the source's
+        /// contra account (what every trade and replacement books).
+        case tradeRule = 1
+    }
+
     /// The record without its legs: what a listing of an account's entries shows.
     public func encodedSummary() -> [UInt8] {
-        var w = ByteWriter(capacity: 256)
-        encode(into: &w, withPostings: false)
+        var w = ByteWriter(capacity: 128)
+        encodeSummary(into: &w)
         return w.bytes
     }
 
-    /// Appends the record to `w`; returns the length of its summary (everything but the
-    /// legs: the record's first part, which the accounts' index keeps).
-    @discardableResult
-    func encode(into w: inout ByteWriter, withPostings: Bool = true) -> Int {
-        let start = w.count
-        w.u8(1)  // record version
+    /// Appends the record to `w`, its legs listed.
+    func encode(into w: inout ByteWriter) {
+        encodeSummary(into: &w)
+        w.u8(Legs.listed.rawValue)
+        w.varint(UInt64(postings.count))
+        for posting in postings { Self.writeLeg(into: &w, posting.account, posting.asset, posting.amount) }
+    }
+
+    /// Appends the record's first part, everything but its legs: what the accounts' index
+    /// keeps (`EntrySummary` reads it). Dates after the trade date and the booking time
+    /// are stored as differences, which are small.
+    func encodeSummary(into w: inout ByteWriter) {
+        w.u8(Self.recordVersion)
         w.u64(offset)
         w.u8(kind.rawValue)
         w.string(source)
         w.string(executionID)
-        w.u64(reference)
+        w.varint(reference)
         w.string(account)
         w.string(instrument)
         w.u8(side.rawValue)
-        w.decimal(quantity)
-        w.decimal(price)
+        w.compactDecimal(quantity)
+        w.compactDecimal(price)
         w.string(currency)
-        w.day(tradeDate)
-        w.day(valueDate)
+        w.signedVarint(Int64(tradeDate.daysSinceEpoch))
+        w.signedVarint(Int64(valueDate.daysSinceEpoch) &- Int64(tradeDate.daysSinceEpoch))
         w.i64(transactTime)
-        w.decimal(commission)
-        w.decimal(fees)
-        w.i64(bookedAt)
+        w.compactDecimal(commission)
+        w.compactDecimal(fees)
+        w.signedVarint(bookedAt &- transactTime)
         w.string(memo)
-        let summaryLength = w.count - start
-        guard withPostings else { return summaryLength }
-        w.u32(UInt32(postings.count))
-        for posting in postings { Self.writeLeg(into: &w, posting.account, posting.asset, posting.amount) }
-        return summaryLength
     }
 
-    /// One leg of a record (after the summary and the count of legs).
+    /// One listed leg of a record.
     static func writeLeg(into w: inout ByteWriter, _ account: String, _ asset: Asset, _ amount: ExactDecimal) {
         w.string(account)
         switch asset {
@@ -151,7 +167,7 @@ public struct JournalEntry: Hashable, Sendable {
             w.u8(Asset.currencyTag)
             w.string(code)
         }
-        w.decimal(amount)
+        w.compactDecimal(amount)
     }
 
     public init(offset: UInt64, kind: Kind, source: String, executionID: String, reference: UInt64, account: String,
@@ -207,25 +223,63 @@ public struct JournalEntry: Hashable, Sendable {
             postings = []
             return
         }
-        let count = Int(try r.u32())
+        let legs = try RecordLegs(&r, version: terms.version)
         var postings: [Posting] = []
-        postings.reserveCapacity(count)
-        for _ in 0..<count {
-            let account = try r.string()
-            let tag = try r.u8()
-            let name = try r.string()
-            postings.append(Posting(account: account, asset: try Asset(tag: tag, name: name), amount: try r.decimal()))
+        switch legs {
+        case .listed(let count, let compact):
+            postings.reserveCapacity(count)
+            for _ in 0..<count {
+                let account = try r.string()
+                let tag = try r.u8()
+                let name = try r.string()
+                postings.append(Posting(account: account, asset: try Asset(tag: tag, name: name),
+                                        amount: compact ? try r.compactDecimal() : try r.decimal()))
+            }
+        case .tradeRule:
+            postings = Self.tradePostings(account: account, contra: LedgerAccounts.contra(for: source), instrument: instrument,
+                                          side: side, quantity: quantity, price: price, currency: currency,
+                                          commission: commission, fees: fees)
         }
         self.postings = postings
+    }
+}
+
+/// How a record read from the journal holds its legs, read from the bytes after its memo
+/// (`r` is left at the first listed leg).
+enum RecordLegs {
+    /// `count` legs follow; their amounts are compact decimals (version 2) or fixed (version 1).
+    case listed(count: Int, compact: Bool)
+    /// The trade rule's legs, derived from the terms.
+    case tradeRule
+
+    init(_ r: inout ByteReader, version: UInt8) throws {
+        guard version >= 2 else {
+            self = .listed(count: Int(try r.u32()), compact: false)
+            return
+        }
+        switch JournalEntry.Legs(rawValue: try r.u8()) {
+        case .listed:
+            let count = try r.varint()
+            guard count <= 1 << 16 else { throw LedgerError.corrupt("journal record with \(count) legs") }
+            self = .listed(count: Int(count), compact: true)
+        case .tradeRule:
+            self = .tradeRule
+        case nil:
+            throw LedgerError.corrupt("journal record legs")
+        }
     }
 }
 
 /// Accounts the ledger books against on the other side of a client's trades.
 public enum LedgerAccounts {
     /// The counterparty of everything a source reports: the platform, LP or exchange.
-    public static func contra(for source: String) -> String { "contra:" + source }
-    public static let commissionRevenue = "revenue:commission"
-    public static let feeRevenue = "revenue:fees"
+    public static func contra(for source: String) -> String { contraPrefix.description + source }
+    static let contraPrefix: StaticString = "contra:"
+    public static let commissionRevenue = commissionRevenueName.description
+    public static let feeRevenue = feeRevenueName.description
+    /// The revenue accounts' names where a view of their bytes is wanted.
+    static let commissionRevenueName: StaticString = "revenue:commission"
+    static let feeRevenueName: StaticString = "revenue:fees"
     public static let adjustments = "adjustments"
 
     /// Client accounts are everything that is not the ledger's own.
@@ -251,9 +305,10 @@ extension JournalEntry {
                               commission: ExactDecimal, fees: ExactDecimal) -> [Posting] {
         var legs: [Posting] = []
         legs.reserveCapacity(tradeLegCount(commission: commission, fees: fees))
-        forEachTradeLeg(account: account, contra: contra, instrument: instrument, side: side, quantity: quantity,
-                        price: price, currency: currency, commission: commission, fees: fees) { account, asset, amount in
-            legs.append(Posting(account: account, asset: asset, amount: amount))
+        forEachTradeLeg(account: account, contra: contra, commissionRevenue: LedgerAccounts.commissionRevenue,
+                        feeRevenue: LedgerAccounts.feeRevenue, instrument: instrument, currency: currency, side: side,
+                        quantity: quantity, price: price, commission: commission, fees: fees) { account, tag, name, amount in
+            legs.append(Posting(account: account, asset: tag == Asset.instrumentTag ? .instrument(name) : .currency(name), amount: amount))
         }
         return legs
     }
@@ -263,25 +318,27 @@ extension JournalEntry {
         4 + (commission.isZero ? 0 : 2) + (fees.isZero ? 0 : 2)
     }
 
-    /// The legs of a trade-shaped entry, one by one (what the writer encodes without
-    /// gathering them).
-    static func forEachTradeLeg(account: String, contra: String, instrument: String, side: Side,
-                                quantity: ExactDecimal, price: ExactDecimal, currency: String,
-                                commission: ExactDecimal, fees: ExactDecimal,
-                                _ leg: (String, Asset, ExactDecimal) -> Void) {
+    /// The trade rule: the balanced legs of a trade-shaped entry, whatever holds the names
+    /// (Strings, or views of a record's bytes). Version 2 records of trades and replacements
+    /// store no legs but these, so the rule must not change without a new record version.
+    @inline(__always)
+    static func forEachTradeLeg<Name>(account: Name, contra: Name, commissionRevenue: Name, feeRevenue: Name,
+                                      instrument: Name, currency: Name, side: Side, quantity: ExactDecimal,
+                                      price: ExactDecimal, commission: ExactDecimal, fees: ExactDecimal,
+                                      _ leg: (Name, UInt8, Name, ExactDecimal) throws -> Void) rethrows {
         let units = side.sign * quantity
         let cash = -(units * price)
-        leg(account, .instrument(instrument), units)
-        leg(contra, .instrument(instrument), -units)
-        leg(account, .currency(currency), cash)
-        leg(contra, .currency(currency), -cash)
+        try leg(account, Asset.instrumentTag, instrument, units)
+        try leg(contra, Asset.instrumentTag, instrument, -units)
+        try leg(account, Asset.currencyTag, currency, cash)
+        try leg(contra, Asset.currencyTag, currency, -cash)
         if !commission.isZero {
-            leg(account, .currency(currency), -commission)
-            leg(LedgerAccounts.commissionRevenue, .currency(currency), commission)
+            try leg(account, Asset.currencyTag, currency, -commission)
+            try leg(commissionRevenue, Asset.currencyTag, currency, commission)
         }
         if !fees.isZero {
-            leg(account, .currency(currency), -fees)
-            leg(LedgerAccounts.feeRevenue, .currency(currency), fees)
+            try leg(account, Asset.currencyTag, currency, -fees)
+            try leg(feeRevenue, Asset.currencyTag, currency, fees)
         }
     }
 }

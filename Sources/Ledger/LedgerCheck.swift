@@ -155,14 +155,16 @@ extension Ledger {
                             problem("index: \(account) lists entry \(offset) out of order")
                         }
                         previous = offset
-                        guard let stored = try txn.get(db.journal, Key.offset(offset), { try JournalEntry(decoding: $0) }) else {
+                        guard let (stored, storedSummary) = try txn.get(db.journal, Key.offset(offset), { record in
+                            (try JournalEntry(decoding: record), Array(try JournalRecordView(record).summary))
+                        }) else {
                             problem("index: \(account) lists entry \(offset), which is not in the journal")
                             return true
                         }
                         if !stored.postings.contains(where: { $0.account == account }) && stored.account != account {
                             problem("index: \(account) lists entry \(offset), which does not touch it")
                         }
-                        if !summary.elementsEqual(stored.encodedSummary()) {
+                        if !summary.elementsEqual(storedSummary) {
                             problem("index: the summary of entry \(offset) for \(account) differs from the journal")
                         }
                         return true

@@ -93,3 +93,38 @@ struct BooksModel {
         book.averageCost = openUnits.isZero ? .zero : openCost.divided(by: openUnits, scale: 10, .halfEven)
     }
 }
+
+/// `entry` as record version 1 wrote it: fixed-width numbers, every leg listed. The
+/// ledger no longer writes this, but must read the journals that hold it.
+func versionOneRecord(_ entry: JournalEntry) -> [UInt8] {
+    var w = ByteWriter(capacity: 512)
+    w.u8(1)
+    w.u64(entry.offset)
+    w.u8(entry.kind.rawValue)
+    w.string(entry.source)
+    w.string(entry.executionID)
+    w.u64(entry.reference)
+    w.string(entry.account)
+    w.string(entry.instrument)
+    w.u8(entry.side.rawValue)
+    w.decimal(entry.quantity)
+    w.decimal(entry.price)
+    w.string(entry.currency)
+    w.day(entry.tradeDate)
+    w.day(entry.valueDate)
+    w.i64(entry.transactTime)
+    w.decimal(entry.commission)
+    w.decimal(entry.fees)
+    w.i64(entry.bookedAt)
+    w.string(entry.memo)
+    w.u32(UInt32(entry.postings.count))
+    for posting in entry.postings {
+        w.string(posting.account)
+        switch posting.asset {
+        case .instrument(let name): w.u8(1); w.string(name)
+        case .currency(let code): w.u8(2); w.string(code)
+        }
+        w.decimal(posting.amount)
+    }
+    return w.bytes
+}

@@ -447,6 +447,110 @@ import Testing
         #expect(try ledger.check().isClean)
     }
 
+    @Test("journals written in record version 1 still read, project into the same books and check clean; new entries join them in version 2")
+    func firstRecordVersionStillReads() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        func books(_ ledger: Ledger) throws -> [String] {
+            try ledger.positions().map { "\($0)" } + ledger.cash(includeHouse: true).map { "\($0)" }
+                + ledger.obligations().map { "\($0)" } + ledger.entries(account: "ACC-1", limit: 1000).map { "\($0)" }
+        }
+        // The first ledger is closed and released before the folder is opened again.
+        let (expected, entries) = try { () throws -> ([String], [JournalEntry]) in
+            let ledger = try Ledger(folder: folder.path)
+            defer { ledger.close() }
+            try ledger.book((0..<60).map { i in
+                trade("E\(i)", "ACC-\(i % 3)", "SYM\(i % 2)", i % 4 == 0 ? .sell : .buy, "\(1 + i % 5).5", "\(100 + i).25",
+                      source: i % 2 == 0 ? "venue-a" : "venue-b", commission: i % 3 == 0 ? "0" : "0.75")
+            })
+            try ledger.book([trade("C1", "ACC-1", "SYM1", .buy, "3", "99", source: "venue-b", kind: .correction(of: "E1")),
+                             trade("B1", "ACC-2", "SYM0", .buy, "1", "1", source: "venue-a", kind: .bust(of: "E2"))])
+            _ = try ledger.adjust(Adjustment(account: "ACC-0", amount: ExactDecimal("-12.5")!, currency: "USD", who: "ops", why: "fee refund"))
+            return (try books(ledger), try (1...64).map { try #require(try ledger.entry(at: $0)) })
+        }()
+
+        // The same journal, every record written the way the first version wrote it.
+        try {
+            let environment = try LMDBEnvironment(path: folder.path)
+            let db = try Databases(environment)
+            try environment.write { txn in
+                for entry in entries { try txn.put(db.journal, Key.offset(entry.offset), versionOneRecord(entry)) }
+            }
+        }()
+        try FileManager.default.removeItem(atPath: folder.path + "/books")
+        let reopened = try Ledger(folder: folder.path)
+        defer { reopened.close() }
+        #expect(try (1...64).map { try reopened.entry(at: $0) } == entries)
+        #expect(try books(reopened) == expected)
+        #expect(try reopened.check().isClean)
+        // A correction of a trade stored in version 1 reverses the legs read from it.
+        try reopened.book([trade("C2", "ACC-0", "SYM0", .sell, "2", "101", source: "venue-a", kind: .correction(of: "E4"))])
+        let reversal = try #require(try reopened.entry(at: 65))
+        #expect(reversal.kind == .reversal && reversal.postings == entries[4].postings.map {
+            Posting(account: $0.account, asset: $0.asset, amount: -$0.amount)
+        })
+        #expect(try reopened.check().isClean)
+    }
+
+    @Test("a trade's record is compact: numbers take the bytes they need, its legs are derived, not stored")
+    func compactRecords() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        try ledger.book([trade("EXEC-000001", "ACC-1", "AAPL", .buy, "100", "189.25", source: "venue-a", commission: "1.5")])
+        let size = try ledger.environment.read { txn in try txn.get(ledger.db.journal, Key.offset(1)) { $0.count } }
+        let entry = try #require(try ledger.entry(at: 1))
+        #expect(try #require(size) < 110)
+        #expect(versionOneRecord(entry).count > 3 * size!)
+        #expect(entry.postings.count == 6)
+    }
+
+    @Test("compact numbers read back exactly, at every scale and at the edges of their width; malformed ones are refused")
+    func compactNumbers() throws {
+        let mantissas: [Int128] = [0, 1, -1, 63, -64, 64, 127, 128, -129, 10_000, Int128(Int64.max), Int128(Int64.min),
+                                   Int128(Int64.max) + 1, Int128(Int64.min) - 1, Int128.max, Int128.min, Int128.max - 12_345]
+        var w = ByteWriter()
+        var expected: [ExactDecimal] = []
+        for mantissa in mantissas {
+            for scale in [0, 2, 9, ExactDecimal.scaleMax] {
+                let value = ExactDecimal(mantissa: mantissa, scale: scale)
+                w.compactDecimal(value)
+                expected.append(value)
+            }
+        }
+        let integers: [Int64] = [0, 1, -1, 300, -300, Int64.max, Int64.min]
+        for value in integers {
+            w.signedVarint(value)
+            w.varint(UInt64(bitPattern: value))
+        }
+        try w.withBytes { bytes in
+            var r = ByteReader(bytes)
+            for value in expected {
+                let read = try r.compactDecimal()
+                #expect(read.mantissa == value.mantissa && read.scale == value.scale)
+            }
+            for value in integers {
+                #expect(try r.signedVarint() == value)
+                #expect(try r.varint() == UInt64(bitPattern: value))
+            }
+            #expect(r.isAtEnd)
+        }
+        // Too long for 64 or 128 bits, cut short, a scale out of range.
+        for bad: [UInt8] in [Array(repeating: 0xFF, count: 10) + [0x01], [0x80, 0x80]] {
+            bad.withUnsafeBytes { bytes in
+                var r = ByteReader(bytes)
+                #expect(throws: LedgerError.self) { try r.varint() }
+            }
+        }
+        for bad: [UInt8] in [[2] + Array(repeating: 0xFF, count: 19) + [0x01], [2, 0xFF], [19, 1]] {
+            bad.withUnsafeBytes { bytes in
+                var r = ByteReader(bytes)
+                #expect(throws: LedgerError.self) { try r.compactDecimal() }
+            }
+        }
+    }
+
     @Test("the books gather entries into larger projections while nobody waits, and a current read does not wait for the batch")
     func projectionBatches() throws {
         let folder = TemporaryFolder()

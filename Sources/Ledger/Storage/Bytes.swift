@@ -105,6 +105,41 @@ public struct ByteWriter: ~Copyable {
         (at + 9).storeBytes(of: UInt64(truncatingIfNeeded: bits).bigEndian, as: UInt64.self)
     }
 
+    /// An unsigned integer in as few bytes as it needs: seven bits a byte, low bits first,
+    /// the high bit set on every byte but the last (LEB128). Not ordered; for values only.
+    @inline(__always)
+    public mutating func varint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            u8(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        u8(UInt8(value))
+    }
+
+    /// A signed integer as a `varint`, zigzagged so that small magnitudes of either sign
+    /// are short.
+    @inline(__always)
+    public mutating func signedVarint(_ value: Int64) {
+        varint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    }
+
+    /// A decimal in as few bytes as it needs: its scale, then its mantissa zigzagged in
+    /// seven-bit groups (a price of 123.45 takes four bytes, not `decimal`'s seventeen).
+    public mutating func compactDecimal(_ value: ExactDecimal) {
+        u8(UInt8(value.scale))
+        if let small = Int64(exactly: value.mantissa) {
+            signedVarint(small)
+            return
+        }
+        var bits = UInt128(bitPattern: (value.mantissa << 1) ^ (value.mantissa >> 127))
+        while bits >= 0x80 {
+            u8(UInt8(truncatingIfNeeded: bits) | 0x80)
+            bits >>= 7
+        }
+        u8(UInt8(bits))
+    }
+
     @inline(__always)
     public mutating func day(_ value: CalendarDay) { i64(Int64(value.daysSinceEpoch)) }
 
@@ -178,6 +213,45 @@ public struct ByteReader {
         let high = try u64()
         let low = try u64()
         return ExactDecimal(mantissa: Int128(bitPattern: UInt128(high) << 64 | UInt128(low)), scale: scale)
+    }
+
+    /// What `ByteWriter.varint` wrote.
+    @inline(__always)
+    public mutating func varint() throws -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let byte = try u8()
+            guard shift < 64, shift < 63 || byte <= 1 else { throw LedgerError.corrupt("integer longer than 64 bits") }
+            value |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+        }
+    }
+
+    /// What `ByteWriter.signedVarint` wrote.
+    @inline(__always)
+    public mutating func signedVarint() throws -> Int64 {
+        let bits = try varint()
+        return Int64(bitPattern: bits >> 1) ^ -Int64(bitPattern: bits & 1)
+    }
+
+    /// What `ByteWriter.compactDecimal` wrote.
+    @inline(__always)
+    public mutating func compactDecimal() throws -> ExactDecimal {
+        let scale = Int(try u8())
+        guard scale <= ExactDecimal.scaleMax else { throw LedgerError.corrupt("decimal scale \(scale)") }
+        var bits: UInt128 = 0
+        var shift: UInt128 = 0
+        while true {
+            let byte = try u8()
+            guard shift < 126 || (shift == 126 && byte <= 3) else { throw LedgerError.corrupt("decimal longer than 128 bits") }
+            bits |= UInt128(byte & 0x7F) << shift
+            if byte < 0x80 { break }
+            shift += 7
+        }
+        let mantissa = Int128(bitPattern: bits >> 1) ^ -Int128(bitPattern: bits & 1)
+        return ExactDecimal(mantissa: mantissa, scale: scale)
     }
 
     @inline(__always)
