@@ -29,6 +29,9 @@ final class BookingApplication: SessionApplication {
     /// RequestForPositions.
     private var lastScheduledRequestDay: Int?
     private var requestCount = 0
+    /// The ledger source of the last message booked and the header fields it was named
+    /// from: a session's messages all name the same one, and building it costs Strings.
+    private var lastSource: (beginString: [UInt8], sender: [UInt8], target: [UInt8], name: String)?
 
     init(store: LedgerSessionStore, settings: SessionSettings, clock: @escaping () -> Int64) {
         self.store = store
@@ -48,11 +51,11 @@ final class BookingApplication: SessionApplication {
             return nil
         }
         if type.equals("8") || type.equals("AE") {
-            let source = ExecutionMapping.source(of: message)
+            let source = sourceName(of: message)
             let isTradeCapture = type.equals("AE")
             switch mapping.map(message, source: source) {
             case .execution(let execution):
-                store.pending.bookings.append(SessionBooking(execution: execution, raw: Array(raw)))
+                store.pending.bookings.append(SessionBooking(execution: execution, raw: store.inboundBytes(raw)))
                 references.append(Reference(seqNum: seqNum, msgType: type.string,
                                             tradeReportID: isTradeCapture ? message[tag: 571]?.string : nil,
                                             symbol: isTradeCapture ? message[tag: 55]?.string : nil))
@@ -73,6 +76,18 @@ final class BookingApplication: SessionApplication {
             return nil
         }
         return .unsupportedMessageType
+    }
+
+    /// `ExecutionMapping.source(of:)`, reused while the header names the same session.
+    private func sourceName(of message: FIXMessage) -> String {
+        guard let sender = message[tag: 49], let target = message[tag: 56] else { return ExecutionMapping.source(of: message) }
+        if let last = lastSource, last.beginString.withUnsafeBytes({ message.beginString.equals($0) }),
+           last.sender.withUnsafeBytes({ sender.equals($0) }), last.target.withUnsafeBytes({ target.equals($0) }) {
+            return last.name
+        }
+        let name = ExecutionMapping.source(of: message)
+        lastSource = (Array(message.beginString.bytes), Array(sender.bytes), Array(target.bytes), name)
+        return name
     }
 
     func onLogon(_ session: Session) {

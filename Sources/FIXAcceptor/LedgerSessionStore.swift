@@ -1,4 +1,5 @@
 import FIXSession
+import Foundation
 import Ledger
 
 /// A session store in the ledger's LMDB environment. Changes gather in `pending` and
@@ -54,7 +55,21 @@ final class LedgerSessionStore: SessionStore {
     }
 
     func audit(inbound: Bool, message: UnsafeRawBufferPointer, time: Int64) {
-        pending.audit.append(AuditRecord(inbound: inbound, time: time, message: Array(message)))
+        let bytes = Array(message)
+        pending.audit.append(AuditRecord(inbound: inbound, time: time, message: bytes))
+        if inbound { lastInbound = bytes }
+    }
+
+    /// The last inbound message audited, which a booking of it shares instead of copying.
+    private var lastInbound: [UInt8] = []
+
+    /// `message` as an array: the audit's copy when it is the message just audited (the
+    /// usual case: a booking keeps the message it came from), else a new one.
+    func inboundBytes(_ message: UnsafeRawBufferPointer) -> [UInt8] {
+        let same = lastInbound.withUnsafeBytes { last in
+            last.count == message.count && (last.isEmpty || memcmp(last.baseAddress!, message.baseAddress!, last.count) == 0)
+        }
+        return same ? lastInbound : Array(message)
     }
 
     func reset(time: Int64) {
