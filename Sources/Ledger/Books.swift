@@ -271,15 +271,24 @@ struct ProjectionTransaction {
     var nextChunk: UInt64 = 0
     /// The contra accounts' names, kept from one transaction to the next.
     let contraNames: ContraNames
+    /// The two accounts last looked up, tried before the table: an entry's legs name two to
+    /// four accounts, each a few times, and one source's entries share a contra account.
+    var recent = (name: UnsafeRawBufferPointer(start: nil, count: 0), slot: -1)
+    var previous = (name: UnsafeRawBufferPointer(start: nil, count: 0), slot: -1)
+
+    /// The assets named in this transaction, by number: accounts' changes are matched by
+    /// these numbers, not by comparing names. Instruments and currencies are numbered from
+    /// one sequence, each kind looked up in its own table.
+    var assetNames: [UnsafeRawBufferPointer] = []
+    var instrumentNumbers = NameTable()
+    var currencyNumbers = NameTable()
+    /// The last currency numbered: most entries share one.
+    var lastCurrency = (name: UnsafeRawBufferPointer(start: nil, count: 0), number: Int32(-1))
 
     /// An asset as its key tag and name, the name a view of the journal's bytes.
     struct AssetName {
         let tag: UInt8
         let name: UnsafeRawBufferPointer
-
-        func `is`(_ tag: UInt8, _ name: UnsafeRawBufferPointer) -> Bool {
-            self.tag == tag && NameTable.equal(self.name, name)
-        }
 
         /// Whether this asset's key part (tag, then length-prefixed name) sorts first.
         func precedes(_ other: AssetName) -> Bool {
@@ -291,9 +300,10 @@ struct ProjectionTransaction {
         var name: UnsafeRawBufferPointer
         /// The ledger's own accounts have no index.
         var isHouse: Bool
-        var balances: [(asset: AssetName, delta: ExactDecimal)] = []
-        var obligations: [(asset: AssetName, day: CalendarDay, delta: ExactDecimal)] = []
-        var positions: [(instrument: UnsafeRawBufferPointer, position: Position)] = []
+        /// Each asset is named and numbered (`assetNumber`); the number finds it.
+        var balances: [(number: Int32, asset: AssetName, delta: ExactDecimal)] = []
+        var obligations: [(number: Int32, asset: AssetName, day: CalendarDay, delta: ExactDecimal)] = []
+        var positions: [(number: Int32, instrument: UnsafeRawBufferPointer, position: Position)] = []
         /// In journal order: the offset and the entry's summary, in the journal's pages.
         var entries: [(offset: UInt64, summary: UnsafeRawBufferPointer)] = []
 
@@ -313,19 +323,19 @@ struct ProjectionTransaction {
             entries.removeAll(keepingCapacity: entries.capacity <= 1024)
         }
 
-        mutating func add(_ amount: ExactDecimal, to asset: AssetName) {
-            if let index = balances.firstIndex(where: { $0.asset.is(asset.tag, asset.name) }) {
+        mutating func add(_ amount: ExactDecimal, to asset: AssetName, number: Int32) {
+            if let index = balances.firstIndex(where: { $0.number == number }) {
                 balances[index].delta += amount
             } else {
-                balances.append((asset, amount))
+                balances.append((number, asset, amount))
             }
         }
 
-        mutating func add(_ amount: ExactDecimal, to asset: AssetName, on day: CalendarDay) {
-            if let index = obligations.firstIndex(where: { $0.day == day && $0.asset.is(asset.tag, asset.name) }) {
+        mutating func add(_ amount: ExactDecimal, to asset: AssetName, number: Int32, on day: CalendarDay) {
+            if let index = obligations.firstIndex(where: { $0.number == number && $0.day == day }) {
                 obligations[index].delta += amount
             } else {
-                obligations.append((asset, day, amount))
+                obligations.append((number, asset, day, amount))
             }
         }
     }
@@ -336,6 +346,9 @@ struct ProjectionTransaction {
         var accountIndex = NameTable()
         var accounts: [AccountChanges] = []
         var contraNames = ContraNames()
+        var assetNames: [UnsafeRawBufferPointer] = []
+        var instrumentNumbers = NameTable()
+        var currencyNumbers = NameTable()
     }
 
     /// `scratch` is emptied first (a retried transaction may hand back what an aborted
@@ -345,16 +358,26 @@ struct ProjectionTransaction {
         self.db = db
         self.settings = settings
         scratch.accountIndex.removeAll()
+        scratch.assetNames.removeAll(keepingCapacity: true)
+        scratch.instrumentNumbers.removeAll()
+        scratch.currencyNumbers.removeAll()
         accountIndex = scratch.accountIndex
         accounts = scratch.accounts
         contraNames = scratch.contraNames
+        assetNames = scratch.assetNames
+        instrumentNumbers = scratch.instrumentNumbers
+        currencyNumbers = scratch.currencyNumbers
     }
 
     /// The tables, for the next transaction to reuse.
     mutating func takeScratch() -> Scratch {
-        let scratch = Scratch(accountIndex: accountIndex, accounts: accounts, contraNames: contraNames)
+        let scratch = Scratch(accountIndex: accountIndex, accounts: accounts, contraNames: contraNames, assetNames: assetNames,
+                              instrumentNumbers: instrumentNumbers, currencyNumbers: currencyNumbers)
         accountIndex = NameTable()
         accounts = []
+        assetNames = []
+        instrumentNumbers = NameTable()
+        currencyNumbers = NameTable()
         return scratch
     }
 
@@ -369,37 +392,65 @@ struct ProjectionTransaction {
         }
     }
 
+    /// The number of the asset `tag` `name` in this transaction.
+    mutating func assetNumber(_ tag: UInt8, _ name: UnsafeRawBufferPointer) -> Int32 {
+        let next = assetNames.count
+        if tag == Asset.instrumentTag {
+            return Int32(instrumentNumbers.slot(of: name, names: next) { assetNames[$0] } add: { assetNames.append(name) })
+        }
+        return Int32(currencyNumbers.slot(of: name, names: next) { assetNames[$0] } add: { assetNames.append(name) })
+    }
+
     /// Applies the journal record `record` to balances, positions, settlement and the
     /// per-account index.
     mutating func apply(_ record: JournalRecordView) throws {
         let terms = record.terms
-        // An entry's legs name two to four accounts, each a few times: remember the last
-        // two looked up rather than hashing every leg's account.
-        var last = (name: UnsafeRawBufferPointer(start: nil, count: 0), slot: -1)
-        var previous = last
         let movesPosition = terms.kind != .settlementStatus && !terms.instrument.isEmpty && !terms.quantity.isZero
         let settles = terms.kind != .settlementStatus
+        // The legs name the entry's own instrument and currency (the trade rule's, as the
+        // same views of its terms): number them once.
+        let instrument = terms.instrument.isEmpty ? -1 : assetNumber(Asset.instrumentTag, terms.instrument)
+        if !NameTable.equal(lastCurrency.name, terms.currency) || lastCurrency.number < 0 {
+            lastCurrency = (terms.currency, assetNumber(Asset.currencyTag, terms.currency))
+        }
+        let currency = lastCurrency.number
         try record.forEachPosting(contra: contraNames.name(for:)) { account, tag, name, amount in
             let slot: Int
-            if last.slot >= 0, NameTable.equal(last.name, account) {
-                slot = last.slot
+            if recent.slot >= 0, NameTable.equal(recent.name, account) {
+                slot = recent.slot
             } else if previous.slot >= 0, NameTable.equal(previous.name, account) {
                 slot = previous.slot
+                swap(&recent, &previous)
             } else {
                 slot = self.slot(of: account)
-                previous = last
-                last = (account, slot)
+                previous = recent
+                recent = (account, slot)
             }
             index(slot, record)
+            let number: Int32
+            if tag == Asset.instrumentTag, instrument >= 0, Self.same(name, terms.instrument) {
+                number = instrument
+            } else if tag == Asset.currencyTag, Self.same(name, terms.currency) {
+                number = currency
+            } else {
+                number = assetNumber(tag, name)
+            }
             let asset = AssetName(tag: tag, name: name)
-            accounts[slot].add(amount, to: asset)
-            if settles { accounts[slot].add(amount, to: asset, on: terms.valueDate) }
+            accounts[slot].add(amount, to: asset, number: number)
+            if settles { accounts[slot].add(amount, to: asset, number: number, on: terms.valueDate) }
             if movesPosition && tag == Asset.instrumentTag {
-                try applyToPosition(slot: slot, instrument: name, units: amount, price: terms.price, currency: terms.currency)
+                try applyToPosition(slot: slot, instrument: name, number: number, units: amount, price: terms.price,
+                                    currency: terms.currency)
             }
         }
         if record.postingCount == 0 { index(slot(of: terms.account), record) }
         if !settles { try applyStatus(of: record) }
+    }
+
+    /// Whether two views are of the same bytes in memory.
+    @inline(__always)
+    static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        a.baseAddress == b.baseAddress && a.count == b.count
     }
 
     /// Each client's index holds a summary of each entry that touches it (once), so that
@@ -426,7 +477,7 @@ struct ProjectionTransaction {
             var value = ByteWriter(capacity: 160)
             for slot in order {
                 accounts[slot].positions.sort { NameTable.keyOrder($0.instrument, $1.instrument) }
-                for (instrument, position) in accounts[slot].positions {
+                for (_, instrument, position) in accounts[slot].positions {
                     key.removeAll()
                     key.string(accounts[slot].name)
                     key.string(instrument)
@@ -449,7 +500,7 @@ struct ProjectionTransaction {
         var value = ByteWriter(capacity: 18)
         let account = accounts[slot].name
         accounts[slot].balances.sort { $0.asset.precedes($1.asset) }
-        for (asset, delta) in accounts[slot].balances where !delta.isZero {
+        for (_, asset, delta) in accounts[slot].balances where !delta.isZero {
             key.removeAll()
             key.string(account)
             key.u8(asset.tag)
@@ -506,11 +557,11 @@ struct ProjectionTransaction {
     mutating func flushObligations(slot: Int, _ settlement: WriteCursor) throws {
         let account = accounts[slot].name
         accounts[slot].obligations.sort {
-            $0.asset.is($1.asset.tag, $1.asset.name) ? $0.day < $1.day : $0.asset.precedes($1.asset)
+            $0.number == $1.number ? $0.day < $1.day : $0.asset.precedes($1.asset)
         }
         var key = ByteWriter(capacity: 160)
         var value = ByteWriter(capacity: 18)
-        for (asset, day, delta) in accounts[slot].obligations where !delta.isZero {
+        for (_, asset, day, delta) in accounts[slot].obligations where !delta.isZero {
             key.removeAll()
             key.string(account)
             key.u8(asset.tag)
@@ -553,10 +604,10 @@ struct ProjectionTransaction {
         try txn.put(db.settlement, key, w.bytes)
     }
 
-    mutating func applyToPosition(slot: Int, instrument: UnsafeRawBufferPointer, units: ExactDecimal, price: ExactDecimal,
-                                  currency: UnsafeRawBufferPointer) throws {
+    mutating func applyToPosition(slot: Int, instrument: UnsafeRawBufferPointer, number: Int32, units: ExactDecimal,
+                                  price: ExactDecimal, currency: UnsafeRawBufferPointer) throws {
         let index: Int
-        if let known = accounts[slot].positions.firstIndex(where: { NameTable.equal($0.instrument, instrument) }) {
+        if let known = accounts[slot].positions.firstIndex(where: { $0.number == number }) {
             index = known
         } else {
             // First touch in this transaction: the stored position, or a new one.
@@ -566,7 +617,7 @@ struct ProjectionTransaction {
                 try Position(account: account, instrument: name, decoding: $0)
             }
             let position = stored ?? Position(account: account, instrument: name, currency: String(decoding: currency, as: UTF8.self))
-            accounts[slot].positions.append((instrument, position))
+            accounts[slot].positions.append((number, instrument, position))
             index = accounts[slot].positions.count - 1
         }
         switch settings.pnlMethod {
@@ -640,10 +691,13 @@ struct JournalRecordView {
 /// trade rule's legs, which no record holds: kept in memory of their own for as long as
 /// the projector runs, so that its tables hold views of them as they do of the names
 /// read in place from the journal. There are as many as there are sources.
+/// Used by the projector's thread alone: no run-time exclusivity checks.
 final class ContraNames {
-    private var table = NameTable()
+    @exclusivity(unchecked) private var table = NameTable()
     /// Each contra account's name; its source's name is what follows the prefix.
-    private var names: [UnsafeMutableRawBufferPointer] = []
+    @exclusivity(unchecked) private var names: [UnsafeMutableRawBufferPointer] = []
+    /// The slot last asked for: most entries in a row come from one source.
+    @exclusivity(unchecked) private var last = -1
     private static let prefix = LedgerAccounts.contraPrefix
 
     deinit {
@@ -652,12 +706,16 @@ final class ContraNames {
 
     func name(for source: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         let prefixCount = Self.prefix.utf8CodeUnitCount
+        if last >= 0, NameTable.equal(UnsafeRawBufferPointer(rebasing: names[last][prefixCount...]), source) {
+            return UnsafeRawBufferPointer(names[last])
+        }
         let slot = table.slot(of: source, names: names.count, { UnsafeRawBufferPointer(rebasing: self.names[$0][prefixCount...]) }) {
             let name = UnsafeMutableRawBufferPointer.allocate(byteCount: prefixCount + source.count, alignment: 1)
             name.baseAddress!.copyMemory(from: Self.prefix.utf8Start, byteCount: prefixCount)
             UnsafeMutableRawBufferPointer(rebasing: name[prefixCount...]).copyMemory(from: source)
             names.append(name)
         }
+        last = slot
         return UnsafeRawBufferPointer(names[slot])
     }
 }
@@ -714,8 +772,30 @@ struct NameTable {
         return hash ^ (hash >> 29)
     }
 
+    /// Whether two names are the same bytes. Names are short (accounts, instruments,
+    /// currencies): up to sixteen bytes compare as two overlapping words each, not
+    /// through a call to `memcmp`.
+    @inline(__always)
     static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-        a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+        let count = a.count
+        guard count == b.count else { return false }
+        guard count > 0, a.baseAddress != b.baseAddress else { return true }
+        let x = a.baseAddress!, y = b.baseAddress!
+        switch count {
+        case 8...16:
+            return x.loadUnaligned(as: UInt64.self) == y.loadUnaligned(as: UInt64.self)
+                && x.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == y.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+        case 4..<8:
+            return x.loadUnaligned(as: UInt32.self) == y.loadUnaligned(as: UInt32.self)
+                && x.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self) == y.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+        case 1..<4:
+            for i in 0..<count where x.load(fromByteOffset: i, as: UInt8.self) != y.load(fromByteOffset: i, as: UInt8.self) {
+                return false
+            }
+            return true
+        default:
+            return memcmp(x, y, count) == 0
+        }
     }
 
     /// Whether `a` sorts before `b` as a key (length-prefixed: shorter first).

@@ -326,7 +326,7 @@ extension JournalEntry {
                                       instrument: Name, currency: Name, side: Side, quantity: ExactDecimal,
                                       price: ExactDecimal, commission: ExactDecimal, fees: ExactDecimal,
                                       _ leg: (Name, UInt8, Name, ExactDecimal) throws -> Void) rethrows {
-        let units = side.sign * quantity
+        let units = side == .buy ? quantity : -quantity
         let cash = -(units * price)
         try leg(account, Asset.instrumentTag, instrument, units)
         try leg(contra, Asset.instrumentTag, instrument, -units)

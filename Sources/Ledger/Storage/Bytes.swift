@@ -166,7 +166,11 @@ public struct ByteReader {
     }
 
     @inline(__always)
-    public mutating func u8() throws -> UInt8 { try take(1)[0] }
+    public mutating func u8() throws -> UInt8 {
+        guard offset < bytes.count else { throw LedgerError.corrupt("record shorter than expected") }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
 
     /// The next `count` bytes, in place.
     public mutating func bytes(_ count: Int) throws -> UnsafeRawBufferPointer { try take(count) }
@@ -241,8 +245,26 @@ public struct ByteReader {
     public mutating func compactDecimal() throws -> ExactDecimal {
         let scale = Int(try u8())
         guard scale <= ExactDecimal.scaleMax else { throw LedgerError.corrupt("decimal scale \(scale)") }
-        var bits: UInt128 = 0
-        var shift: UInt128 = 0
+        // Nine bytes hold 63 bits: nearly every amount, read in 64-bit arithmetic.
+        var bits: UInt64 = 0
+        var shift: UInt64 = 0
+        while shift < 63 {
+            let byte = try u8()
+            bits |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 {
+                let mantissa = Int64(bitPattern: bits >> 1) ^ -Int64(bitPattern: bits & 1)
+                return ExactDecimal(mantissa: Int128(mantissa), scale: scale)
+            }
+            shift += 7
+        }
+        return try compactDecimalWide(scale: scale, low: bits)
+    }
+
+    /// The rest of a mantissa longer than nine bytes, whose first 63 bits are `low`.
+    @inline(never)
+    private mutating func compactDecimalWide(scale: Int, low: UInt64) throws -> ExactDecimal {
+        var bits = UInt128(low)
+        var shift: UInt128 = 63
         while true {
             let byte = try u8()
             guard shift < 126 || (shift == 126 && byte <= 3) else { throw LedgerError.corrupt("decimal longer than 128 bits") }
