@@ -41,6 +41,16 @@ public struct ExactDecimal: Sendable {
 
     /// The same value with trailing fractional zeros removed (`1.500` → `1.5`).
     public var normalized: ExactDecimal {
+        guard scale > 0, mantissa != 0 else { return ExactDecimal(mantissa: mantissa, scale: mantissa == 0 ? 0 : scale) }
+        if var m = Int64(exactly: mantissa) {
+            // Most values fit 64 bits, whose division is a machine instruction.
+            var s = scale
+            while s > 0 && m % 10 == 0 {
+                m /= 10
+                s -= 1
+            }
+            return ExactDecimal(mantissa: Int128(m), scale: s)
+        }
         var m = mantissa
         var s = scale
         while s > 0 && m % 10 == 0 {
@@ -63,15 +73,14 @@ public struct ExactDecimal: Sendable {
         return r == 0 ? ExactDecimal(mantissa: q, scale: newScale) : nil
     }
 
+    /// `10^0` to `10^19`.
+    @usableFromInline static let smallPowersOfTen: [UInt64] = (0...19).map { exponent in (0..<exponent).reduce(1) { power, _ in power * 10 } }
+
     /// `10^exponent` for `0 ≤ exponent ≤ 38`.
     @inlinable
     public static func powerOfTen(_ exponent: Int) -> Int128 {
         precondition(exponent >= 0 && exponent <= 38, "power of ten \(exponent) out of range")
-        if exponent <= 19 {
-            var small: UInt64 = 1
-            for _ in 0..<exponent { small &*= 10 }
-            return Int128(small)
-        }
+        if exponent <= 19 { return Int128(smallPowersOfTen[exponent]) }
         var result: Int128 = 10_000_000_000_000_000_000
         for _ in 19..<exponent { result &*= 10 }
         return result
@@ -107,7 +116,15 @@ extension ExactDecimal {
     /// Integer division of `numerator` by a non-zero `denominator` under `rule`.
     static func divide(_ numerator: Int128, by denominator: Int128, _ rule: RoundingRule) -> Int128 {
         precondition(denominator != 0, "division by zero")
-        let (q, r) = numerator.quotientAndRemainder(dividingBy: denominator)
+        let q: Int128, r: Int128
+        if let n = Int64(exactly: numerator), let d = Int64(exactly: denominator), n != .min {
+            // Both fit 64 bits (and the quotient cannot overflow): a machine division, not
+            // the 128-bit routine.
+            let (q64, r64) = n.quotientAndRemainder(dividingBy: d)
+            (q, r) = (Int128(q64), Int128(r64))
+        } else {
+            (q, r) = numerator.quotientAndRemainder(dividingBy: denominator)
+        }
         if r == 0 { return q }
         let negative = (numerator < 0) != (denominator < 0)
         let awayFromZero: Int128 = negative ? -1 : 1
@@ -144,6 +161,8 @@ extension ExactDecimal {
 
     @usableFromInline
     static func scaleUp(_ m: Int128, by digits: Int) -> Int128 {
+        // Below 2^63 times at most 10^19 (< 2^64): the product fits 127 bits.
+        if let small = Int64(exactly: m), digits <= 19 { return Int128(small) &* powerOfTen(digits) }
         let (r, overflow) = m.multipliedReportingOverflow(by: powerOfTen(digits))
         precondition(!overflow, "ExactDecimal overflow")
         return r
@@ -165,8 +184,15 @@ extension ExactDecimal {
 
     /// The exact product, rounded half-even only if it needs more than `scaleMax` decimals.
     public static func * (a: ExactDecimal, b: ExactDecimal) -> ExactDecimal {
-        let (m, overflow) = a.mantissa.multipliedReportingOverflow(by: b.mantissa)
-        precondition(!overflow, "ExactDecimal overflow")
+        let m: Int128
+        if let x = Int64(exactly: a.mantissa), let y = Int64(exactly: b.mantissa) {
+            // Two 64-bit factors: the product fits 127 bits, no overflow check needed.
+            m = Int128(x) &* Int128(y)
+        } else {
+            let (product, overflow) = a.mantissa.multipliedReportingOverflow(by: b.mantissa)
+            precondition(!overflow, "ExactDecimal overflow")
+            m = product
+        }
         let s = a.scale + b.scale
         if s <= scaleMax { return ExactDecimal(mantissa: m, scale: s) }
         return ExactDecimal(mantissa: divide(m, by: powerOfTen(s - scaleMax), .halfEven), scale: scaleMax)
@@ -190,14 +216,10 @@ extension ExactDecimal {
         let shift = resultScale + divisor.scale - scale
         var numerator = mantissa
         var denominator = divisor.mantissa
-        if shift >= 0 {
-            let (n, overflow) = numerator.multipliedReportingOverflow(by: ExactDecimal.powerOfTen(shift))
-            precondition(!overflow, "ExactDecimal overflow")
-            numerator = n
-        } else {
-            let (d, overflow) = denominator.multipliedReportingOverflow(by: ExactDecimal.powerOfTen(-shift))
-            precondition(!overflow, "ExactDecimal overflow")
-            denominator = d
+        if shift > 0 {
+            numerator = ExactDecimal.scaleUp(numerator, by: shift)
+        } else if shift < 0 {
+            denominator = ExactDecimal.scaleUp(denominator, by: -shift)
         }
         return ExactDecimal(mantissa: ExactDecimal.divide(numerator, by: denominator, rule), scale: resultScale)
     }

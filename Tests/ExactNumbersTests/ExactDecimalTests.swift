@@ -75,4 +75,49 @@ import Testing
         #expect(ExactDecimal("1.35")!.rounded(scale: 1).description == "1.4")
         #expect(ExactDecimal("1.2500")!.normalized.description == "1.25")
     }
+
+    @Test("arithmetic is exact on both sides of the 64-bit boundary: products, sums, quotients and normal forms agree with 128-bit arithmetic")
+    func sixtyFourBitBoundary() {
+        var random = SystemRandomNumberGenerator()
+        let edges: [Int128] = [0, 1, -1, 10, -10, Int128(Int64.max), Int128(Int64.min), Int128(Int64.max) + 1,
+                               Int128(Int64.min) - 1, Int128(Int64.max) * 10, 1_000_000_000_000_000_000]
+        func mantissa() -> Int128 {
+            switch Int.random(in: 0..<4, using: &random) {
+            case 0: return edges.randomElement(using: &random)!
+            case 1: return Int128(Int64.random(in: .min ... .max, using: &random))
+            case 2: return Int128(Int32.random(in: .min ... .max, using: &random)) * 1000
+            default: return Int128(Int64.random(in: .min ... .max, using: &random)) * Int128(Int.random(in: 1...1_000_000, using: &random))
+            }
+        }
+        for _ in 0..<20_000 {
+            let a = ExactDecimal(mantissa: mantissa(), scale: Int.random(in: 0...9, using: &random))
+            let b = ExactDecimal(mantissa: mantissa(), scale: Int.random(in: 0...9, using: &random))
+            let (product, overflow) = a.mantissa.multipliedReportingOverflow(by: b.mantissa)
+            if !overflow {
+                let p = a * b
+                #expect(p.mantissa == product && p.scale == a.scale + b.scale)
+            }
+            // Sums at the larger scale, when the aligned operands fit.
+            let scale = max(a.scale, b.scale)
+            let (x, xOverflow) = a.mantissa.multipliedReportingOverflow(by: ExactDecimal.powerOfTen(scale - a.scale))
+            let (y, yOverflow) = b.mantissa.multipliedReportingOverflow(by: ExactDecimal.powerOfTen(scale - b.scale))
+            if !xOverflow && !yOverflow, case (let sum, false) = x.addingReportingOverflow(y) {
+                let total = a + b
+                #expect(total.mantissa == sum && total.scale == scale)
+            }
+            // Quotients rounded half-even, against the definition.
+            if !b.isZero, !xOverflow, !yOverflow {
+                let q = ExactDecimal(mantissa: x, scale: 0).divided(by: ExactDecimal(mantissa: y, scale: 0), scale: 0)
+                let (whole, rest) = x.quotientAndRemainder(dividingBy: y)
+                let twice = (rest < 0 ? -rest : rest) * 2
+                let magnitude = y < 0 ? -y : y
+                let away: Int128 = (x < 0) != (y < 0) ? -1 : 1
+                let expected = rest == 0 || twice < magnitude || (twice == magnitude && whole % 2 == 0) ? whole : whole + away
+                #expect(q.mantissa == expected)
+            }
+            // The normal form: the same value, no trailing fractional zero.
+            let n = a.normalized
+            #expect(n == a && (n.scale == 0 || n.mantissa % 10 != 0))
+        }
+    }
 }
