@@ -121,6 +121,24 @@ public final class FIXEncoder {
         }
     }
 
+    /// An identifier made of a text and a number (`SIM-E` and 42 give `SIM-E42`),
+    /// written without building the String.
+    @inlinable
+    public func append(_ tag: Int, _ prefix: String, number: Int) {
+        precondition(number >= 0, "identifier numbers are not negative")
+        var prefix = prefix
+        prefix.withUTF8 { text in
+            let out = fieldStart(tag, room: text.count + 20)
+            var k = writeTag(tag, out)
+            if let source = text.baseAddress, text.count > 0 {
+                cf_copy_short(out + k, source, text.count)
+            }
+            k &+= text.count
+            k &+= FIXDigits.write(UInt(number), out + k)
+            fieldEnd(out, k)
+        }
+    }
+
     /// A value copied from a parsed message.
     @inlinable
     public func append(_ tag: Int, _ value: FIXValue) {

@@ -30,7 +30,8 @@ public struct ExecutionFlow: Sendable {
     }
 
     struct Fill: Sendable {
-        let execID: String
+        /// Its ExecID is `execPrefix` and this number.
+        let exec: Int
         let order: Order
         let quantity: Int64
         let price: Int64
@@ -55,6 +56,10 @@ public struct ExecutionFlow: Sendable {
     private var nextExec = 1
     /// Prefix of every ExecID and OrderID, so that runs on the same books never collide.
     public let prefix: String
+    /// The identifiers' texts before their numbers: ExecIDs, OrderIDs, ClOrdIDs.
+    private let execPrefix: String
+    private let orderPrefix: String
+    private let clOrdPrefix: String
     /// Per thousand reports, how many correct or bust an earlier fill.
     public var correctionsPerMille = 4
     public private(set) var reports = 0
@@ -65,6 +70,9 @@ public struct ExecutionFlow: Sendable {
     public init(seed: UInt64, prefix: String) {
         random = seed | 1
         self.prefix = prefix
+        execPrefix = prefix + "-E"
+        orderPrefix = prefix + "-O"
+        clOrdPrefix = prefix + "-C"
         net = Array(repeating: 0, count: Self.accounts.count * instruments.count)
     }
 
@@ -139,12 +147,12 @@ public struct ExecutionFlow: Sendable {
         } else {
             orders[slot] = order
         }
-        let execID = "\(prefix)-E\(nextExec)"
+        let exec = nextExec
         nextExec += 1
         book(order, quantity)
-        recentFills.append(Fill(execID: execID, order: order, quantity: quantity, price: price))
+        recentFills.append(Fill(exec: exec, order: order, quantity: quantity, price: price))
         if recentFills.count > 64 { recentFills.removeFirst(32) }
-        appendReport(to: encoder, execID: execID, execType: UInt8(ascii: "F"), reference: nil, order: order,
+        appendReport(to: encoder, exec: exec, execType: UInt8(ascii: "F"), reference: nil, order: order,
                      quantity: quantity, price: price, transactTime: transactTime, tradeDate: tradeDate)
     }
 
@@ -157,38 +165,38 @@ public struct ExecutionFlow: Sendable {
     /// A correction (new quantity or price, ExecType G) or a bust (H) of a recent fill.
     private mutating func appendCorrection(to encoder: FIXEncoder, transactTime: FIXTimestamp, tradeDate: FIXDate) {
         let fill = recentFills.remove(at: next(recentFills.count))
-        let execID = "\(prefix)-E\(nextExec)"
+        let exec = nextExec
         nextExec += 1
         if next(3) == 0 {
             book(fill.order, -fill.quantity)
-            appendReport(to: encoder, execID: execID, execType: UInt8(ascii: "H"), reference: fill.execID, order: fill.order,
+            appendReport(to: encoder, exec: exec, execType: UInt8(ascii: "H"), reference: fill.exec, order: fill.order,
                          quantity: fill.quantity, price: fill.price, transactTime: transactTime, tradeDate: tradeDate)
         } else {
             let price = fill.price + Int64(next(5) - 2)
-            recentFills.append(Fill(execID: execID, order: fill.order, quantity: fill.quantity, price: price))
-            appendReport(to: encoder, execID: execID, execType: UInt8(ascii: "G"), reference: fill.execID, order: fill.order,
+            recentFills.append(Fill(exec: exec, order: fill.order, quantity: fill.quantity, price: price))
+            appendReport(to: encoder, exec: exec, execType: UInt8(ascii: "G"), reference: fill.exec, order: fill.order,
                          quantity: fill.quantity, price: price, transactTime: transactTime, tradeDate: tradeDate)
         }
     }
 
-    private func appendReport(to encoder: FIXEncoder, execID: String, execType: UInt8, reference: String?, order: Order,
+    private func appendReport(to encoder: FIXEncoder, exec: Int, execType: UInt8, reference: Int?, order: Order,
                               quantity: Int64, price: Int64, transactTime: FIXTimestamp, tradeDate: FIXDate) {
         let instrument = instruments[order.instrument]
         let done = order.filled == order.quantity
         encoder.append(1, Self.accounts[order.account])
         encoder.append(6, ExactDecimal(mantissa: Int128(order.filled == 0 ? price : order.notional / order.filled), scale: instrument.scale))
-        encoder.append(11, "\(prefix)-C\(order.number)")
+        encoder.append(11, clOrdPrefix, number: order.number)
         // Commission: 0.02% of the fill's value, at least 1, in the instrument's currency.
         let commission = max(100, Int128(quantity) * Int128(price) * 2 / 10_000 / Int128(ExactDecimal.powerOfTen(instrument.scale - 2)))
         encoder.append(12, ExactDecimal(mantissa: commission, scale: 2))
         encoder.append(13, char: UInt8(ascii: "3"))
         encoder.append(14, Int(order.filled))
         encoder.append(15, instrument.currency)
-        encoder.append(17, execID)
-        if let reference { encoder.append(19, reference) }
+        encoder.append(17, execPrefix, number: exec)
+        if let reference { encoder.append(19, execPrefix, number: reference) }
         encoder.append(31, ExactDecimal(mantissa: Int128(price), scale: instrument.scale))
         encoder.append(32, Int(quantity))
-        encoder.append(37, "\(prefix)-O\(order.number)")
+        encoder.append(37, orderPrefix, number: order.number)
         encoder.append(38, Int(order.quantity))
         encoder.append(39, char: done ? UInt8(ascii: "2") : UInt8(ascii: "1"))
         encoder.append(54, char: order.buy ? UInt8(ascii: "1") : UInt8(ascii: "2"))

@@ -123,6 +123,15 @@ func withValue<R>(_ text: String, _ body: (FIXValue) throws -> R) rethrows -> R 
         #expect(Array(encoder.finish()) == expected)
     }
 
+    @Test("identifiers of a text and a number are written as the String they make")
+    func identifiers() throws {
+        let encoder = FIXEncoder(beginString: "FIX.4.4")
+        encoder.start(msgType: "8")
+        let cases: [(String, Int)] = [("SIM-E", 0), ("SIM-E", 42), ("", 7), ("A-LONGER-PREFIX-THAN-SMALL-STRINGS-HOLD-", Int.max)]
+        for (prefix, number) in cases { encoder.append(17, prefix, number: number) }
+        #expect(Array(encoder.finish()) == wire([(35, "8")] + cases.map { (17, "\($0.0)\($0.1)") }))
+    }
+
     @Test("timestamps keep the precision they were given")
     func timestampPrecisions() throws {
         let encoder = FIXEncoder(beginString: "FIX.4.4")
