@@ -29,14 +29,23 @@ final class BookingApplication: SessionApplication {
     /// RequestForPositions.
     private var lastScheduledRequestDay: Int?
     private var requestCount = 0
-    /// The ledger source of the last message booked and the header fields it was named
-    /// from: a session's messages all name the same one, and building it costs Strings.
-    private var lastSource: (beginString: [UInt8], sender: [UInt8], target: [UInt8], name: String)?
+    /// The ledger source of this session's messages (`ExecutionMapping.source(of:)` of
+    /// one that names it in its header), built once: building it costs Strings. Its
+    /// header fields' bytes, to check a message against.
+    private let source: String
+    private let beginString: [UInt8]
+    private let counterparty: [UInt8]
+    private let us: [UInt8]
 
     init(store: LedgerSessionStore, settings: SessionSettings, clock: @escaping () -> Int64) {
         self.store = store
         self.settings = settings
         self.clock = clock
+        let id = settings.id
+        beginString = Array(id.beginString.utf8)
+        counterparty = Array(id.targetCompID.utf8)
+        us = Array(id.senderCompID.utf8)
+        source = "\(id.beginString):\(id.targetCompID)->\(id.senderCompID)"
     }
 
     func fromApp(_ message: FIXMessage, raw: UnsafeRawBufferPointer, seqNum: Int, session: Session) -> BusinessReject? {
@@ -78,16 +87,15 @@ final class BookingApplication: SessionApplication {
         return .unsupportedMessageType
     }
 
-    /// `ExecutionMapping.source(of:)`, reused while the header names the same session.
+    /// `ExecutionMapping.source(of:)`: the session's own when the header names it (the
+    /// session layer has checked it does), built afresh otherwise.
     private func sourceName(of message: FIXMessage) -> String {
-        guard let sender = message[tag: 49], let target = message[tag: 56] else { return ExecutionMapping.source(of: message) }
-        if let last = lastSource, last.beginString.withUnsafeBytes({ message.beginString.equals($0) }),
-           last.sender.withUnsafeBytes({ sender.equals($0) }), last.target.withUnsafeBytes({ target.equals($0) }) {
-            return last.name
+        if let sender = message[tag: 49], let target = message[tag: 56],
+           beginString.withUnsafeBytes({ message.beginString.equals($0) }),
+           counterparty.withUnsafeBytes({ sender.equals($0) }), us.withUnsafeBytes({ target.equals($0) }) {
+            return source
         }
-        let name = ExecutionMapping.source(of: message)
-        lastSource = (Array(message.beginString.bytes), Array(sender.bytes), Array(target.bytes), name)
-        return name
+        return ExecutionMapping.source(of: message)
     }
 
     func onLogon(_ session: Session) {

@@ -419,17 +419,17 @@ struct BookingTransaction {
             }
         }
         // Its legs are the trade rule's: the record leaves them to be derived.
-        let entry = JournalEntry(
-            offset: nextOffset, kind: kind, source: execution.source, executionID: execution.executionID,
+        let offset = nextOffset
+        buffers.record.removeAll()
+        JournalEntry.encodeSummary(
+            into: &buffers.record, offset: offset, kind: kind, source: execution.source, executionID: execution.executionID,
             reference: reference, account: execution.account, instrument: execution.instrument, side: execution.side,
             quantity: execution.quantity, price: execution.price, currency: execution.currency,
             tradeDate: execution.tradeDate, valueDate: valueDate, transactTime: execution.transactTime,
-            commission: execution.commission, fees: execution.fees, bookedAt: now, memo: "", postings: [])
-        buffers.record.removeAll()
-        entry.encodeSummary(into: &buffers.record)
+            commission: execution.commission, fees: execution.fees, bookedAt: now, memo: "")
         buffers.record.u8(JournalEntry.Legs.tradeRule.rawValue)
-        try appendRecord(at: entry.offset)
-        return entry.offset
+        try appendRecord(at: offset)
+        return offset
     }
 
     /// A reversal of `entry`: the same legs negated, the opposite side, same price.

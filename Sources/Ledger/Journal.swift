@@ -135,7 +135,21 @@ public struct JournalEntry: Hashable, Sendable {
     /// keeps (`EntrySummary` reads it). Dates after the trade date and the booking time
     /// are stored as differences, which are small.
     func encodeSummary(into w: inout ByteWriter) {
-        w.u8(Self.recordVersion)
+        Self.encodeSummary(into: &w, offset: offset, kind: kind, source: source, executionID: executionID, reference: reference,
+                           account: account, instrument: instrument, side: side, quantity: quantity, price: price,
+                           currency: currency, tradeDate: tradeDate, valueDate: valueDate, transactTime: transactTime,
+                           commission: commission, fees: fees, bookedAt: bookedAt, memo: memo)
+    }
+
+    /// `encodeSummary(into:)` from the terms as they are, without an entry holding
+    /// copies of them (the writer books a trade straight from its execution).
+    @inline(__always)
+    static func encodeSummary(into w: inout ByteWriter, offset: UInt64, kind: Kind, source: String, executionID: String,
+                              reference: UInt64, account: String, instrument: String, side: Side, quantity: ExactDecimal,
+                              price: ExactDecimal, currency: String, tradeDate: CalendarDay, valueDate: CalendarDay,
+                              transactTime: Int64, commission: ExactDecimal, fees: ExactDecimal, bookedAt: Int64,
+                              memo: String) {
+        w.u8(recordVersion)
         w.u64(offset)
         w.u8(kind.rawValue)
         w.string(source)

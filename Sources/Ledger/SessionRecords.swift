@@ -260,11 +260,14 @@ extension BookingTransaction {
                 nextReport = reports.next()
             }
         }
-        for (index, item) in write.bookings.enumerated() {
+        // By index: the bookings are read in place, not copied (an execution's Strings and
+        // its message would be retained and released for each).
+        for index in write.bookings.indices {
             try storeReports(upTo: index)
-            var outcome = try book(item.execution)
+            var outcome = try book(write.bookings[index].execution)
             if case .refused(let reason) = outcome {
                 // Refused executions are kept with the message they came in, never dropped.
+                let item = write.bookings[index]
                 if case .quarantined(let id, _) = try quarantine(source: item.execution.source, raw: item.raw, reason: reason) {
                     outcome = .quarantined(id: id, reason: reason)
                 }
