@@ -33,18 +33,31 @@ final class BookingApplication: SessionApplication {
     /// one that names it in its header), built once: building it costs Strings. Its
     /// header fields' bytes, to check a message against.
     private let source: String
-    private let beginString: [UInt8]
-    private let counterparty: [UInt8]
-    private let us: [UInt8]
+    /// BeginString, the counterparty's CompID, ours: memory of its own, read without
+    /// reference counting.
+    private let header: UnsafeMutableRawBufferPointer
+    private let beginString: UnsafeRawBufferPointer
+    private let counterparty: UnsafeRawBufferPointer
+    private let us: UnsafeRawBufferPointer
+
+    deinit { header.deallocate() }
 
     init(store: LedgerSessionStore, settings: SessionSettings, clock: @escaping () -> Int64) {
         self.store = store
         self.settings = settings
         self.clock = clock
         let id = settings.id
-        beginString = Array(id.beginString.utf8)
-        counterparty = Array(id.targetCompID.utf8)
-        us = Array(id.senderCompID.utf8)
+        let fields = [Array(id.beginString.utf8), Array(id.targetCompID.utf8), Array(id.senderCompID.utf8)]
+        header = .allocate(byteCount: max(1, fields.map(\.count).reduce(0, +)), alignment: 1)
+        var views: [UnsafeRawBufferPointer] = []
+        var at = 0
+        for field in fields {
+            let view = UnsafeMutableRawBufferPointer(rebasing: header[at..<(at + field.count)])
+            view.copyBytes(from: field)
+            views.append(UnsafeRawBufferPointer(view))
+            at += field.count
+        }
+        (beginString, counterparty, us) = (views[0], views[1], views[2])
         source = "\(id.beginString):\(id.targetCompID)->\(id.senderCompID)"
     }
 
@@ -90,9 +103,8 @@ final class BookingApplication: SessionApplication {
     /// `ExecutionMapping.source(of:)`: the session's own when the header names it (the
     /// session layer has checked it does), built afresh otherwise.
     private func sourceName(of message: FIXMessage) -> String {
-        if let sender = message[tag: 49], let target = message[tag: 56],
-           beginString.withUnsafeBytes({ message.beginString.equals($0) }),
-           counterparty.withUnsafeBytes({ sender.equals($0) }), us.withUnsafeBytes({ target.equals($0) }) {
+        if let sender = message[tag: 49], let target = message[tag: 56], message.beginString.equals(beginString),
+           sender.equals(counterparty), target.equals(us) {
             return source
         }
         return ExecutionMapping.source(of: message)
@@ -108,8 +120,11 @@ final class BookingApplication: SessionApplication {
 
     /// The references of the bookings now pending; they go with the write `store.take()` returns.
     func takeReferences() -> [Reference] {
-        defer { references.removeAll() }
-        return references
+        let taken = references
+        // Room for as many next time (the list goes with the write, its storage too).
+        references = []
+        references.reserveCapacity(taken.count)
+        return taken
     }
 
     /// The ledger's verdicts on committed bookings: refusals get a BusinessMessageReject

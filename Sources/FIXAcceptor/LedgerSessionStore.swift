@@ -96,7 +96,12 @@ final class LedgerSessionStore: SessionStore {
         }
         guard !pending.isEmpty else { return nil }
         defer {
+            // The next write will likely be as large: room for it now, rather than growing
+            // (and copying) its lists message by message.
+            let audit = pending.audit.count, bookings = pending.bookings.count
             pending = SessionWrite(key: key)
+            pending.audit.reserveCapacity(audit)
+            pending.bookings.reserveCapacity(bookings)
             changed = false
         }
         return pending
