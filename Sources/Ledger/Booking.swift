@@ -296,15 +296,24 @@ struct BookingTransaction {
         buffers.key.string(execution.executionID)
         let executions = try executionsCursor ?? txn.openCursor(db.executions)
         executionsCursor = executions
-        let existing = try buffers.key.withBytes { identity in
-            try executions.get(identity) { try ExecutionRecord(decoding: $0) }
-        }
-        if existing == nil, case .trade = execution.kind, validate(execution) == nil {
-            // The common case, without arrays: a new trade.
-            let offset = try bookTrade(execution, kind: .trade, reference: 0)
-            try putExecution(ExecutionRecord(state: .active, offset: offset, fingerprint: fingerprint))
-            try applyParked(for: execution)
-            return .booked(offset: offset)
+        let existing: ExecutionRecord?
+        if case .trade = execution.kind, validate(execution) == nil {
+            // The common case, without arrays: a new trade. Its identity goes in as it is
+            // looked up (one search), recording the entry it is about to be booked as.
+            buffers.record.removeAll()
+            ExecutionRecord(state: .active, offset: nextOffset, fingerprint: fingerprint).encode(into: &buffers.record)
+            existing = try buffers.key.withBytes { identity in
+                try buffers.record.withBytes { try executions.insert(identity, $0) { try ExecutionRecord(decoding: $0) } }
+            }
+            if existing == nil {
+                let offset = try bookTrade(execution, kind: .trade, reference: 0)
+                try applyParked(for: execution)
+                return .booked(offset: offset)
+            }
+        } else {
+            existing = try buffers.key.withBytes { identity in
+                try executions.get(identity) { try ExecutionRecord(decoding: $0) }
+            }
         }
         let identity = Keys.execution(execution.source, execution.executionID)
         if let existing {
@@ -362,16 +371,6 @@ struct BookingTransaction {
             // A later correction or bust naming this one may have come first.
             try applyParked(for: execution)
             return .booked(offset: original.offset)
-        }
-    }
-
-    /// Stores the record of the execution whose identity is in `buffers.key`.
-    mutating func putExecution(_ record: ExecutionRecord) throws {
-        buffers.record.removeAll()
-        record.encode(into: &buffers.record)
-        let executions = try executionsCursor ?? txn.openCursor(db.executions)
-        try buffers.key.withBytes { key in
-            try buffers.record.withBytes { try executions.put(key, $0) }
         }
     }
 

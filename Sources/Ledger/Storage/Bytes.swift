@@ -63,8 +63,12 @@ public struct ByteWriter: ~Copyable {
     public mutating func i64(_ value: Int64) { u64(UInt64(bitPattern: value) ^ (1 << 63)) }
 
     public mutating func string(_ value: String) {
-        // Native strings (small ones included) are contiguous UTF-8: no copy of the String.
-        if let done: Void = value.utf8.withContiguousStorageIfAvailable({ bytes($0) }) { return done }
+        // Native strings (small ones included) are contiguous UTF-8: read through a span of
+        // the borrowed String, which costs no reference counting and no copy.
+        if value.isContiguousUTF8 {
+            value.utf8.span.withUnsafeBytes { string($0) }
+            return
+        }
         var value = value
         value.withUTF8 { utf8 in bytes(utf8) }
     }
@@ -74,6 +78,7 @@ public struct ByteWriter: ~Copyable {
         bytes(UnsafeBufferPointer(start: utf8.baseAddress?.assumingMemoryBound(to: UInt8.self), count: utf8.count))
     }
 
+    @inline(__always)
     private mutating func bytes(_ utf8: UnsafeBufferPointer<UInt8>) {
         precondition(utf8.count <= Int(UInt16.max), "string too long for a key or record")
         let at = claim(2 + utf8.count)

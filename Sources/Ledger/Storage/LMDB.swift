@@ -343,6 +343,19 @@ public struct WriteCursor {
         try check(mdb_cursor_put(cursor, &k, &v, append ? UInt32(MDB_APPEND) : 0), "cursor put")
     }
 
+    /// Stores `value` under `key` unless the key is there already; then stores nothing and
+    /// hands `body` the stored value. One search, where a `get` and a `put` take two.
+    public func insert<R>(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
+                          ifPresent body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        let code = mdb_cursor_put(cursor, &k, &v, UInt32(MDB_NOOVERWRITE))
+        // On MDB_KEYEXIST, LMDB points `v` at the value stored.
+        if code == MDB_KEYEXIST { return try body(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) }
+        try check(code, "cursor insert")
+        return nil
+    }
+
     /// Replaces the value of the key the cursor is on (`key`, which `get` just found),
     /// without searching for it again.
     public func replaceCurrent(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
