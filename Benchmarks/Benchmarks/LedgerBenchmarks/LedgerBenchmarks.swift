@@ -39,6 +39,12 @@ func freshFolder(_ name: String) -> String {
     return path
 }
 
+/// The runs that book a million fills an iteration: ten iterations on one ledger.
+var millionFillRuns: Benchmark.Configuration {
+    .init(metrics: [.wallClock, .throughput, .cpuTotal, .peakMemoryResident], warmupIterations: 0, scalingFactor: .one,
+          maxDuration: .seconds(120), maxIterations: 10)
+}
+
 /// The fast reads' runs: many short iterations, each timed alone.
 var readWhileBooking: Benchmark.Configuration {
     .init(metrics: [.wallClock, .throughput], warmupIterations: 1000, scalingFactor: .one, maxDuration: .seconds(5),
@@ -69,12 +75,9 @@ let benchmarks: @Sendable () -> Void = {
     // of them. One ledger for the whole run: ten iterations take the journal to 10
     // million entries. Throughput counts iterations (a million fills each).
     Benchmark("Ledger book 1M fills, books caught up (durable, group commit)",
-              configuration: .init(metrics: [.wallClock, .throughput, .cpuTotal, .peakMemoryResident],
-                                   warmupIterations: 0, scalingFactor: .one, maxDuration: .seconds(120),
-                                   maxIterations: 10)) { benchmark in
+              configuration: millionFillRuns) { benchmark in
         let state = BookingState.caughtUp
-        let requests = stride(from: 0, to: 1_000_000, by: 1000).map { executions(from: state.next + $0, count: 1000) }
-        state.next += 1_000_000
+        let requests = state.nextMillion()
         benchmark.startMeasurement()
         state.bookFromSubmitters(requests, submitters: 8)
         try state.ledger.waitForBooks()
@@ -88,12 +91,9 @@ let benchmarks: @Sendable () -> Void = {
     // the books caught up; it is printed after the last one, since the per-iteration
     // figures leave the final catch-up to the slowest.
     Benchmark("Ledger book 1M fills, books within the lag bound (sustained to 10M)",
-              configuration: .init(metrics: [.wallClock, .throughput, .cpuTotal, .peakMemoryResident],
-                                   warmupIterations: 0, scalingFactor: .one, maxDuration: .seconds(120),
-                                   maxIterations: 10)) { benchmark in
+              configuration: millionFillRuns) { benchmark in
         let state = BookingState.sustained
-        let requests = stride(from: 0, to: 1_000_000, by: 1000).map { executions(from: state.next + $0, count: 1000) }
-        state.next += 1_000_000
+        let requests = state.nextMillion()
         let last = state.next == 10_000_000
         let start = DispatchTime.now().uptimeNanoseconds
         benchmark.startMeasurement()
@@ -200,6 +200,12 @@ final class BookingState: @unchecked Sendable {
 
     init(_ name: String) {
         ledger = try! Ledger(folder: freshFolder(name))
+    }
+
+    /// The next million fills, as requests of 1,000.
+    func nextMillion() -> [[Execution]] {
+        defer { next += 1_000_000 }
+        return stride(from: 0, to: 1_000_000, by: 1000).map { executions(from: next + $0, count: 1000) }
     }
 
     /// Books `requests` from `submitters` threads, each taking the next request when its
