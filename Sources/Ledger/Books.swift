@@ -1,5 +1,4 @@
 import CLMDB
-import CMalloc
 import ExactNumbers
 import Foundation
 
@@ -114,25 +113,13 @@ final class Projector: @unchecked Sendable {
         // and says it is done after that, so that `stop()` returning means they can close.
         let stopped = self.stopped
         let thread = Thread { [unowned self] in
-            Self.runAsBatchWork()
+            BatchWork.markThisThread()
             loop()
             stopped.signal()
         }
         thread.name = "counterfoil-ledger-books"
         thread.qualityOfService = .utility
         thread.start()
-    }
-
-    /// Marks this thread as batch work for the scheduler (SCHED_BATCH on Linux: the same
-    /// share of the CPU, but it does not preempt others when it wakes). A projection
-    /// transaction is a burst of tens of milliseconds of work every `booksDelay`; on two
-    /// cores it used to hold a core just as the event loop or the writer woke for the next
-    /// execution, and at 50,000 reports a second the acceptor's read-to-durable p99 went
-    /// from 2.6-4.3 ms to 6.0-6.4 ms. As batch work it measured 3.4-3.9 ms. (A nice value
-    /// of 10 did as well there, but starved the projector under full load: 156K reports/s
-    /// over 10 million instead of 200K.)
-    private static func runAsBatchWork() {
-        _ = counterfoil_set_thread_batch()
     }
 
     /// Asks for the books to include entries up to `offset`, without waiting.

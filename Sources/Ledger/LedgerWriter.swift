@@ -46,6 +46,7 @@ final class LedgerWriter: @unchecked Sendable {
         // and says it is done after that, so that `stop()` returning means they can close.
         let stopped = self.stopped
         let thread = Thread { [unowned self] in
+            BatchWork.markThisThread()
             loop()
             stopped.signal()
         }
