@@ -24,7 +24,9 @@ final class BookingApplication: SessionApplication {
     let mapping = ExecutionMapping()
     let clock: () -> Int64
     /// One per booking in `store.pending.bookings`, in the same order.
-    private(set) var references: [Reference] = []
+    /// (The application lives on its connection's event loop: one access at a time, so no
+    /// run-time exclusivity check on the hot path.)
+    @exclusivity(unchecked) private(set) var references: [Reference] = []
     /// The day (days since the epoch, in the session's time zone) of the last scheduled
     /// RequestForPositions.
     private var lastScheduledRequestDay: Int?

@@ -13,8 +13,9 @@ final class LedgerSessionStore: SessionStore {
     private(set) var creationTime: Int64
     var loggedOn = false
     var statusTime: Int64 = 0
-    /// What the next commit writes.
-    var pending: SessionWrite
+    /// What the next commit writes. (The store lives on its connection's event loop: one
+    /// access at a time, so no run-time exclusivity check on the hot path.)
+    @exclusivity(unchecked) var pending: SessionWrite
     /// Outbound messages handed to the writer but perhaps not committed yet, by MsgSeqNum.
     private var unflushed: [Int: [UInt8]] = [:]
     private var changed = false
