@@ -334,7 +334,9 @@ extension JournalEntry {
 
     /// The trade rule: the balanced legs of a trade-shaped entry, whatever holds the names
     /// (Strings, or views of a record's bytes). Version 2 records of trades and replacements
-    /// store no legs but these, so the rule must not change without a new record version.
+    /// store no legs but these, so the rule, and the names of the accounts it books against
+    /// (`LedgerAccounts.contra(for:)`, the revenue accounts), must not change without a new
+    /// record version.
     @inline(__always)
     static func forEachTradeLeg<Name>(account: Name, contra: Name, commissionRevenue: Name, feeRevenue: Name,
                                       instrument: Name, currency: Name, side: Side, quantity: ExactDecimal,
