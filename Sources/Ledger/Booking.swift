@@ -49,22 +49,19 @@ enum Keys {
     static func obligation(_ account: String, _ asset: Asset, _ day: CalendarDay) -> [UInt8] {
         Key.of { $0.string(account); $0.u8(asset.keyTag); $0.string(asset.name); $0.day(day) }
     }
-    /// An index chunk of the books (`AccountIndex`): newest first, the offset is stored inverted.
-    static func accountEntry(_ account: String, _ offset: UInt64) -> [UInt8] {
-        Key.of { $0.string(account); $0.u64(~offset) }
-    }
-    /// `accountEntry(account, offset)` built on the stack for the length of `body`, for
-    /// the hot read that lists a client's entries; nil (and `body` not called) when the
-    /// name is too long for an LMDB key (511 bytes), so no such account has entries.
-    static func withAccountEntry<R>(_ account: String, _ offset: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
+    /// An account's head row in the books' index (`AccountIndex`).
+    static func accountHead(_ account: String) -> [UInt8] { Key.of { $0.string(account) } }
+    /// `accountHead(account)` built on the stack for the length of `body`, for the hot
+    /// read that lists a client's entries; nil (and `body` not called) when the name is
+    /// too long for an LMDB key (511 bytes), so no such account has entries.
+    static func withAccountHead<R>(_ account: String, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
         var account = account
         return try account.withUTF8 { name -> R? in
-            let count = 2 + name.count + 8
+            let count = 2 + name.count
             guard count <= 511 else { return nil }
             return try withUnsafeTemporaryAllocation(byteCount: count, alignment: 1) { key in
                 withUnsafeBytes(of: UInt16(name.count).bigEndian) { key.copyMemory(from: $0) }
                 UnsafeMutableRawBufferPointer(rebasing: key[2...]).copyMemory(from: UnsafeRawBufferPointer(name))
-                withUnsafeBytes(of: (~offset).bigEndian) { UnsafeMutableRawBufferPointer(rebasing: key[(2 + name.count)...]).copyMemory(from: $0) }
                 return try body(UnsafeRawBufferPointer(key))
             }
         }

@@ -42,7 +42,8 @@ struct BookDatabases {
     /// The shape of the books' records. Books stored in another shape (or in none: before
     /// the marker) are emptied on open and rebuilt from the journal, which is the record.
     /// 2: an account's small index chunks are stored in its `account-entries` rows.
-    static let format: UInt64 = 2
+    /// 3: `account-entries` holds one head row per account, its chunks linked from there.
+    static let format: UInt64 = 3
 
     var all: [MDB_dbi] { [meta, positions, lots, balances, settlement, accountEntries, indexChunks] }
 
@@ -271,6 +272,10 @@ struct ProjectionTransaction {
     var currencyNumbers = NameTable()
     /// The last currency numbered: most entries share one.
     var lastCurrency = (name: UnsafeRawBufferPointer(start: nil, count: 0), number: Int32(-1))
+    /// `writeIndex`'s working room: a head row's summaries copied out, and an account's
+    /// summaries to write, oldest first.
+    var carried: [UInt8] = []
+    var pending: [(offset: UInt64, summary: UnsafeRawBufferPointer)] = []
 
     /// An asset as its key tag and name, the name a view of the journal's bytes.
     struct AssetName {
@@ -336,6 +341,8 @@ struct ProjectionTransaction {
         var assetNames: [UnsafeRawBufferPointer] = []
         var instrumentNumbers = NameTable()
         var currencyNumbers = NameTable()
+        var carried: [UInt8] = []
+        var pending: [(offset: UInt64, summary: UnsafeRawBufferPointer)] = []
     }
 
     /// `scratch` is emptied first (a retried transaction may hand back what an aborted
@@ -354,17 +361,22 @@ struct ProjectionTransaction {
         assetNames = scratch.assetNames
         instrumentNumbers = scratch.instrumentNumbers
         currencyNumbers = scratch.currencyNumbers
+        carried = scratch.carried
+        pending = scratch.pending
     }
 
     /// The tables, for the next transaction to reuse.
     mutating func takeScratch() -> Scratch {
         let scratch = Scratch(accountIndex: accountIndex, accounts: accounts, contraNames: contraNames, assetNames: assetNames,
-                              instrumentNumbers: instrumentNumbers, currencyNumbers: currencyNumbers)
+                              instrumentNumbers: instrumentNumbers, currencyNumbers: currencyNumbers,
+                              carried: carried, pending: pending)
         accountIndex = NameTable()
         accounts = []
         assetNames = []
         instrumentNumbers = NameTable()
         currencyNumbers = NameTable()
+        carried = []
+        pending = []
         return scratch
     }
 
@@ -474,9 +486,9 @@ struct ProjectionTransaction {
                 }
             }
         }
-        try txn.withCursor(db.accountEntries) { directory in
+        try txn.withCursor(db.accountEntries) { heads in
             try txn.withCursor(db.indexChunks) { chunks in
-                for slot in order { try writeIndex(slot: slot, directory, chunks) }
+                for slot in order { try writeIndex(slot: slot, heads, chunks) }
             }
         }
         try txn.put(db.meta, BookDatabases.nextChunk, Key.offset(nextChunk))
@@ -501,42 +513,58 @@ struct ProjectionTransaction {
         }
     }
 
-    /// Writes an account's index entries as chunks of up to `AccountIndex.chunkEntries`
-    /// summaries, newest first, and lists each chunk under the account and its oldest
-    /// offset (inverted, so newer chunks sort first).
-    mutating func writeIndex(slot: Int, _ directory: WriteCursor, _ chunks: WriteCursor) throws {
-        let entries = accounts[slot].entries
-        guard !entries.isEmpty else { return }
+    /// Adds an account's new index entries to its index (`AccountIndex`): they join the
+    /// summaries its head row holds; all but the newest few of them go out in chunks of up
+    /// to `AccountIndex.chunkEntries`, appended to `index-chunks` and linked newest first
+    /// from the head row, which keeps the rest.
+    mutating func writeIndex(slot: Int, _ heads: WriteCursor, _ chunks: WriteCursor) throws {
+        guard !accounts[slot].entries.isEmpty else { return }
         var key = ByteWriter(capacity: 80)
-        var value = ByteWriter(capacity: 4096)
-        var row = ByteWriter(capacity: 9)
-        // Newest first: chunks from the end of the list (entries are in journal order).
-        var end = entries.count
-        while end > 0 {
-            let start = max(0, end - AccountIndex.chunkEntries)
-            let inline = end - start <= AccountIndex.inlineEntries
-            value.removeAll()
-            if inline { value.u8(AccountIndex.inlineChunk) }
-            for (_, summary) in entries[start..<end].reversed() {
-                value.u32(UInt32(summary.count))
-                value.raw(summary)
+        key.string(accounts[slot].name)
+        // The head row is replaced below: what it holds is copied out first.
+        var newest: UInt64 = 0
+        carried.removeAll(keepingCapacity: true)
+        let found = try key.withBytes { k in
+            try heads.get(k) { row in
+                var r = ByteReader(row)
+                newest = try AccountIndex.readHead(&r)
+                carried.append(contentsOf: try r.bytes(r.remaining))
             }
-            key.removeAll()
-            key.string(accounts[slot].name)
-            key.u64(~entries[start].offset)
-            if inline {
-                try key.withBytes { k in try value.withBytes { try directory.put(k, $0) } }
-            } else {
-                row.removeAll()
-                row.u8(AccountIndex.storedChunk)
-                row.u64(nextChunk)
+        }
+        var value = ByteWriter(capacity: 2048)
+        try carried.withUnsafeBytes { carried in
+            // Oldest first: the carried summaries (stored newest first), then the new ones.
+            pending.removeAll(keepingCapacity: true)
+            _ = try AccountIndex.forEach(in: carried) { pending.append((try EntrySummary.peek($0).offset, $0)); return true }
+            pending.reverse()
+            pending.append(contentsOf: accounts[slot].entries)
+            var start = 0
+            while pending.count - start > AccountIndex.headEntries {
+                let end = min(pending.count, start + AccountIndex.chunkEntries)
+                value.removeAll()
+                value.u64(newest)
+                value.u64(pending[start].offset)
+                for (_, summary) in pending[start..<end].reversed() {
+                    value.u32(UInt32(summary.count))
+                    value.raw(summary)
+                }
                 try withUnsafeBytes(of: nextChunk.bigEndian) { number in
                     try value.withBytes { try chunks.put(number, $0, append: true) }
                 }
-                try key.withBytes { k in try row.withBytes { try directory.put(k, $0) } }
+                newest = nextChunk
                 nextChunk += 1
+                start = end
             }
-            end = start
+            value.removeAll()
+            value.u8(AccountIndex.headRow)
+            value.u64(newest)
+            for (_, summary) in pending[start...].reversed() {
+                value.u32(UInt32(summary.count))
+                value.raw(summary)
+            }
+        }
+        try key.withBytes { k in
+            try value.withBytes { found == nil ? try heads.put(k, $0) : try heads.replaceCurrent(k, $0) }
         }
     }
 
@@ -793,47 +821,64 @@ struct NameTable {
 }
 
 /// The per-account index in the books: each client's journal entries as summaries (the
-/// record less its legs), newest first, in chunks. A chunk is one projection transaction's
-/// entries of one account (at most `chunkEntries` of them), the summaries newest first,
-/// each after its length (u32).
+/// record less its legs), newest first, so that a client's latest trades are read from a
+/// row or two, not from all over the journal.
 ///
-/// `account-entries` lists an account's chunks, keyed (account, ~oldest offset), newest
-/// first. A chunk of more than `inlineEntries` summaries is stored apart, under a counter
-/// in `index-chunks`, in the order chunks are written: appended, so a projection
-/// transaction writes new pages instead of growing the leaves of every account it
-/// touches, and the row holds the chunk's number. A smaller chunk is stored in the row
-/// itself: where an account gets an entry or two per transaction (many accounts, each
-/// trading now and then), its latest entries then lie side by side in its rows, and a
-/// listing reads them from one or two leaves instead of fetching a chunk per entry.
+/// `account-entries` holds one head row per account, keyed by the account: the number of
+/// its newest stored chunk (0: none), then its newest summaries, at most `headEntries`,
+/// newest first, each after its length (u32). Older summaries are in chunks of at most
+/// `chunkEntries` in `index-chunks`, keyed by a counter in the order they are written, so
+/// a projection transaction appends new pages there. A chunk holds the number of the
+/// account's chunk before it (0: none) and the offset of its oldest summary, then its
+/// summaries newest first.
+///
+/// A projection transaction rewrites the head row of each account it touches, in a table
+/// of one small row per account, and appends chunks: its writes do not grow with the
+/// index, which a table of rows per chunk, keyed by account and offset, made it do (every
+/// transaction inserted a row at the head of each account's range, dirtying a leaf of a
+/// table that grows with the journal).
 enum AccountIndex {
     static let chunkEntries = 16
-    static let inlineEntries = 2
-    /// The first byte of an `account-entries` row: the chunk follows, or its number.
-    static let inlineChunk: UInt8 = 1
-    static let storedChunk: UInt8 = 2
+    static let headEntries = 6
+    /// The first byte of a head row.
+    static let headRow: UInt8 = 3
 
-    /// Calls `body` with each chunk listed in `account-entries` from `start` on while its
-    /// key starts with `prefix` and `body` returns true.
-    static func forEachChunk(_ txn: ReadTransaction, _ db: BookDatabases, from start: UnsafeRawBufferPointer, prefixCount: Int,
-                             _ body: (_ key: UnsafeRawBufferPointer, _ chunk: UnsafeRawBufferPointer) throws -> Bool) throws {
-        let prefix = UnsafeRawBufferPointer(rebasing: start[..<prefixCount])
-        try txn.scan(db.accountEntries, from: start) { key, row in
-            guard key.count >= prefixCount,
-                  prefixCount == 0 || memcmp(key.baseAddress!, prefix.baseAddress!, prefixCount) == 0 else { return false }
-            guard let kind = row.first else { throw LedgerError.corrupt("an empty account index row") }
-            let rest = UnsafeRawBufferPointer(rebasing: row.dropFirst())
-            switch kind {
-            case inlineChunk:
-                return try body(key, rest)
-            case storedChunk:
-                guard let going = try txn.get(db.indexChunks, rest, { try body(key, $0) }) else {
-                    throw LedgerError.corrupt("index chunk \(Array(rest)) is missing")
+    /// Reads a head row's kind and newest chunk number; `r` is then at its summaries.
+    static func readHead(_ r: inout ByteReader) throws -> UInt64 {
+        let kind = try r.u8()
+        guard kind == headRow else { throw LedgerError.corrupt("an account index row of unknown kind \(kind)") }
+        return try r.u64()
+    }
+
+    /// Calls `body` with the summaries of the account whose head row is `head`, newest
+    /// first, while it returns true, skipping stored chunks whose entries are all from
+    /// `before` on (the summaries themselves are the caller's to skip). `chunk` is called
+    /// with each stored chunk's number and the offset of its oldest summary as it is
+    /// reached. Returns false if `body` stopped.
+    @discardableResult
+    static func forEach(_ txn: ReadTransaction, _ db: BookDatabases, head: UnsafeRawBufferPointer, before: UInt64 = .max,
+                        chunk: (_ number: UInt64, _ oldest: UInt64) throws -> Void = { _, _ in },
+                        _ body: (UnsafeRawBufferPointer) throws -> Bool) throws -> Bool {
+        var r = ByteReader(head)
+        var number = try readHead(&r)
+        guard try forEach(in: try r.bytes(r.remaining), body) else { return false }
+        while number != 0 {
+            let found = try withUnsafeBytes(of: number.bigEndian) { key in
+                try txn.get(db.indexChunks, key) { stored -> (UInt64, Bool) in
+                    var r = ByteReader(stored)
+                    let previous = try r.u64()
+                    let oldest = try r.u64()
+                    try chunk(number, oldest)
+                    if oldest >= before { return (previous, true) }
+                    return (previous, try forEach(in: try r.bytes(r.remaining), body))
                 }
-                return going
-            default:
-                throw LedgerError.corrupt("an account index row of unknown kind \(kind)")
             }
+            guard let (previous, going) = found else { throw LedgerError.corrupt("index chunk \(number) is missing") }
+            guard going else { return false }
+            guard previous < number else { throw LedgerError.corrupt("index chunk \(number) links to a later one, \(previous)") }
+            number = previous
         }
+        return true
     }
 
     /// Calls `body` with each summary in `chunk`, newest first, while it returns true.

@@ -174,13 +174,10 @@ extension Ledger {
                                    _ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
         // Offsets start at 1: nothing comes before 1 (or 0).
         guard before > 1 else { return }
-        // Chunks are keyed by their oldest offset, inverted: the first chunk at or after
-        // this key is the newest one holding an entry before `before`.
-        _ = try Keys.withAccountEntry(account, before == .max ? .max : before - 1) { start in
-            try AccountIndex.forEachChunk(books.txn, bookDB, from: start, prefixCount: start.count - 8) { key, chunk in
-                guard key.count == start.count else { return false }
-                return try AccountIndex.forEach(in: chunk) { record in
-                    // The newest chunk may hold entries from `before` on.
+        _ = try Keys.withAccountHead(account) { key in
+            try books.txn.get(bookDB.accountEntries, key) { head in
+                try AccountIndex.forEach(books.txn, bookDB, head: head, before: before) { record in
+                    // Stored chunks wholly from `before` on are skipped; the rest may hold some.
                     if before != .max, try EntrySummary.peek(record).offset >= before { return true }
                     return try body(record)
                 }

@@ -141,17 +141,23 @@ extension Ledger {
                 }
 
                 // Every index entry is a journal entry of its account, its summary is that
-                // entry's, and each account's entries are listed newest first.
+                // entry's, each account's entries are listed newest first, and every stored
+                // chunk is one account's, reached once.
                 var indexed = 0
-                try AccountIndex.forEachChunk(books, bookDB, from: UnsafeRawBufferPointer(start: nil, count: 0), prefixCount: 0) { key, chunk in
+                var reached = 0
+                try books.scan(bookDB.accountEntries, from: []) { key, head in
                     var k = ByteReader(key)
                     let account = try k.string()
-                    let oldest = ~(try k.u64())
                     var previous = UInt64.max
-                    _ = try AccountIndex.forEach(in: chunk) { summary in
+                    var chunkOldest: UInt64 = 0
+                    do { try AccountIndex.forEach(books, bookDB, head: head, chunk: { number, oldest in
+                        reached += 1
+                        if oldest >= previous { problem("index: \(account)'s chunk \(number) starts at entry \(oldest), after \(previous)") }
+                        chunkOldest = oldest
+                    }) { summary in
                         indexed += 1
                         let offset = try EntrySummary.peek(summary).offset
-                        if offset >= previous || offset < oldest {
+                        if offset >= previous || offset < chunkOldest {
                             problem("index: \(account) lists entry \(offset) out of order")
                         }
                         previous = offset
@@ -168,9 +174,14 @@ extension Ledger {
                             problem("index: the summary of entry \(offset) for \(account) differs from the journal")
                         }
                         return true
+                    } } catch LedgerError.corrupt(let what) {
+                        problem("index: \(account): \(what)")
                     }
                     return true
                 }
+                var chunks = 0
+                try books.scan(bookDB.indexChunks, from: []) { _, _ in chunks += 1; return true }
+                if reached != chunks { problem("index: \(chunks) stored chunks, of which the accounts reach \(reached)") }
                 if indexed != indexEntries { problem("index: \(indexed) account entries where the journal gives \(indexEntries)") }
                 // Double entry: every asset's stored balances sum to zero over all accounts.
                 for (asset, total) in storedTotals.sorted(by: { $0.key < $1.key }) where !total.isZero {

@@ -215,12 +215,12 @@ import Testing
         #expect(try ledger.entryRecords(account: "A", limit: 1000, freshness: .projected).count == 1000)
     }
 
-    @Test("the account index's start key built on the stack is the stored key's layout; a name too long for a key lists nothing")
-    func accountEntryKeyOnTheStack() throws {
-        for (account, offset) in [("A", UInt64(1)), ("ACC-0042", 123_456_789), ("Müller & Söhne", .max), ("", 7)] {
-            #expect(Keys.withAccountEntry(account, offset) { Array($0) } == Keys.accountEntry(account, offset))
+    @Test("the account index's head key built on the stack is the stored key's layout; a name too long for a key lists nothing")
+    func accountHeadKeyOnTheStack() throws {
+        for account in ["A", "ACC-0042", "Müller & Söhne", ""] {
+            #expect(Keys.withAccountHead(account) { Array($0) } == Keys.accountHead(account))
         }
-        #expect(Keys.withAccountEntry(String(repeating: "x", count: 600), 1) { _ in true } == nil)
+        #expect(Keys.withAccountHead(String(repeating: "x", count: 600)) { _ in true } == nil)
         let folder = TemporaryFolder()
         defer { folder.cleanup() }
         let ledger = try Ledger(folder: folder.path)
@@ -236,10 +236,11 @@ import Testing
         defer { folder.cleanup() }
         let ledger = try Ledger(folder: folder.path)
         defer { ledger.close() }
-        // One projection of 50 entries for A (more than a chunk holds: three stored chunks
-        // and two entries in its row), then smaller ones of one to three entries (in the
-        // row, or stored), with B's entries in between. Waiting for the books after each
-        // booking makes each a projection transaction of its own.
+        // One projection of 50 entries for A (three full chunks, two entries left in its
+        // head row), then smaller ones of one to three entries: they gather in the head
+        // row until it would hold more than six, when the eight go out as one chunk; the
+        // last rounds leave six there. B's entries lie in between. Waiting for the books
+        // after each booking makes each a projection transaction of its own.
         try ledger.book((0..<100).map { trade("E\($0)", $0 % 2 == 0 ? "A" : "B", "SYM", .buy, "1", "10") })
         try ledger.waitForBooks()
         for round in 0..<6 {
@@ -346,6 +347,49 @@ import Testing
         #expect(report.problems.contains { $0.contains("USD sums to 1") })
     }
 
+    @Test("check finds an account index that lost a chunk, keeps one no account reaches, or lists an entry out of order")
+    func checkFindsIndexDamage() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        // 36 entries of A in one projection: two stored chunks (1: entries 1 to 16, 2: 17
+        // to 32) and four in the head row.
+        try ledger.book((0..<36).map { trade("E\($0)", "A", "SYM", .buy, "1", "10") })
+        try ledger.waitForBooks()
+        #expect(try ledger.check().isClean)
+        let db = ledger.bookDB
+        let books = ledger.booksEnvironment
+        func chunk(_ number: UInt64) -> [UInt8] { Key.offset(number) }
+        let second = try #require(try books.read { try $0.get(db.indexChunks, chunk(2)) { Array($0) } })
+
+        // Chunk 2 lost: A's list breaks there.
+        _ = try books.write { try $0.delete(db.indexChunks, chunk(2)) }
+        var report = try ledger.check()
+        #expect(report.problems.contains { $0.contains("index: A: ") && $0.contains("index chunk 2 is missing") })
+        // Back, and a copy of it stored as chunk 9, which nothing links to.
+        try books.write { txn in
+            try txn.put(db.indexChunks, chunk(2), second)
+            try txn.put(db.indexChunks, chunk(9), second)
+        }
+        report = try ledger.check()
+        #expect(report.problems == ["index: 3 stored chunks, of which the accounts reach 2"])
+        // A copy of chunk 2 linked in above it: its entries come twice.
+        try books.write { txn in
+            try txn.delete(db.indexChunks, chunk(9))
+            var head = try #require(try txn.reader.get(db.accountEntries, Keys.accountHead("A")) { Array($0) })
+            head.replaceSubrange(1..<9, with: Key.offset(9))
+            var linked = second
+            linked.replaceSubrange(0..<8, with: Key.offset(2))
+            try txn.put(db.indexChunks, chunk(9), linked)
+            try txn.put(db.accountEntries, Keys.accountHead("A"), head)
+        }
+        report = try ledger.check()
+        #expect(report.problems.contains("index: A's chunk 2 starts at entry 17, after 17"))
+        #expect(report.problems.contains("index: A lists entry 32 out of order"))
+        #expect(report.problems.contains("index: 52 account entries where the journal gives 36"))
+    }
+
     @Test("the map grows on demand from a tiny start, and nothing is lost")
     func mapGrowth() throws {
         let folder = TemporaryFolder()
@@ -438,7 +482,7 @@ import Testing
             let db = try BookDatabases(books)
             try books.write { txn in
                 try txn.put(db.meta, BookDatabases.formatKey, Key.offset(1))
-                try txn.put(db.accountEntries, Keys.accountEntry("ACC-3", ~UInt64(1)), [9, 9, 9])
+                try txn.put(db.accountEntries, Keys.accountHead("ACC-3"), [9, 9, 9])
             }
         }()
         let ledger = try Ledger(folder: folder.path)

@@ -162,6 +162,8 @@ public struct ByteReader {
     public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     public var isAtEnd: Bool { offset >= bytes.count }
+    /// How many bytes are left to read.
+    public var remaining: Int { bytes.count - offset }
 
     @inline(__always)
     mutating func take(_ count: Int) throws -> UnsafeRawBufferPointer {
