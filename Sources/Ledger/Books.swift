@@ -515,7 +515,7 @@ struct ProjectionTransaction {
 
     /// Adds an account's new index entries to its index (`AccountIndex`): they join the
     /// summaries its head row holds; all but the newest few of them go out in chunks of up
-    /// to `AccountIndex.chunkEntries`, appended to `index-chunks` and linked newest first
+    /// to `AccountIndex.chunkBytes`, appended to `index-chunks` and linked newest first
     /// from the head row, which keeps the rest.
     mutating func writeIndex(slot: Int, _ heads: WriteCursor, _ chunks: WriteCursor) throws {
         guard !accounts[slot].entries.isEmpty else { return }
@@ -525,12 +525,13 @@ struct ProjectionTransaction {
         var newest: UInt64 = 0
         carried.removeAll(keepingCapacity: true)
         let found = try key.withBytes { k in
-            try heads.get(k) { row in
+            try heads.get(k) { row -> Bool in
                 var r = ByteReader(row)
                 newest = try AccountIndex.readHead(&r)
                 carried.append(contentsOf: try r.bytes(r.remaining))
+                return true
             }
-        }
+        } ?? false
         var value = ByteWriter(capacity: 2048)
         try carried.withUnsafeBytes { carried in
             // Oldest first: the carried summaries (stored newest first), then the new ones.
@@ -540,7 +541,13 @@ struct ProjectionTransaction {
             pending.append(contentsOf: accounts[slot].entries)
             var start = 0
             while pending.count - start > AccountIndex.headEntries {
-                let end = min(pending.count, start + AccountIndex.chunkEntries)
+                // As many as fit in a chunk (at least one).
+                var end = start + 1
+                var size = AccountIndex.chunkHeader + 4 + pending[start].summary.count
+                while end < pending.count, size + 4 + pending[end].summary.count <= AccountIndex.chunkBytes {
+                    size += 4 + pending[end].summary.count
+                    end += 1
+                }
                 value.removeAll()
                 value.u64(newest)
                 value.u64(pending[start].offset)
@@ -564,7 +571,7 @@ struct ProjectionTransaction {
             }
         }
         try key.withBytes { k in
-            try value.withBytes { found == nil ? try heads.put(k, $0) : try heads.replaceCurrent(k, $0) }
+            try value.withBytes { found ? try heads.replaceCurrent(k, $0) : try heads.put(k, $0) }
         }
     }
 
@@ -827,7 +834,7 @@ struct NameTable {
 /// `account-entries` holds one head row per account, keyed by the account: the number of
 /// its newest stored chunk (0: none), then its newest summaries, at most `headEntries`,
 /// newest first, each after its length (u32). Older summaries are in chunks of at most
-/// `chunkEntries` in `index-chunks`, keyed by a counter in the order they are written, so
+/// `chunkBytes` in `index-chunks`, keyed by a counter in the order they are written, so
 /// a projection transaction appends new pages there. A chunk holds the number of the
 /// account's chunk before it (0: none) and the offset of its oldest summary, then its
 /// summaries newest first.
@@ -838,7 +845,13 @@ struct NameTable {
 /// transaction inserted a row at the head of each account's range, dirtying a leaf of a
 /// table that grows with the journal).
 enum AccountIndex {
-    static let chunkEntries = 16
+    /// The most bytes a chunk holds unless one summary is larger: LMDB stores a value of
+    /// up to this size with its 8-byte key in a leaf of a 4 KiB page (half the page, less
+    /// the page and node headers), so chunks pack into leaves whatever their size. A
+    /// larger value would take whole overflow pages of its own, half of each unused.
+    static let chunkBytes = 2022
+    /// A chunk's header: the account's previous chunk and the offset of its oldest summary.
+    static let chunkHeader = 16
     static let headEntries = 6
     /// The first byte of a head row.
     static let headRow: UInt8 = 3
