@@ -785,13 +785,34 @@ struct NameTable {
         }
     }
 
+    /// A name's hash, for this process's tables only (it is never stored): eight bytes
+    /// at a time, each word folded in by a multiply and a shift, so that a contra
+    /// account's forty-byte name costs five steps, not forty.
+    @inline(__always)
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01B3
+        let multiplier: UInt64 = 0xFF51_AFD7_ED55_8CCD
+        var hash = 0x9E37_79B9_7F4A_7C15 &* UInt64(truncatingIfNeeded: bytes.count &+ 1)
+        guard var p = bytes.baseAddress else { return hash }
+        var left = bytes.count
+        while left >= 8 {
+            hash = (hash ^ p.loadUnaligned(as: UInt64.self)) &* multiplier
+            hash ^= hash >> 32
+            p += 8
+            left -= 8
         }
-        return hash ^ (hash >> 29)
+        if left > 0 {
+            // One to seven bytes: two overlapping loads cover them (the length is in the seed).
+            let tail: UInt64
+            if left >= 4 {
+                tail = UInt64(p.loadUnaligned(as: UInt32.self)) | UInt64(p.loadUnaligned(fromByteOffset: left - 4, as: UInt32.self)) << 32
+            } else {
+                tail = UInt64(p.load(as: UInt8.self)) | UInt64(p.load(fromByteOffset: left / 2, as: UInt8.self)) << 8
+                    | UInt64(p.load(fromByteOffset: left - 1, as: UInt8.self)) << 16
+            }
+            hash = (hash ^ tail) &* multiplier
+            hash ^= hash >> 32
+        }
+        return hash
     }
 
     /// Whether two names are the same bytes. Names are short (accounts, instruments,

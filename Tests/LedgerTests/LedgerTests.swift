@@ -347,6 +347,46 @@ import Testing
         #expect(report.problems.contains { $0.contains("USD sums to 1") })
     }
 
+    @Test("the projector's name table finds each name again and tells apart names that differ in one byte or in length")
+    func nameTable() throws {
+        // Names of every length to 40, and for each a twin differing in one byte (each
+        // position in turn), and the name one byte shorter: all distinct, 5,000 of them,
+        // past the table's first growth.
+        var names: [[UInt8]] = []
+        for n in 0..<5_000 {
+            let length = n % 41
+            var name = Array("ACC-\(n)-".utf8) + Array(repeating: UInt8(ascii: "x"), count: 40)
+            name = Array(name.prefix(max(length, "ACC-\(n)-".utf8.count)))
+            names.append(name)
+        }
+        for position in 0..<40 {
+            var twin = Array(repeating: UInt8(ascii: "z"), count: 40)
+            names.append(twin)
+            twin[position] = UInt8(ascii: "y")
+            names.append(twin)
+            names.append(Array(twin.dropLast()))
+        }
+        names = Array(Set(names))
+        // The table keeps slots; the names are the caller's, here in one buffer.
+        let storage = names.flatMap { $0 }
+        var ranges: [Range<Int>] = []
+        for name in names { ranges.append((ranges.last?.upperBound ?? 0)..<((ranges.last?.upperBound ?? 0) + name.count)) }
+        var table = NameTable()
+        var added: [Int] = []
+        storage.withUnsafeBytes { all in
+            for round in 0..<2 {
+                for index in names.indices {
+                    let name = UnsafeRawBufferPointer(rebasing: all[ranges[index]])
+                    let slot = table.slot(of: name, names: added.count, { UnsafeRawBufferPointer(rebasing: all[ranges[added[$0]]]) }) {
+                        added.append(index)
+                    }
+                    #expect(slot == index, "round \(round): \(String(decoding: names[index], as: UTF8.self))")
+                }
+            }
+        }
+        #expect(added == Array(names.indices))
+    }
+
     @Test("check finds an account index that lost a chunk, keeps one no account reaches, or lists an entry out of order")
     func checkFindsIndexDamage() throws {
         let folder = TemporaryFolder()
