@@ -535,6 +535,7 @@ struct ProjectionTransaction {
         var value = ByteWriter(capacity: 2048)
         try carried.withUnsafeBytes { carried in
             // Oldest first: the carried summaries (stored newest first), then the new ones.
+            // The carried ones are views of `carried`, used only inside this closure.
             pending.removeAll(keepingCapacity: true)
             _ = try AccountIndex.forEach(in: carried) { pending.append((try EntrySummary.peek($0).offset, $0)); return true }
             pending.reverse()
