@@ -470,6 +470,50 @@ import Testing
         #expect(throws: StorageError.self) { _ = try Ledger(folder: folder.path) }
     }
 
+    @Test("the map's pages leave the process's resident memory as the file grows, and read back unchanged")
+    func mapReleasedAsTheFileGrows() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        // The resident bytes of the process's mappings of `env`'s data file.
+        func resident(_ env: LMDBEnvironment) throws -> Int {
+            // Read to the end (`String(contentsOfFile:)` stops after the first page).
+            let smaps = String(decoding: try #require(try FileHandle(forReadingAtPath: "/proc/self/smaps")?.readToEnd()), as: UTF8.self)
+            var total = 0
+            var inFile = false
+            for line in smaps.split(separator: "\n") {
+                if let first = line.first, first.isHexDigit, line.contains("-") {
+                    inFile = line.hasSuffix(" " + env.path + "/data.mdb")
+                } else if inFile, line.hasPrefix("Rss:") {
+                    total += (Int(line.split(separator: " ")[1]) ?? 0) * 1024
+                }
+            }
+            return total
+        }
+        let value = [UInt8](repeating: 7, count: 4000)
+        for releasing in [true, false] {
+            let env = try LMDBEnvironment(path: folder.path + (releasing ? "/released" : "/kept"),
+                                          releaseEveryPages: releasing ? 256 : .max)
+            let db = try env.database("values")
+            // 16 MB in 32 transactions of 128 values of a page each, each read back through
+            // the map after its transaction.
+            for batch in 0..<32 {
+                let keys = (0..<128).map { Key.offset(UInt64(batch * 128 + $0)) }
+                try env.write { txn in for key in keys { try txn.put(db, key, value) } }
+                let read = try env.read { txn in try keys.allSatisfy { try txn.get(db, key: $0, value) } }
+                #expect(read)
+            }
+            let bytes = try resident(env)
+            if releasing {
+                #expect(bytes < 4 << 20, "\(bytes) bytes resident")
+            } else {
+                #expect(bytes > 12 << 20, "\(bytes) bytes resident")
+            }
+            // Released pages read back as they were.
+            let all = try env.read { txn in try (0..<(32 * 128)).allSatisfy { try txn.get(db, key: Key.offset(UInt64($0)), value) } }
+            #expect(all)
+        }
+    }
+
     @Test("a backup taken while bookings go on opens and checks clean")
     func backupDuringWrites() throws {
         let folder = TemporaryFolder()
@@ -772,5 +816,12 @@ import Testing
         }
         #expect(refused.withLock { $0 } == 20 && booked.withLock { $0 } == 20)
         #expect(try ledger.nextOffset() == 21 && ledger.check().isClean)
+    }
+}
+
+extension ReadTransaction {
+    /// Whether `key` holds `expected`.
+    fileprivate func get(_ dbi: UInt32, key: [UInt8], _ expected: [UInt8]) throws -> Bool {
+        try get(dbi, key) { $0.elementsEqual(expected) } ?? false
     }
 }

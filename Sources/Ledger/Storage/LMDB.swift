@@ -51,8 +51,20 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// Guards against opening one folder twice in a process, which LMDB forbids.
     private static let openPaths = Mutex<Set<String>>([])
 
+    /// Every page of the map this process has read counts as its resident memory (file
+    /// pages, not heap), and without a release that grows with the files: by 1.6 GB over
+    /// 10 M drop-copy reports. So after a commit that finds the file grown by this many
+    /// pages since the last release, the map's pages are released from the process
+    /// (`madvise(MADV_DONTNEED)` over the read-only shared map). The data stays in the page
+    /// cache; a page read again is mapped again by a minor fault.
+    let releaseEveryPages: Int
+    /// The file's last page when the map was last released.
+    private let releasedAt = Atomic<Int>(0)
+
     /// Opens (creating if needed) the environment in `path`.
-    public init(path: String, mapSize: Int = 1 << 30, maxDatabases: Int = 32, maxReaders: Int = 256) throws {
+    public init(path: String, mapSize: Int = 1 << 30, maxDatabases: Int = 32, maxReaders: Int = 256,
+                releaseEveryPages: Int = 65_536) throws {
+        self.releaseEveryPages = releaseEveryPages
         let url = URL(fileURLWithPath: path)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         let canonical = url.resolvingSymlinksInPath().standardizedFileURL.path
@@ -160,13 +172,52 @@ public final class LMDBEnvironment: @unchecked Sendable {
             }
             // mdb_txn_commit frees the transaction whether it succeeds or not.
             let code = mdb_txn_commit(txn)
-            if code == 0 { return result }
+            if code == 0 {
+                releaseMapIfGrown()
+                return result
+            }
             if code == MDB_MAP_FULL {
                 try growMap()
                 continue
             }
             throw StorageError(code, "commit")
         }
+    }
+
+    /// Releases the map's pages from the process once the file has grown by
+    /// `releaseEveryPages` since the last time (see there).
+    func releaseMapIfGrown() {
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        let last = Int(info.me_last_pgno)
+        let previous = releasedAt.load(ordering: .relaxed)
+        guard last - previous >= releaseEveryPages,
+              releasedAt.compareExchange(expected: previous, desired: last, ordering: .relaxed).exchanged else { return }
+        // Held shared, the lock keeps the map where it is (growing it remaps) meanwhile.
+        resizeLock.lockShared()
+        defer { resizeLock.unlockShared() }
+        for (start, count) in mappedRanges() { _ = madvise(start, count, MADV_DONTNEED) }
+    }
+
+    /// Where this process maps the environment's data file: LMDB does not say (its
+    /// `me_mapaddr` is only for fixed maps), the kernel's list of the process's mappings
+    /// does. Empty where there is no such list.
+    func mappedRanges() -> [(UnsafeMutableRawPointer, Int)] {
+        // Read to the end: the file reports no size, and `String(contentsOfFile:)` stops
+        // after its first page.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/maps"),
+              let bytes = try? handle.readToEnd() else { return [] }
+        let maps = String(decoding: bytes, as: UTF8.self)
+        let file = path + "/data.mdb"
+        var ranges: [(UnsafeMutableRawPointer, Int)] = []
+        for line in maps.split(separator: "\n") where line.hasSuffix(" " + file) {
+            // "start-end perms offset device inode path"
+            let bounds = line.prefix { $0 != " " }.split(separator: "-")
+            guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16), end > start,
+                  let address = UnsafeMutableRawPointer(bitPattern: start) else { continue }
+            ranges.append((address, Int(end - start)))
+        }
+        return ranges
     }
 
     /// Doubles the map, with no transaction open in this process.
