@@ -121,7 +121,10 @@ final class MemoryWatch: @unchecked Sendable {
     private(set) var last = Sample()
 
     func sample() {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return }
+        // Read to the end: procfs files report no size, and `String(contentsOfFile:)` reads
+        // only their first page (enough for `status` today, not by design).
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/status"), let bytes = try? handle.readToEnd() else { return }
+        let text = String(decoding: bytes, as: UTF8.self)
         var now = Sample()
         for line in text.split(separator: "\n") {
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
