@@ -14,7 +14,11 @@ struct Databases {
     let marks: MDB_dbi
     let sessions: MDB_dbi
     let sessionOutbound: MDB_dbi
-    let sessionAudit: MDB_dbi
+    /// Every session's messages in and out, keyed by the session's number and the record's.
+    let sessionLog: MDB_dbi
+    /// The audit log as kept before sessions had numbers (keyed by name), emptied into
+    /// `sessionLog` when the ledger opens.
+    let legacyAudit: MDB_dbi
     let reports: MDB_dbi
 
     init(_ env: LMDBEnvironment) throws {
@@ -27,7 +31,8 @@ struct Databases {
         marks = try env.database("marks")
         sessions = try env.database("sessions")
         sessionOutbound = try env.database("session-outbound")
-        sessionAudit = try env.database("session-audit")
+        sessionLog = try env.database("session-log")
+        legacyAudit = try env.database("session-audit")
         reports = try env.database("reports")
     }
 }
@@ -37,6 +42,9 @@ enum Keys {
     static let nextOffset: [UInt8] = Array("next-offset".utf8)
     static let nextQuarantine: [UInt8] = Array("next-quarantine".utf8)
     static let pnlMethod: [UInt8] = Array("pnl-method".utf8)
+    static let nextSessionNumber: [UInt8] = Array("next-session-number".utf8)
+
+    static func auditRecord(_ session: UInt32, _ number: UInt64) -> [UInt8] { Key.of { $0.u32(session); $0.u64(number) } }
 
     static func execution(_ source: String, _ id: String) -> [UInt8] { Key.of { $0.string(source); $0.string(id) } }
     static func position(_ account: String, _ instrument: String) -> [UInt8] { Key.of { $0.string(account); $0.string(instrument) } }

@@ -12,6 +12,9 @@ public struct SessionSnapshot: Sendable, Hashable {
     /// Whether the session was logged on when last written, and since when (ns).
     public var loggedOn: Bool
     public var statusTime: Int64
+    /// The session's number, which its audit records are keyed by in place of its name
+    /// (0 until the ledger gives it one, with its first write).
+    public internal(set) var number: UInt32 = 0
 
     public init(nextSenderSeqNum: Int = 1, nextTargetSeqNum: Int = 1, creationTime: Int64 = 0, auditCount: UInt64 = 0,
                 loggedOn: Bool = false, statusTime: Int64 = 0) {
@@ -24,13 +27,14 @@ public struct SessionSnapshot: Sendable, Hashable {
     }
 
     func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: 41)
+        var w = ByteWriter(capacity: 45)
         w.u64(UInt64(nextSenderSeqNum))
         w.u64(UInt64(nextTargetSeqNum))
         w.i64(creationTime)
         w.u64(auditCount)
         w.bool(loggedOn)
         w.i64(statusTime)
+        w.u32(number)
         return w.bytes
     }
 
@@ -42,6 +46,8 @@ public struct SessionSnapshot: Sendable, Hashable {
         auditCount = try r.u64()
         loggedOn = try r.bool()
         statusTime = try r.i64()
+        // Rows written before sessions had numbers end here.
+        number = r.isAtEnd ? 0 : try r.u32()
     }
 }
 
@@ -160,10 +166,12 @@ extension Ledger {
     public func audit(_ key: String, from start: UInt64 = 0, limit: Int = 1000) throws -> [AuditRecord] {
         try environment.read { txn in
             var records: [AuditRecord] = []
-            let prefix = Key.of { $0.string(key) }
-            try txn.scan(db.sessionAudit, from: Key.of { $0.string(key); $0.u64(start) }) { k, v in
-                guard k.starts(with: prefix), records.count < limit else { return false }
-                var r = ByteReader(v)
+            guard let number = try txn.get(db.sessions, Key.of({ $0.string(key) }), { try SessionSnapshot(decoding: $0).number }),
+                  number != 0 else { return records }
+            try txn.scan(db.sessionLog, from: Keys.auditRecord(number, start)) { k, v in
+                var r = ByteReader(k)
+                guard try r.u32() == number, records.count < limit else { return false }
+                r = ByteReader(v)
                 records.append(AuditRecord(inbound: try r.bool(), time: try r.i64(), message: try r.blob()))
                 return true
             }
@@ -190,6 +198,54 @@ extension Ledger {
         }
     }
 
+    /// The number for a session seen for the first time: one more than the last given.
+    static func nextSessionNumber(_ txn: WriteTransaction, _ db: Databases) throws -> UInt32 {
+        let next = try txn.get(db.meta, Keys.nextSessionNumber) { bytes -> UInt32 in var r = ByteReader(bytes); return try r.u32() } ?? 1
+        try txn.put(db.meta, Keys.nextSessionNumber, Key.of { $0.u32(next + 1) })
+        return next
+    }
+
+    /// Moves the audit records of a ledger written before sessions had numbers (keyed by
+    /// the session's name) into the session log, giving each session its number. A
+    /// bounded number of records per transaction, so a long log never makes one huge
+    /// transaction; each moves its records whole, so a crash part way leaves every record
+    /// in exactly one of the two tables and the next open carries on. `moved` is told each
+    /// transaction's count; `stopAfter` transactions, it stops (for tests).
+    static func moveLegacyAudit(_ environment: LMDBEnvironment, _ db: Databases, perTransaction: Int = 50_000,
+                                stopAfter: Int = .max, moved: (Int) -> Void = { _ in }) throws {
+        for _ in 0..<stopAfter {
+            let count = try environment.write { txn -> Int in
+                var records: [(key: [UInt8], value: [UInt8])] = []
+                try txn.reader.scan(db.legacyAudit, from: []) { k, v in
+                    records.append((Array(k), Array(v)))
+                    return records.count < perTransaction
+                }
+                var sessions: [String: SessionSnapshot] = [:]
+                for record in records {
+                    let (name, index) = try record.key.withUnsafeBytes { key in
+                        var r = ByteReader(key)
+                        return (try r.string(), try r.u64())
+                    }
+                    var state: SessionSnapshot
+                    if let known = sessions[name] {
+                        state = known
+                    } else {
+                        state = try txn.get(db.sessions, Key.of { $0.string(name) }) { try SessionSnapshot(decoding: $0) } ?? SessionSnapshot()
+                        if state.number == 0 { state.number = try nextSessionNumber(txn, db) }
+                    }
+                    state.auditCount = max(state.auditCount, index + 1)
+                    sessions[name] = state
+                    try txn.put(db.sessionLog, Keys.auditRecord(state.number, index), record.value)
+                    try txn.delete(db.legacyAudit, record.key)
+                }
+                for (name, state) in sessions { try txn.put(db.sessions, Key.of { $0.string(name) }, state.encoded()) }
+                return records.count
+            }
+            if count == 0 { return }
+            moved(count)
+        }
+    }
+
     /// Applies `write` in the next group commit and calls `completion` once it is durable,
     /// with one outcome per booking (in order). Does not block.
     public func commit(_ write: SessionWrite, completion: @escaping @Sendable (Result<[BookingOutcome], Error>) -> Void) {
@@ -207,6 +263,8 @@ extension Ledger {
 }
 
 extension BookingTransaction {
+    func nextSessionNumber() throws -> UInt32 { try Ledger.nextSessionNumber(txn, db) }
+
     mutating func apply(_ write: SessionWrite) throws -> [BookingOutcome] {
         let sessionKey = Key.of { $0.string(write.key) }
         if write.reset {
@@ -220,27 +278,34 @@ extension BookingTransaction {
         }
         let stored = try txn.get(db.sessions, sessionKey) { try SessionSnapshot(decoding: $0) }
         var state = write.state ?? stored ?? SessionSnapshot()
-        // The audit counter lives in the store, not in the session's copy of its numbers.
+        // The audit counter and the number live in the store, not in the session's copy.
         state.auditCount = stored?.auditCount ?? 0
+        state.number = stored?.number ?? 0
+        if state.number == 0 { state.number = try nextSessionNumber() }
         for (seqNum, message) in write.outbound {
             try txn.put(db.sessionOutbound, Key.of { $0.string(write.key); $0.u64(UInt64(seqNum)) }, message)
         }
         if !write.audit.isEmpty {
-            // Not an append: each session's records follow its own, but another session's
-            // key may sort after them (MDB_APPEND would refuse with MDB_KEYEXIST). One cursor
-            // for them all: it stays on the page where the session's records go.
-            var key = ByteWriter(capacity: 80)
+            // Keyed by the session's number, then the record's. The records go at the end
+            // of the table (LMDB's append, which fills pages to the brim) unless a session
+            // numbered higher has records: then each is put in its place.
+            let number = state.number
+            var key = ByteWriter(capacity: 12)
             var value = ByteWriter(capacity: 512)
-            try txn.withCursor(db.sessionAudit) { audit in
+            try txn.withCursor(db.sessionLog) { log in
+                let append = try log.lastKey { last -> Bool in
+                    var r = ByteReader(last)
+                    return try r.u32() <= number
+                } ?? true
                 for record in write.audit {
                     value.removeAll()
                     value.bool(record.inbound)
                     value.i64(record.time)
                     value.blob(record.message)
                     key.removeAll()
-                    key.string(write.key)
+                    key.u32(number)
                     key.u64(state.auditCount)
-                    try key.withBytes { k in try value.withBytes { try audit.put(k, $0) } }
+                    try key.withBytes { k in try value.withBytes { try log.put(k, $0, append: append) } }
                     state.auditCount += 1
                 }
             }

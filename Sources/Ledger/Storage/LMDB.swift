@@ -312,6 +312,13 @@ public struct ReadTransaction {
         try check(mdb_stat(txn, dbi, &stat), "stat")
         return stat.ms_entries
     }
+
+    /// The pages a database's B-tree takes: leaves, branches and overflow pages.
+    public func pages(_ dbi: MDB_dbi) throws -> (leaf: Int, branch: Int, overflow: Int) {
+        var stat = MDB_stat()
+        try check(mdb_stat(txn, dbi, &stat), "stat")
+        return (stat.ms_leaf_pages, stat.ms_branch_pages, stat.ms_overflow_pages)
+    }
 }
 
 /// A write transaction: reads see its own writes.
@@ -385,6 +392,16 @@ public struct WriteCursor {
         if code == MDB_NOTFOUND { return nil }
         try check(code, "cursor get")
         return try body(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+    }
+
+    /// The last key in the database, handed to `body` in place; nil when it is empty.
+    public func lastKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        var k = MDB_val()
+        var v = MDB_val()
+        let code = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
+        if code == MDB_NOTFOUND { return nil }
+        try check(code, "cursor last")
+        return try body(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size))
     }
 
     /// Stores `value` under `key`; `append` when the key sorts after every key there is.
