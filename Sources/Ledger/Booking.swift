@@ -7,7 +7,13 @@ import ExactNumbers
 struct Databases {
     let meta: MDB_dbi
     let journal: MDB_dbi
+    /// Every booked execution's identity: its source's number and its id.
     let executions: MDB_dbi
+    /// The identities as kept before sources had numbers (keyed by the source's name),
+    /// moved into `executions` when the ledger opens.
+    let legacyExecutions: MDB_dbi
+    /// Each source's number, by name.
+    let sources: MDB_dbi
     let progress: MDB_dbi
     let quarantine: MDB_dbi
     let parked: MDB_dbi
@@ -24,7 +30,9 @@ struct Databases {
     init(_ env: LMDBEnvironment) throws {
         meta = try env.database("meta")
         journal = try env.database("journal")
-        executions = try env.database("executions")
+        executions = try env.database("execution-ids")
+        legacyExecutions = try env.database("executions")
+        sources = try env.database("sources")
         progress = try env.database("progress")
         quarantine = try env.database("quarantine")
         parked = try env.database("parked")
@@ -43,10 +51,12 @@ enum Keys {
     static let nextQuarantine: [UInt8] = Array("next-quarantine".utf8)
     static let pnlMethod: [UInt8] = Array("pnl-method".utf8)
     static let nextSessionNumber: [UInt8] = Array("next-session-number".utf8)
+    static let nextSourceNumber: [UInt8] = Array("next-source-number".utf8)
 
     static func auditRecord(_ session: UInt32, _ number: UInt64) -> [UInt8] { Key.of { $0.u32(session); $0.u64(number) } }
 
-    static func execution(_ source: String, _ id: String) -> [UInt8] { Key.of { $0.string(source); $0.string(id) } }
+    /// An execution's identity: its source's number and its id.
+    static func execution(_ source: UInt32, _ id: String) -> [UInt8] { Key.of { $0.u32(source); $0.string(id) } }
     static func position(_ account: String, _ instrument: String) -> [UInt8] { Key.of { $0.string(account); $0.string(instrument) } }
     static func lot(_ account: String, _ instrument: String, _ number: UInt64) -> [UInt8] {
         Key.of { $0.string(account); $0.string(instrument); $0.u64(number) }
@@ -241,6 +251,13 @@ struct BookingTransaction {
     struct Scratch {
         var valueDates: [ValueDateKey: CalendarDay] = [:]
         var buffers = Buffers()
+        /// Sources' numbers as stored, and those given in a transaction not known to
+        /// have committed: the next transaction forgets those unless `confirmSources()`.
+        var sourceNumbers: [String: UInt32] = [:]
+        var unconfirmedSources: [String] = []
+
+        /// The last transaction committed: the numbers it gave are stored.
+        mutating func confirmSources() { unconfirmedSources.removeAll() }
     }
 
     /// Memory for the records and keys of one booking after another, reused.
@@ -264,6 +281,11 @@ struct BookingTransaction {
     /// often follow one another, the journal always does).
     var journalCursor: WriteCursor?
     var executionsCursor: WriteCursor?
+    var sourceNumbers: [String: UInt32]
+    var unconfirmedSources: [String]
+    /// The last source looked up and its number: most executions in a row share one.
+    var lastSource = ""
+    var lastSourceNumber: UInt32 = 0
 
     /// Pass `scratch` uniquely held, and take it back with `takeScratch()`.
     init(txn: WriteTransaction, db: Databases, settings: LedgerSettings, now: Int64, scratch: consuming Scratch = Scratch()) throws {
@@ -274,6 +296,10 @@ struct BookingTransaction {
         if scratch.valueDates.count > 100_000 { scratch.valueDates.removeAll(keepingCapacity: true) }
         valueDates = scratch.valueDates
         buffers = scratch.buffers
+        // Numbers given by a transaction that then failed were never stored.
+        for name in scratch.unconfirmedSources { scratch.sourceNumbers[name] = nil }
+        sourceNumbers = scratch.sourceNumbers
+        unconfirmedSources = []
         nextOffset = try txn.get(db.meta, Keys.nextOffset) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
         nextQuarantine = try txn.get(db.meta, Keys.nextQuarantine) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
         parkedCount = try txn.reader.count(db.parked)
@@ -281,8 +307,10 @@ struct BookingTransaction {
 
     /// The tables, for the next transaction to reuse (this one is done with them).
     mutating func takeScratch() -> Scratch {
-        let scratch = Scratch(valueDates: valueDates, buffers: buffers)
+        let scratch = Scratch(valueDates: valueDates, buffers: buffers, sourceNumbers: sourceNumbers,
+                              unconfirmedSources: unconfirmedSources)
         valueDates = [:]
+        sourceNumbers = [:]
         return scratch
     }
 
@@ -294,10 +322,40 @@ struct BookingTransaction {
 
     // MARK: Executions
 
+    /// The number `source`'s executions are known by, given with its first.
+    mutating func sourceNumber(_ source: String) throws -> UInt32 {
+        if source == lastSource && lastSourceNumber != 0 { return lastSourceNumber }
+        let number: UInt32
+        if let known = sourceNumbers[source] {
+            number = known
+        } else {
+            let (found, given) = try Self.sourceNumber(source, txn, db)
+            number = found
+            sourceNumbers[source] = found
+            if given { unconfirmedSources.append(source) }
+        }
+        lastSource = source
+        lastSourceNumber = number
+        return number
+    }
+
+    /// `source`'s stored number, or a new one (stored in `txn`): then `given` is true.
+    static func sourceNumber(_ source: String, _ txn: WriteTransaction, _ db: Databases) throws -> (number: UInt32, given: Bool) {
+        let key = Key.of { $0.string(source) }
+        if let stored = try txn.get(db.sources, key, { bytes -> UInt32 in var r = ByteReader(bytes); return try r.u32() }) {
+            return (stored, false)
+        }
+        let next = try txn.get(db.meta, Keys.nextSourceNumber) { bytes -> UInt32 in var r = ByteReader(bytes); return try r.u32() } ?? 1
+        try txn.put(db.meta, Keys.nextSourceNumber, Key.of { $0.u32(next + 1) })
+        try txn.put(db.sources, key, Key.of { $0.u32(next) })
+        return (next, true)
+    }
+
     mutating func book(_ execution: Execution) throws -> BookingOutcome {
         let fingerprint = execution.fingerprint(using: &buffers.canonical)
+        let source = try sourceNumber(execution.source)
         buffers.key.removeAll()
-        buffers.key.string(execution.source)
+        buffers.key.u32(source)
         buffers.key.string(execution.executionID)
         let executions = try executionsCursor ?? txn.openCursor(db.executions)
         executionsCursor = executions
@@ -320,7 +378,7 @@ struct BookingTransaction {
                 try executions.get(identity) { try ExecutionRecord(decoding: $0) }
             }
         }
-        let identity = Keys.execution(execution.source, execution.executionID)
+        let identity = Keys.execution(source, execution.executionID)
         if let existing {
             if existing.fingerprint != fingerprint {
                 return .refused(reason: "execution \(execution.executionID) from \(execution.source) was booked before with different terms")
@@ -339,11 +397,11 @@ struct BookingTransaction {
             return .booked(offset: offset)
         case .bust(var reference), .correction(var reference):
             // A reference to an earlier correction or bust means the trade it applied to.
-            if let referenced = try txn.get(db.executions, Keys.execution(execution.source, reference), { try ExecutionRecord(decoding: $0) }),
+            if let referenced = try txn.get(db.executions, Keys.execution(source, reference), { try ExecutionRecord(decoding: $0) }),
                referenced.state == .applied, let trade = referenced.trade {
                 reference = trade
             }
-            let originalKey = Keys.execution(execution.source, reference)
+            let originalKey = Keys.execution(source, reference)
             guard var original = try txn.get(db.executions, originalKey, { try ExecutionRecord(decoding: $0) }),
                   original.state == .active || original.state == .busted else {
                 try txn.put(db.parked, Keys.parked(execution.source, reference, execution.executionID), execution.encoded())
@@ -462,7 +520,7 @@ struct BookingTransaction {
         for (key, parked) in waiting {
             try txn.delete(db.parked, key)
             parkedCount -= 1
-            try txn.delete(db.executions, Keys.execution(parked.source, parked.executionID))
+            try txn.delete(db.executions, Keys.execution(try sourceNumber(parked.source), parked.executionID))
             _ = try book(parked)
         }
     }

@@ -146,6 +146,7 @@ final class LedgerWriter: @unchecked Sendable {
                 try booking.finish()
                 return booking.nextOffset - 1
             }
+            scratch.confirmSources()
             committed(end)
             lastCommitted = end
             for request in batch { request.complete(request.failure) }

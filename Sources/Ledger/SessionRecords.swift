@@ -205,47 +205,6 @@ extension Ledger {
         return next
     }
 
-    /// Moves the audit records of a ledger written before sessions had numbers (keyed by
-    /// the session's name) into the session log, giving each session its number. A
-    /// bounded number of records per transaction, so a long log never makes one huge
-    /// transaction; each moves its records whole, so a crash part way leaves every record
-    /// in exactly one of the two tables and the next open carries on. `moved` is told each
-    /// transaction's count; `stopAfter` transactions, it stops (for tests).
-    static func moveLegacyAudit(_ environment: LMDBEnvironment, _ db: Databases, perTransaction: Int = 50_000,
-                                stopAfter: Int = .max, moved: (Int) -> Void = { _ in }) throws {
-        for _ in 0..<stopAfter {
-            let count = try environment.write { txn -> Int in
-                var records: [(key: [UInt8], value: [UInt8])] = []
-                try txn.reader.scan(db.legacyAudit, from: []) { k, v in
-                    records.append((Array(k), Array(v)))
-                    return records.count < perTransaction
-                }
-                var sessions: [String: SessionSnapshot] = [:]
-                for record in records {
-                    let (name, index) = try record.key.withUnsafeBytes { key in
-                        var r = ByteReader(key)
-                        return (try r.string(), try r.u64())
-                    }
-                    var state: SessionSnapshot
-                    if let known = sessions[name] {
-                        state = known
-                    } else {
-                        state = try txn.get(db.sessions, Key.of { $0.string(name) }) { try SessionSnapshot(decoding: $0) } ?? SessionSnapshot()
-                        if state.number == 0 { state.number = try nextSessionNumber(txn, db) }
-                    }
-                    state.auditCount = max(state.auditCount, index + 1)
-                    sessions[name] = state
-                    try txn.put(db.sessionLog, Keys.auditRecord(state.number, index), record.value)
-                    try txn.delete(db.legacyAudit, record.key)
-                }
-                for (name, state) in sessions { try txn.put(db.sessions, Key.of { $0.string(name) }, state.encoded()) }
-                return records.count
-            }
-            if count == 0 { return }
-            moved(count)
-        }
-    }
-
     /// Applies `write` in the next group commit and calls `completion` once it is durable,
     /// with one outcome per booking (in order). Does not block.
     public func commit(_ write: SessionWrite, completion: @escaping @Sendable (Result<[BookingOutcome], Error>) -> Void) {

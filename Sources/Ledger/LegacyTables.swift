@@ -1,0 +1,83 @@
+import CLMDB
+
+/// Tables whose keys changed shape, and how an older ledger's rows move to the new ones
+/// when it opens. Each move runs a bounded number of rows per transaction, so a long
+/// table never makes one huge transaction, and moves its rows whole: a crash part way
+/// leaves every row in exactly one of the two tables, and the next open carries on.
+extension Ledger {
+    /// Moves what the ledger kept in older tables into the current ones.
+    static func moveLegacyTables(_ environment: LMDBEnvironment, _ db: Databases) throws {
+        try moveLegacyAudit(environment, db)
+        try moveLegacyExecutions(environment, db)
+    }
+
+    /// Audit records keyed by the session's name (before sessions had numbers) go to the
+    /// session log under the session's number, which the session's row gets now.
+    /// `moved` is told each transaction's count; `stopAfter` transactions, it stops (tests).
+    static func moveLegacyAudit(_ environment: LMDBEnvironment, _ db: Databases, perTransaction: Int = 50_000,
+                                stopAfter: Int = .max, moved: (Int) -> Void = { _ in }) throws {
+        try drain(db.legacyAudit, environment, perTransaction: perTransaction, stopAfter: stopAfter, moved: moved) { txn, rows in
+            var sessions: [String: SessionSnapshot] = [:]
+            for row in rows {
+                let (name, index) = try row.key.withUnsafeBytes { key in
+                    var r = ByteReader(key)
+                    return (try r.string(), try r.u64())
+                }
+                var state: SessionSnapshot
+                if let known = sessions[name] {
+                    state = known
+                } else {
+                    state = try txn.get(db.sessions, Key.of { $0.string(name) }) { try SessionSnapshot(decoding: $0) } ?? SessionSnapshot()
+                    if state.number == 0 { state.number = try nextSessionNumber(txn, db) }
+                }
+                state.auditCount = max(state.auditCount, index + 1)
+                sessions[name] = state
+                try txn.put(db.sessionLog, Keys.auditRecord(state.number, index), row.value)
+            }
+            for (name, state) in sessions { try txn.put(db.sessions, Key.of { $0.string(name) }, state.encoded()) }
+        }
+    }
+
+    /// Execution identities keyed by the source's name go under the source's number.
+    static func moveLegacyExecutions(_ environment: LMDBEnvironment, _ db: Databases, perTransaction: Int = 50_000,
+                                     stopAfter: Int = .max, moved: (Int) -> Void = { _ in }) throws {
+        try drain(db.legacyExecutions, environment, perTransaction: perTransaction, stopAfter: stopAfter, moved: moved) { txn, rows in
+            var numbers: [String: UInt32] = [:]
+            for row in rows {
+                let (source, id) = try row.key.withUnsafeBytes { key in
+                    var r = ByteReader(key)
+                    return (try r.string(), try r.string())
+                }
+                let number: UInt32
+                if let known = numbers[source] {
+                    number = known
+                } else {
+                    number = try BookingTransaction.sourceNumber(source, txn, db).number
+                    numbers[source] = number
+                }
+                try txn.put(db.executions, Keys.execution(number, id), row.value)
+            }
+        }
+    }
+
+    /// Takes up to `perTransaction` rows at a time from the front of `legacy`, hands them
+    /// to `move` and deletes them, in one transaction, until `legacy` is empty.
+    private static func drain(_ legacy: MDB_dbi, _ environment: LMDBEnvironment, perTransaction: Int, stopAfter: Int,
+                              moved: (Int) -> Void,
+                              _ move: (WriteTransaction, [(key: [UInt8], value: [UInt8])]) throws -> Void) throws {
+        for _ in 0..<stopAfter {
+            let count = try environment.write { txn -> Int in
+                var rows: [(key: [UInt8], value: [UInt8])] = []
+                try txn.reader.scan(legacy, from: []) { k, v in
+                    rows.append((Array(k), Array(v)))
+                    return rows.count < perTransaction
+                }
+                try move(txn, rows)
+                for row in rows { try txn.delete(legacy, row.key) }
+                return rows.count
+            }
+            if count == 0 { return }
+            moved(count)
+        }
+    }
+}

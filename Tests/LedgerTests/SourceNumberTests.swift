@@ -1,0 +1,100 @@
+import TestSupport
+import ExactNumbers
+import Foundation
+@testable import Ledger
+import Testing
+
+@Suite struct SourceNumberTests {
+    @Test("executions are told apart by source and id; a source's number given in a transaction that failed is given again, not kept")
+    func sourceNumbers() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        #expect(try ledger.book([trade("E1", "ACC-1", "AAPL", .buy, "10", "100", source: "venue-a")]) == [.booked(offset: 1)])
+        // venue-x gets the next number, but its transaction fails.
+        #expect(throws: LedgerError.self) {
+            try ledger.write { write in
+                _ = try write.booking.book(trade("E1", "ACC-1", "AAPL", .buy, "20", "100", source: "venue-x"))
+                throw LedgerError.corrupt("stopped on purpose")
+            }
+        }
+        // venue-y is given that number now; venue-x must get another.
+        #expect(try ledger.book([trade("E1", "ACC-2", "AAPL", .buy, "30", "100", source: "venue-y")]) == [.booked(offset: 2)])
+        #expect(try ledger.book([trade("E1", "ACC-3", "AAPL", .buy, "40", "100", source: "venue-x")]) == [.booked(offset: 3)])
+        #expect(try ledger.book([trade("E1", "ACC-2", "AAPL", .buy, "30", "100", source: "venue-y"),
+                                 trade("E1", "ACC-3", "AAPL", .buy, "40", "100", source: "venue-x"),
+                                 trade("E1", "ACC-1", "AAPL", .buy, "10", "100", source: "venue-a")])
+                == [.duplicate(offset: 2), .duplicate(offset: 3), .duplicate(offset: 1)])
+        let numbers = try ledger.environment.read { txn in
+            var found: [String: UInt32] = [:]
+            try txn.scan(ledger.db.sources, from: []) { k, v in
+                var key = ByteReader(k)
+                var value = ByteReader(v)
+                found[try key.string()] = try value.u32()
+                return true
+            }
+            return found
+        }
+        #expect(numbers.count == 3 && Set(numbers.values).count == 3)
+    }
+
+    @Test("identities kept under the source's name move to its number on open: re-deliveries, changes and corrections of old trades are recognised")
+    func legacyIdentitiesMove() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let original = (0..<40).map { i in
+            trade("E\(i)", "ACC-\(i % 3)", "SYM\(i % 2)", .buy, "\(1 + i % 5)", "\(100 + i)", source: i % 2 == 0 ? "venue-a" : "venue-b")
+        }
+        try {
+            let ledger = try Ledger(folder: folder.path)
+            defer { ledger.close() }
+            try ledger.book(original)
+        }()
+        // Put the identities back the way ledgers kept them before sources had numbers.
+        try {
+            let environment = try LMDBEnvironment(path: folder.path)
+            let db = try Databases(environment)
+            try environment.write { txn in
+                var names: [UInt32: String] = [:]
+                try txn.reader.scan(db.sources, from: []) { k, v in
+                    var key = ByteReader(k)
+                    var value = ByteReader(v)
+                    names[try value.u32()] = try key.string()
+                    return true
+                }
+                var rows: [([UInt8], String, String, [UInt8])] = []
+                try txn.reader.scan(db.executions, from: []) { k, v in
+                    var key = ByteReader(k)
+                    let number = try key.u32()
+                    rows.append((Array(k), try #require(names[number]), try key.string(), Array(v)))
+                    return true
+                }
+                #expect(rows.count == 40)
+                for (key, source, id, value) in rows {
+                    try txn.delete(db.executions, key)
+                    try txn.put(db.legacyExecutions, Key.of { $0.string(source); $0.string(id) }, value)
+                }
+                try txn.empty(db.sources)
+                _ = try txn.delete(db.meta, Keys.nextSourceNumber)
+            }
+            var moved: [Int] = []
+            try Ledger.moveLegacyExecutions(environment, db, perTransaction: 15, stopAfter: 1) { moved.append($0) }
+            #expect(moved == [15])
+        }()
+
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        #expect(try ledger.environment.read { try $0.count(ledger.db.legacyExecutions) } == 0)
+        #expect(try ledger.environment.read { try $0.count(ledger.db.executions) } == 40)
+        #expect(try ledger.book(original) == (1...40).map { .duplicate(offset: UInt64($0)) })
+        var changed = original[7]
+        changed.quantity = 99
+        guard case .refused = try ledger.book([changed])[0] else { Issue.record("a changed re-delivery was not refused"); return }
+        #expect(try ledger.book([trade("C1", "ACC-1", "SYM1", .buy, "3", "99", source: "venue-b", kind: .correction(of: "E1"))])
+                == [.booked(offset: 42)])
+        #expect(try ledger.position(account: "ACC-1", instrument: "SYM1")?.quantity
+                == original.filter { $0.account == "ACC-1" && $0.instrument == "SYM1" && $0.executionID != "E1" }.reduce(ExactDecimal.zero) { $0 + $1.quantity } + 3)
+        #expect(try ledger.check().isClean)
+    }
+}
