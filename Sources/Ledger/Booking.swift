@@ -53,6 +53,13 @@ enum Keys {
     static let nextSessionNumber: [UInt8] = Array("next-session-number".utf8)
     static let nextSourceNumber: [UInt8] = Array("next-source-number".utf8)
 
+    /// The number `counter` (in meta) holds, 1 at first, leaving the next one there.
+    static func take(_ counter: [UInt8], _ txn: WriteTransaction, _ db: Databases) throws -> UInt32 {
+        let next = try txn.get(db.meta, counter) { bytes -> UInt32 in var r = ByteReader(bytes); return try r.u32() } ?? 1
+        try txn.put(db.meta, counter, Key.of { $0.u32(next + 1) })
+        return next
+    }
+
     static func auditRecord(_ session: UInt32, _ number: UInt64) -> [UInt8] { Key.of { $0.u32(session); $0.u64(number) } }
 
     /// An execution's identity: its source's number and its id.
@@ -345,8 +352,7 @@ struct BookingTransaction {
         if let stored = try txn.get(db.sources, key, { bytes -> UInt32 in var r = ByteReader(bytes); return try r.u32() }) {
             return (stored, false)
         }
-        let next = try txn.get(db.meta, Keys.nextSourceNumber) { bytes -> UInt32 in var r = ByteReader(bytes); return try r.u32() } ?? 1
-        try txn.put(db.meta, Keys.nextSourceNumber, Key.of { $0.u32(next + 1) })
+        let next = try Keys.take(Keys.nextSourceNumber, txn, db)
         try txn.put(db.sources, key, Key.of { $0.u32(next) })
         return (next, true)
     }

@@ -200,9 +200,7 @@ extension Ledger {
 
     /// The number for a session seen for the first time: one more than the last given.
     static func nextSessionNumber(_ txn: WriteTransaction, _ db: Databases) throws -> UInt32 {
-        let next = try txn.get(db.meta, Keys.nextSessionNumber) { bytes -> UInt32 in var r = ByteReader(bytes); return try r.u32() } ?? 1
-        try txn.put(db.meta, Keys.nextSessionNumber, Key.of { $0.u32(next + 1) })
-        return next
+        try Keys.take(Keys.nextSessionNumber, txn, db)
     }
 
     /// Applies `write` in the next group commit and calls `completion` once it is durable,
