@@ -33,12 +33,29 @@ extension Ledger {
             let applied = try bookDB.appliedOffset(books)
             report.booksOffset = applied
             try environment.read { txn in
+                var sourceNumbers: [String: UInt32] = [:]
+                try txn.scan(db.sources, from: []) { key, value in
+                    var k = ByteReader(key)
+                    var v = ByteReader(value)
+                    sourceNumbers[try k.string()] = try v.u32()
+                    return true
+                }
                 var expectedOffset: UInt64 = 1
                 try txn.scan(db.journal, from: []) { _, value in
                     let entry = try JournalEntry(decoding: value)
                     report.entries += 1
                     if entry.offset != expectedOffset { problem("journal: entry \(entry.offset) where \(expectedOffset) was expected") }
                     expectedOffset = entry.offset + 1
+                    // Exactly once rests on every booked execution's identity being kept.
+                    if entry.kind == .trade || entry.kind == .reversal || entry.kind == .replacement {
+                        if let number = sourceNumbers[entry.source] {
+                            if try txn.get(db.executions, Keys.execution(number, entry.executionID), { _ in true }) == nil {
+                                problem("identities: entry \(entry.offset) (execution \(entry.executionID) from \(entry.source)) has none: a re-delivery would be booked again")
+                            }
+                        } else {
+                            problem("identities: entry \(entry.offset) is from \(entry.source), which has no number")
+                        }
+                    }
                     // Entries committed after the books' snapshot are checked for balance only.
                     guard entry.offset <= applied else {
                         var sums: [Asset: ExactDecimal] = [:]
@@ -78,6 +95,22 @@ extension Ledger {
                 }
                 let next = try txn.get(db.meta, Keys.nextOffset) { var r = ByteReader($0); return try r.u64() } ?? UInt64(1)
                 if next != expectedOffset { problem("journal: next offset is \(next) but the journal ends at \(expectedOffset - 1)") }
+                let sourceNames = Dictionary(sourceNumbers.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })
+                if sourceNames.count != sourceNumbers.count { problem("identities: two sources share a number") }
+                try txn.scan(db.executions, from: []) { key, value in
+                    var k = ByteReader(key)
+                    let number = try k.u32()
+                    let id = try k.string()
+                    guard let source = sourceNames[number] else {
+                        problem("identities: execution \(id) is from source number \(number), which no source has")
+                        return true
+                    }
+                    let record = try ExecutionRecord(decoding: value)
+                    if record.state != .parked, record.offset == 0 || record.offset >= expectedOffset {
+                        problem("identities: execution \(id) from \(source) points at entry \(record.offset), which the journal does not have")
+                    }
+                    return true
+                }
                 if applied > expectedOffset - 1 {
                     problem("books: they include entries up to \(applied) but the journal ends at \(expectedOffset - 1)")
                 }

@@ -97,4 +97,31 @@ import Testing
                 == original.filter { $0.account == "ACC-1" && $0.instrument == "SYM1" && $0.executionID != "E1" }.reduce(ExactDecimal.zero) { $0 + $1.quantity } + 3)
         #expect(try ledger.check().isClean)
     }
+
+    @Test("check finds a booked execution whose identity is gone, and identities no source or entry accounts for")
+    func checkFindsLostIdentities() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        try ledger.book([trade("E1", "ACC-1", "AAPL", .buy, "10", "100", source: "venue-a"),
+                         trade("E2", "ACC-1", "AAPL", .buy, "5", "101", source: "venue-b"),
+                         trade("C1", "ACC-1", "AAPL", .buy, "6", "101", source: "venue-b", kind: .correction(of: "E2"))])
+        #expect(try ledger.check().isClean)
+        let a = try #require(try ledger.environment.read { try $0.get(ledger.db.sources, Key.of { $0.string("venue-a") }) { bytes -> UInt32 in
+            var r = ByteReader(bytes)
+            return try r.u32()
+        } })
+        try ledger.environment.write { txn in
+            #expect(try txn.delete(ledger.db.executions, Keys.execution(a, "E1")))
+            try txn.put(ledger.db.executions, Keys.execution(99, "X1"), ExecutionRecord(state: .active, offset: 1, fingerprint: 0).encoded())
+            try txn.put(ledger.db.executions, Keys.execution(a, "X2"), ExecutionRecord(state: .active, offset: 40, fingerprint: 0).encoded())
+        }
+        let problems = try ledger.check().problems
+        #expect(problems == [
+            "identities: entry 1 (execution E1 from venue-a) has none: a re-delivery would be booked again",
+            "identities: execution X2 from venue-a points at entry 40, which the journal does not have",
+            "identities: execution X1 is from source number 99, which no source has",
+        ], "\(problems)")
+    }
 }
