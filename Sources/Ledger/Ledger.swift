@@ -94,13 +94,14 @@ public final class Ledger: Sendable {
     public func close() {
         writer.stop()
         projector.stop()
+        environment.waitForReleases()
+        projector.books.waitForReleases()
     }
 
     deinit {
         // The threads hold the environments open; a ledger dropped without close() must
         // still let them go.
-        writer.stop()
-        projector.stop()
+        close()
     }
 
     /// Waits until the books include every journal entry committed so far.

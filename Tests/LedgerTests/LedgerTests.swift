@@ -502,6 +502,7 @@ import Testing
                 let read = try env.read { txn in try keys.allSatisfy { try txn.get(db, key: $0, value) } }
                 #expect(read)
             }
+            env.waitForReleases()
             let bytes = try resident(env)
             if releasing {
                 #expect(bytes < 4 << 20, "\(bytes) bytes resident")
