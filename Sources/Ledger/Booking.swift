@@ -358,6 +358,11 @@ struct BookingTransaction {
     }
 
     mutating func book(_ execution: Execution) throws -> BookingOutcome {
+        // A name too long for the identity's key (LMDB keys end at 511 bytes) was never
+        // stored: nothing to look up, and the key would fail the whole transaction.
+        if let reason = Self.overlongName(execution) {
+            return try quarantine(source: execution.source, raw: execution.encoded(), reason: reason)
+        }
         let fingerprint = execution.fingerprint(using: &buffers.canonical)
         let source = try sourceNumber(execution.source)
         buffers.key.removeAll()
@@ -440,6 +445,22 @@ struct BookingTransaction {
             // A later correction or bust naming this one may have come first.
             try applyParked(for: execution)
             return .booked(offset: original.offset)
+        }
+    }
+
+    /// The longest source name and execution id an identity keeps: with both at their
+    /// longest, a parked correction's key (source, reference, id) still fits LMDB's 511.
+    static let sourceBytesMax = 100
+    static let executionIDBytesMax = 200
+
+    /// Why `execution`'s names cannot be keys, or nil.
+    static func overlongName(_ execution: Execution) -> String? {
+        if execution.source.utf8.count > sourceBytesMax { return "source longer than \(sourceBytesMax) bytes" }
+        if execution.executionID.utf8.count > executionIDBytesMax { return "execution id longer than \(executionIDBytesMax) bytes" }
+        switch execution.kind {
+        case .trade: return nil
+        case .correction(let reference), .bust(let reference):
+            return reference.utf8.count > executionIDBytesMax ? "reference longer than \(executionIDBytesMax) bytes" : nil
         }
     }
 

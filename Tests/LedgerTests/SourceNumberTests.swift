@@ -124,4 +124,24 @@ import Testing
             "identities: execution X1 is from source number 99, which no source has",
         ], "\(problems)")
     }
+
+    @Test("an execution id, reference or source too long for a key goes to quarantine; the rest of its batch books")
+    func overlongIdentities() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        let long = String(repeating: "X", count: 600)
+        let outcomes = try ledger.book([
+            trade("E1", "ACC-1", "AAPL", .buy, "10", "100"),
+            trade(long, "ACC-1", "AAPL", .buy, "10", "100"),
+            trade("C1", "ACC-1", "AAPL", .buy, "10", "100", kind: .correction(of: long)),
+            trade("E2", "ACC-1", "AAPL", .buy, "10", "100", source: long),
+            trade("E3", "ACC-1", "AAPL", .buy, "10", "100"),
+        ])
+        #expect(outcomes == [.booked(offset: 1), .quarantined(id: 1, reason: "execution id longer than 200 bytes"),
+                             .quarantined(id: 2, reason: "reference longer than 200 bytes"),
+                             .quarantined(id: 3, reason: "source longer than 100 bytes"), .booked(offset: 2)])
+        #expect(try ledger.check().isClean)
+    }
 }
