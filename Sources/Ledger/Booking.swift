@@ -50,6 +50,7 @@ enum Keys {
     static let nextOffset: [UInt8] = Array("next-offset".utf8)
     static let nextQuarantine: [UInt8] = Array("next-quarantine".utf8)
     static let pnlMethod: [UInt8] = Array("pnl-method".utf8)
+    static let format: [UInt8] = Array("format".utf8)
     static let nextSessionNumber: [UInt8] = Array("next-session-number".utf8)
     static let nextSourceNumber: [UInt8] = Array("next-source-number".utf8)
 

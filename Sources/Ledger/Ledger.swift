@@ -70,7 +70,7 @@ public final class Ledger: Sendable {
             return settings.pnlMethod.rawValue
         }
         guard let method = RealizedPnLMethod(rawValue: stored) else { throw LedgerError.corrupt("P&L method \(stored)") }
-        try Self.moveLegacyTables(environment, db)
+        try Self.upgradeFormat(environment, db, folder: folder)
         settings.pnlMethod = method
         self.settings = settings
         let books = try LMDBEnvironment(path: URL(fileURLWithPath: folder).appendingPathComponent("books").path,

@@ -5,10 +5,26 @@ import CLMDB
 /// table never makes one huge transaction, and moves its rows whole: a crash part way
 /// leaves every row in exactly one of the two tables, and the next open carries on.
 extension Ledger {
-    /// Moves what the ledger kept in older tables into the current ones.
-    static func moveLegacyTables(_ environment: LMDBEnvironment, _ db: Databases) throws {
+    /// The shape of the journal's environment this code writes, kept in `meta`: 2 since
+    /// sessions and sources have numbers (1, unmarked, before). A ledger marked with a
+    /// later format is refused, not misread: a build that does not know the tables it
+    /// keeps would miss execution identities and book re-deliveries again. (Builds from
+    /// before the mark do not look for it; run none of them on a ledger opened by this.)
+    static let format: UInt32 = 2
+
+    /// Refuses a ledger of a later format; brings an earlier one to this format (moving
+    /// what older tables hold into the current ones) and marks it.
+    static func upgradeFormat(_ environment: LMDBEnvironment, _ db: Databases, folder: String) throws {
+        let stored = try environment.read { txn in
+            try txn.get(db.meta, Keys.format) { bytes -> UInt32 in var r = ByteReader(bytes); return try r.u32() }
+        } ?? 1
+        guard stored <= format else {
+            throw LedgerError.invalid("the ledger in \(folder) is in format \(stored), written by a later Counterfoil; this one reads formats up to \(format)")
+        }
+        guard stored < format else { return }
         try moveLegacyAudit(environment, db)
         try moveLegacyExecutions(environment, db)
+        try environment.write { txn in try txn.put(db.meta, Keys.format, Key.of { $0.u32(format) }) }
     }
 
     /// Audit records keyed by the session's name (before sessions had numbers) go to the

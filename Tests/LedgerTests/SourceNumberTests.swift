@@ -77,6 +77,8 @@ import Testing
                 }
                 try txn.empty(db.sources)
                 _ = try txn.delete(db.meta, Keys.nextSourceNumber)
+                // Ledgers from before the numbers carry no format mark.
+                _ = try txn.delete(db.meta, Keys.format)
             }
             var moved: [Int] = []
             try Ledger.moveLegacyExecutions(environment, db, perTransaction: 15, stopAfter: 1) { moved.append($0) }
@@ -143,5 +145,36 @@ import Testing
                              .quarantined(id: 2, reason: "reference longer than 200 bytes"),
                              .quarantined(id: 3, reason: "source longer than 100 bytes"), .booked(offset: 2)])
         #expect(try ledger.check().isClean)
+    }
+
+    @Test("a ledger is marked with its format; one marked with a later format is refused, not misread")
+    func laterFormatRefused() throws {
+        let folder = TemporaryFolder()
+        defer { folder.cleanup() }
+        try {
+            let ledger = try Ledger(folder: folder.path)
+            defer { ledger.close() }
+            try ledger.book([trade("E1", "ACC-1", "AAPL", .buy, "10", "100")])
+            let format = try ledger.environment.read { txn in
+                try txn.get(ledger.db.meta, Keys.format) { bytes -> UInt32 in var r = ByteReader(bytes); return try r.u32() }
+            }
+            #expect(format == Ledger.format)
+            try ledger.environment.write { txn in try txn.put(ledger.db.meta, Keys.format, Key.of { $0.u32(Ledger.format + 1) }) }
+        }()
+        do {
+            _ = try Ledger(folder: folder.path)
+            Issue.record("a ledger of a later format was opened")
+        } catch LedgerError.invalid(let reason) {
+            #expect(reason.contains("format \(Ledger.format + 1), written by a later Counterfoil"))
+        }
+        // The refusal let the folder go: it opens again once marked as this code's.
+        try {
+            let environment = try LMDBEnvironment(path: folder.path)
+            let db = try Databases(environment)
+            try environment.write { txn in try txn.put(db.meta, Keys.format, Key.of { $0.u32(Ledger.format) }) }
+        }()
+        let ledger = try Ledger(folder: folder.path)
+        defer { ledger.close() }
+        #expect(try ledger.nextOffset() == 2)
     }
 }
