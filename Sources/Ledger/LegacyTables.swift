@@ -44,7 +44,7 @@ extension Ledger {
                     state = known
                 } else {
                     state = try txn.get(db.sessions, Key.of { $0.string(name) }) { try SessionSnapshot(decoding: $0) } ?? SessionSnapshot()
-                    if state.number == 0 { state.number = try nextSessionNumber(txn, db) }
+                    if state.number == 0 { state.number = try Keys.take(Keys.nextSessionNumber, txn, db) }
                 }
                 state.auditCount = max(state.auditCount, index + 1)
                 sessions[name] = state

@@ -198,11 +198,6 @@ extension Ledger {
         }
     }
 
-    /// The number for a session seen for the first time: one more than the last given.
-    static func nextSessionNumber(_ txn: WriteTransaction, _ db: Databases) throws -> UInt32 {
-        try Keys.take(Keys.nextSessionNumber, txn, db)
-    }
-
     /// Applies `write` in the next group commit and calls `completion` once it is durable,
     /// with one outcome per booking (in order). Does not block.
     public func commit(_ write: SessionWrite, completion: @escaping @Sendable (Result<[BookingOutcome], Error>) -> Void) {
@@ -220,8 +215,6 @@ extension Ledger {
 }
 
 extension BookingTransaction {
-    func nextSessionNumber() throws -> UInt32 { try Ledger.nextSessionNumber(txn, db) }
-
     mutating func apply(_ write: SessionWrite) throws -> [BookingOutcome] {
         let sessionKey = Key.of { $0.string(write.key) }
         if write.reset {
@@ -238,7 +231,8 @@ extension BookingTransaction {
         // The audit counter and the number live in the store, not in the session's copy.
         state.auditCount = stored?.auditCount ?? 0
         state.number = stored?.number ?? 0
-        if state.number == 0 { state.number = try nextSessionNumber() }
+        // A session seen for the first time gets one more than the last number given.
+        if state.number == 0 { state.number = try Keys.take(Keys.nextSessionNumber, txn, db) }
         for (seqNum, message) in write.outbound {
             try txn.put(db.sessionOutbound, Key.of { $0.string(write.key); $0.u64(UInt64(seqNum)) }, message)
         }
