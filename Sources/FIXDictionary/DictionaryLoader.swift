@@ -26,6 +26,9 @@ private struct Loader {
     var fields: [Int: FIXFieldDefinition] = [:]
     var names: [String: Int] = [:]
     var components: [String: XMLElement] = [:]
+    /// FIX 4.0 and 4.1 dictionaries type fields CHAR that those versions fill with longer
+    /// text (BeginString 'FIX.4.0' among them); QuickFIX reads CHAR as STRING there.
+    var charIsString = false
 
     init(path: String) { self.path = path }
 
@@ -43,6 +46,7 @@ private struct Loader {
             defect(root.line, "<fix> has no major or minor version", fatal: true)
         }
         let version = "\(type).\(major).\(minor)" + (servicePack > 0 ? "SP\(servicePack)" : "")
+        charIsString = type == "FIX" && major == "4" && (minor == "0" || minor == "1")
 
         for element in root.child(named: "fields")?.children(named: "field") ?? [] { addField(element) }
         for element in root.child(named: "components")?.children(named: "component") ?? [] {
@@ -80,7 +84,8 @@ private struct Loader {
             return
         }
         let typeName = element.attributes["type"] ?? "STRING"
-        let type = FIXFieldType(typeName)
+        var type = FIXFieldType(typeName)
+        if type == .char && charIsString { type = .string }
         if fields[number] != nil { defect(element.line, "tag \(number) is defined twice (\(fields[number]!.name) and \(name))") }
         if names[name] != nil { defect(element.line, "field name \(name) is defined twice") }
         var values: [String: String] = [:]

@@ -102,6 +102,10 @@ public final class FIXValidator {
     /// The last MsgType looked up and its level: sessions mostly repeat one type.
     var lastMsgTypeKey: UInt64 = 0
     var lastMsgTypeLevel = -1
+    /// Whether the message being validated is a FIXT session message, whose tags the
+    /// transport dictionary alone defines (a Heartbeat with a tag of FIX 5.0's is an
+    /// invalid tag, not a misplaced one).
+    var transportOnly = false
     /// Per tag below `seenLimit`: type, enum values and header/trailer membership from
     /// both dictionaries, in plain memory so that the hot path touches no reference counts.
     let info: UnsafeMutablePointer<TagInfo>
@@ -124,6 +128,8 @@ public final class FIXValidator {
         var isGroupCount = false
         var inHeader = false
         var inTrailer = false
+        /// Defined by the transport dictionary (the same as `defined` outside FIXT).
+        var inTransport = false
         /// Whether the value has a form or values to check (not for plain text).
         var readsValue = false
         var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
@@ -143,6 +149,8 @@ public final class FIXValidator {
         /// For a group instance: its count tag and the tag that starts each instance.
         var countTag = 0
         var delimiter = 0
+        /// A FIXT session message: its tags are judged by the transport dictionary alone.
+        var transportOnly = false
 
         /// The instance level of the group counted by `tag`, or -1.
         @inline(__always)
@@ -212,7 +220,9 @@ public final class FIXValidator {
         trailerLevel = compile(transport.trailer)
         var byKey: [UInt64: Int] = [:]
         for (type, message) in transport.messages where transport !== application && message.category == "admin" {
-            byKey[FIXValidator.key(type)] = compile(message.body)
+            let level = compile(message.body)
+            compiled[level].transportOnly = true
+            byKey[FIXValidator.key(type)] = level
         }
         for (type, message) in application.messages { byKey[FIXValidator.key(type)] = compile(message.body) }
         messagesByKey = byKey
@@ -248,6 +258,7 @@ public final class FIXValidator {
             case .string, .data, .other: entry.readsValue = entry.hasEnums
             default: entry.readsValue = true
             }
+            entry.inTransport = transport.type(of: tag) != nil
             entry.inHeader = transport.header.members.contains(tag)
             entry.inTrailer = transport.trailer.members.contains(tag)
             info[tag] = entry
@@ -317,6 +328,7 @@ public final class FIXValidator {
             stamp = 1
         }
         let stamp = self.stamp
+        transportOnly = levels[bodyIndex].transportOnly
         let seen = self.seen
         let info = self.info
         let seenLimit = self.seenLimit
@@ -355,7 +367,9 @@ public final class FIXValidator {
                         switch walkGroup(group, at: position, message) {
                         case .failure(let failure):
                             return misplacedHeaderField(message) ?? failure
-                        case .end(let next): position = next
+                        case .end(let next, let deferred):
+                            if let deferred { return misplacedHeaderField(message) ?? deferred }
+                            position = next
                         }
                         continue
                     }
@@ -402,12 +416,19 @@ public final class FIXValidator {
     }
 
     enum GroupWalk {
-        case end(Int)
+        /// The position after the group, and the first failure of a field's content inside it.
+        case end(Int, deferred: FIXRejection?)
+        /// A failure of the group's structure.
         case failure(FIXRejection)
     }
 
     /// Checks the instances of the group (`groupLevel`, an instance's level) whose count
     /// field is at `countPosition`; returns the position after the group.
+    ///
+    /// The structure is judged before the content, as QuickFIX does (it counts a group's
+    /// instances while parsing, before it validates a field): a wrong NumInGroup count is
+    /// reported even when a field inside the group also fails, so a failing value or a
+    /// missing required field is only `deferred` to the group's end.
     func walkGroup(_ groupLevel: Int, at countPosition: Int, _ message: FIXMessage) -> GroupWalk {
         let layout = levels + groupLevel
         let countTag = layout.pointee.countTag
@@ -418,6 +439,7 @@ public final class FIXValidator {
         let count = message.count
         let members = layout.pointee.members
         let checksOrder = options.validateUnorderedGroupFields
+        var deferred: FIXRejection?
         while position < count && message.tag(at: position) == delimiter {
             instances += 1
             // Each instance has its own stamp in `instanceSeen`: duplicates and required
@@ -452,31 +474,33 @@ public final class FIXValidator {
                 }
                 instanceSeen[tag] = mark
                 let value = message[position].value
-                if let reason = checkField(tag, value, members: members, isBody: false) {
-                    return .failure(rejection(for: reason, tag, value, message))
+                if deferred == nil, let reason = checkField(tag, value, members: members, isBody: false) {
+                    deferred = rejection(for: reason, tag, value, message)
                 }
                 if info[tag].isGroupCount {
                     let nested = layout.pointee.group(countedBy: tag)
                     if nested >= 0 {
                         switch walkGroup(nested, at: position, message) {
                         case .failure(let failure): return .failure(failure)
-                        case .end(let next): position = next
+                        case .end(let next, let nestedDeferred):
+                            if deferred == nil { deferred = nestedDeferred }
+                            position = next
                         }
                         continue
                     }
                 }
                 position += 1
             }
-            for tag in layout.pointee.required where tag >= seenLimit || instanceSeen[tag] != mark {
-                return .failure(reject(.requiredTagMissing, tag, message,
-                                       "\(fieldName(tag)) (\(tag)) is required in each \(fieldName(countTag)) entry"))
+            if deferred == nil, let tag = layout.pointee.required.first(where: { $0 >= seenLimit || instanceSeen[$0] != mark }) {
+                deferred = reject(.requiredTagMissing, tag, message,
+                                  "\(fieldName(tag)) (\(tag)) is required in each \(fieldName(countTag)) entry")
             }
         }
         if instances != declared {
             return .failure(reject(.incorrectNumInGroupCount, countTag, message,
                                    "\(fieldName(countTag)) (\(countTag)) says \(declared) but \(instances) entries follow"))
         }
-        return .end(position)
+        return .end(position, deferred: deferred)
     }
 
     /// Value, type, enum and membership checks of one field: the reason it fails, or nil.
@@ -486,7 +510,7 @@ public final class FIXValidator {
     /// (numbers, times, enums), are checked out of line.
     @inline(__always)
     func checkField(_ tag: Int, _ value: FIXValue, members: TagSet, isBody: Bool) -> SessionRejectReason? {
-        guard !value.isEmpty && tag < seenLimit && info[tag].defined else {
+        guard !value.isEmpty && tag < seenLimit && info[tag].defined && (!transportOnly || info[tag].inTransport) else {
             return checkUnusualField(tag, value)
         }
         let entry = info + tag
