@@ -197,8 +197,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         let theirs = message[tag: 49]?.string ?? ""
         let ours = message[tag: 56]?.string ?? ""
         guard let runtime = acceptor.runtime(port: port, beginString: beginString, ours: ours, theirs: theirs) else {
-            refuse(beginString: beginString, theirs: theirs, ours: ours,
-                   reason: "unknown session \(beginString):\(ours)->\(theirs) on port \(port)", now: now)
+            refuse(reason: "unknown session \(beginString):\(ours)->\(theirs) on port \(port)")
             return
         }
         if let other = runtime.connection, other !== self {
@@ -208,7 +207,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         if let problem = certificateProblem(runtime.settings) {
-            refuse(beginString: beginString, theirs: theirs, ours: ours, reason: problem, now: now)
+            refuse(reason: problem)
             return
         }
         self.runtime = runtime
@@ -242,23 +241,12 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         return nil
     }
 
-    /// A Logout for a counterparty with no session here, then the connection closes.
-    private func refuse(beginString: String, theirs: String, ours: String, reason: String, now: Int64) {
+    /// A Logon that names no session here, or the wrong certificate: the reason is logged
+    /// and the connection closed without a reply, as QuickFIX does, so that a peer that
+    /// has not authenticated learns nothing about which CompID or certificate was wrong.
+    private func refuse(reason: String) {
         logger.warning("logon refused", metadata: ["peer": "\(peer ?? "?")", "reason": "\(reason)"])
-        let encoder = FIXEncoder(beginString: beginString.isEmpty ? "FIX.4.4" : beginString)
-        encoder.start(msgType: "5")
-        encoder.append(34, 1)
-        encoder.append(49, ours)
-        encoder.append(52, FIXTimestamp(nanosecondsSinceEpoch: now, fractionDigits: 3))
-        encoder.append(56, theirs)
-        encoder.append(58, reason)
-        let bytes = encoder.finish()
-        closing = true
-        guard let context else { return }
-        var out = context.channel.allocator.buffer(capacity: bytes.count)
-        out.writeBytes(bytes)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
+        close()
     }
 
     // MARK: Durable, then sent

@@ -496,7 +496,10 @@ public final class Session {
         }
         let nextExpected = try? message[tag: 789]?.int()
         if let nextExpected, nextExpected > store.nextSenderSeqNum {
-            refuseLogon("NextExpectedMsgSeqNum \(nextExpected) is higher than our next MsgSeqNum \(store.nextSenderSeqNum)", now: now)
+            // An authenticated peer that counts ahead of us: told why, as QuickFIX does.
+            let text = "NextExpectedMsgSeqNum \(nextExpected) is higher than our next MsgSeqNum \(store.nextSenderSeqNum)"
+            sendLogout(text, now: now)
+            disconnect(text, now: now)
             return
         }
         heartBtInt = interval
@@ -522,8 +525,10 @@ public final class Session {
         }
     }
 
+    /// A Logon that cannot be accepted: the reason is logged here, and the connection is
+    /// closed without a word, as QuickFIX does. An unauthenticated peer learns nothing
+    /// about which CompID, time or password was wrong.
     private func refuseLogon(_ reason: String, now: Int64) {
-        sendLogout(reason, now: now)
         disconnect("Logon refused: \(reason)", now: now)
     }
 
@@ -741,7 +746,8 @@ public final class Session {
     private func timestamp(_ now: Int64) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: 32)
         let count = buffer.withUnsafeMutableBytes {
-            FIXTimestamp.write(FIXTimestamp(nanosecondsSinceEpoch: now, fractionDigits: 3), into: $0.baseAddress!)
+            // FIX 4.0 and 4.1's UTCTimestamp has no fraction of a second.
+            FIXTimestamp.write(FIXTimestamp(nanosecondsSinceEpoch: now, fractionDigits: self.legacy ? 0 : 3), into: $0.baseAddress!)
         }
         return Array(buffer.prefix(count))
     }
