@@ -69,9 +69,15 @@ public final class Acceptor: @unchecked Sendable {
         let theirs: String
     }
 
-    /// `makeApplication` replaces Counterfoil's booking (tests use an echo application).
+    /// What runs behind every session: Counterfoil's booking, or the echo QuickFIX's
+    /// acceptance suite expects (`counterfoil conformance-server`).
+    public enum Application: Sendable {
+        case booking
+        case conformance
+    }
+
     public init(sessions: [SessionSettings], ledger: Ledger, limits: AcceptorLimits = AcceptorLimits(), logger: Logger,
-                makeApplication: ((SessionSettings) -> SessionApplication)? = nil) throws {
+                application kind: Application = .booking) throws {
         self.ledger = ledger
         self.limits = limits
         self.logger = logger
@@ -98,10 +104,11 @@ public final class Acceptor: @unchecked Sendable {
             let store = try LedgerSessionStore(ledger: ledger, key: settings.id.description)
             let booking: BookingApplication?
             let application: SessionApplication
-            if let makeApplication {
-                application = makeApplication(settings)
+            switch kind {
+            case .conformance:
+                application = ConformanceApplication(application: validator?.application)
                 booking = nil
-            } else {
+            case .booking:
                 let app = BookingApplication(store: store, settings: settings, clock: clock)
                 booking = app
                 application = app

@@ -22,7 +22,7 @@ struct Counterfoil: AsyncParsableCommand {
         subcommands: [ReplayCommand.self, PositionsCommand.self, CashCommand.self, TradesCommand.self,
                       SettlementCommand.self, CheckCommand.self, BackupCommand.self, QuarantineCommand.self,
                       MarkCommand.self, ReconCommand.self, TokenCommand.self, DictCommand.self, ValidateCommand.self, InspectCommand.self,
-                      ServeCommand.self, SessionsCommand.self, DemoCommand.self, LoadCommand.self, FASTCommand.self]
+                      ServeCommand.self, ConformanceServerCommand.self, SessionsCommand.self, DemoCommand.self, LoadCommand.self, FASTCommand.self]
     )
 }
 

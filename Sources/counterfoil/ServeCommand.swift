@@ -73,9 +73,9 @@ struct ServiceSettings {
 
     /// The acceptor over `ledger`. What only shows when it is built (an unreadable
     /// certificate or dictionary) is a user error naming the settings file.
-    func acceptor(ledger: Ledger, logger: Logger) throws -> Acceptor {
+    func acceptor(ledger: Ledger, logger: Logger, application: Acceptor.Application = .booking) throws -> Acceptor {
         do {
-            return try Acceptor(sessions: sessions, ledger: ledger, limits: limits, logger: logger)
+            return try Acceptor(sessions: sessions, ledger: ledger, limits: limits, logger: logger, application: application)
         } catch let error as AcceptorError {
             throw UserError("\(path): \(error)")
         }
