@@ -67,7 +67,7 @@ import Testing
                 // First connection: logon, 60 fills, then the line drops without a Logout.
                 let first = try ScriptConnection(port: port)
                 first.send(Self.logon(seq: 1))
-                guard let answer = try first.readMessage(timeoutSeconds: 10), String(decoding: answer, as: UTF8.self).contains("\u{1}35=A\u{1}") else {
+                guard let answer = try? first.readMessage(timeoutSeconds: 10), String(decoding: answer, as: UTF8.self).contains("\u{1}35=A\u{1}") else {
                     return ["no Logon answer"]
                 }
                 for seq in 2...61 { first.send(Self.fill(seq: seq)) }
@@ -78,7 +78,7 @@ import Testing
                 // then goes on to 100. Nothing may be booked twice.
                 let second = try ScriptConnection(port: port)
                 second.send(Self.logon(seq: 62))
-                guard try second.readMessage(timeoutSeconds: 10) != nil else { return ["no second Logon answer"] }
+                guard (try? second.readMessage(timeoutSeconds: 10)) != nil else { return ["no second Logon answer"] }
                 for seq in 40...61 { second.send(Self.fill(seq: seq, possDup: true)) }
                 for seq in 63...100 { second.send(Self.fill(seq: seq)) }
                 second.send(Self.message("5", seq: 101, []))
@@ -140,12 +140,12 @@ import Testing
                 // The platform: three fills (EX2 buy ACC2, EX3 sell ACC0, EX4 buy ACC1; 10 VOD.L at 101.5), booked.
                 let platform = try ScriptConnection(port: port)
                 platform.send(Self.logon(seq: 1))
-                guard try platform.readMessage(timeoutSeconds: 10) != nil else { return ["platform: no Logon answer"] }
+                guard (try? platform.readMessage(timeoutSeconds: 10)) != nil else { return ["platform: no Logon answer"] }
                 for seq in 2...4 { platform.send(Self.fill(seq: seq)) }
                 // The clearer's view: EX2 under its own id, EX3 at another price, EX4 first wrong then replaced.
                 let clearer = try ScriptConnection(port: port)
                 clearer.send(Self.message("A", seq: 1, sender: "CLEARER", [(98, "0"), (108, "30")]))
-                guard try clearer.readMessage(timeoutSeconds: 10) != nil else { return ["clearer: no Logon answer"] }
+                guard (try? clearer.readMessage(timeoutSeconds: 10)) != nil else { return ["clearer: no Logon answer"] }
                 clearer.send(capture(2, id: "CLR-2", side: "1", account: "ACC2", quantity: "10", price: "101.5"))
                 clearer.send(capture(3, id: "EX3", side: "2", account: "ACC0", quantity: "10", price: "102"))
                 clearer.send(capture(4, id: "CLR-4", side: "1", account: "ACC1", quantity: "5", price: "101.5"))
@@ -202,12 +202,12 @@ import Testing
                 second.close()
                 // A Logon, then a message past MaxMessageSize: never delivered, never booked.
                 first.send(Self.logon(seq: 1))
-                guard try first.readMessage(timeoutSeconds: 5) != nil else { return ["no Logon answer"] }
+                guard (try? first.readMessage(timeoutSeconds: 5)) != nil else { return ["no Logon answer"] }
                 let padded = Self.message("8", seq: 2, [(58, String(repeating: "x", count: 600))])
                 first.send(padded)
                 first.send(Self.fill(seq: 2))
                 first.send(Self.message("1", seq: 3, [(112, "PROBE")]))
-                let answer = try first.readMessage(timeoutSeconds: 5).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                let answer = (try? first.readMessage(timeoutSeconds: 5)).map { String(decoding: $0, as: UTF8.self) } ?? ""
                 if !answer.contains("\u{1}112=PROBE\u{1}") { problems.append("expected the probe's Heartbeat, got \(answer)") }
                 first.close()
             } catch {
