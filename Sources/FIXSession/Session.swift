@@ -244,6 +244,11 @@ public final class Session {
             disconnect("message without a readable MsgSeqNum (34)", now: now)
             return
         }
+        guard seqNum >= 0 && seqNum <= SessionConfiguration.seqNumMax else {
+            if state == .loggedOn { sendLogout("MsgSeqNum (34) out of range", now: now) }
+            disconnect("MsgSeqNum \(seqNum) is outside 0...\(SessionConfiguration.seqNumMax)", now: now)
+            return
+        }
         let type = message.msgType
         if isLogon {
             logon(message, raw, seqNum: seqNum, now: now)
@@ -466,8 +471,13 @@ public final class Session {
                 return
             }
         }
-        guard let interval = try? message[tag: 108]?.int(), interval >= 0 else {
+        guard let interval = try? message[tag: 108]?.int() else {
             refuseLogon("HeartBtInt (108) is required", now: now)
+            return
+        }
+        guard configuration.heartBtIntRange.contains(interval) else {
+            refuseLogon("HeartBtInt \(interval) is outside \(configuration.heartBtIntRange.lowerBound)..."
+                        + "\(configuration.heartBtIntRange.upperBound) seconds", now: now)
             return
         }
         if let schedule = configuration.schedule {
@@ -495,6 +505,10 @@ public final class Session {
             return
         }
         let nextExpected = try? message[tag: 789]?.int()
+        if let nextExpected, nextExpected < 1 {
+            refuseLogon("NextExpectedMsgSeqNum \(nextExpected) is below 1", now: now)
+            return
+        }
         if let nextExpected, nextExpected > store.nextSenderSeqNum {
             // An authenticated peer that counts ahead of us: told why, as QuickFIX does.
             let text = "NextExpectedMsgSeqNum \(nextExpected) is higher than our next MsgSeqNum \(store.nextSenderSeqNum)"
@@ -569,6 +583,11 @@ public final class Session {
         guard verify(message, raw, seqNum: seqNum, checkTooHigh: gapFill, checkTooLow: gapFill, now: now) else { return }
         guard let newSeqNo = try? message[tag: 36]?.int() else {
             reject(message, seqNum: seqNum, reason: .requiredTagMissing, refTag: "36", now: now)
+            return
+        }
+        guard newSeqNo <= SessionConfiguration.seqNumMax else {
+            // Would make the next expected number overflow; refused like a number going back.
+            reject(message, seqNum: seqNum, reason: .valueIsIncorrect, refTag: "36", now: now)
             return
         }
         let expected = store.nextTargetSeqNum

@@ -17,6 +17,12 @@ public struct SessionConfiguration: @unchecked Sendable {
     public var resendRequestChunkSize = 0
     /// Out-of-order messages held while a gap is filled; more ends the session.
     public var queuedMessagesMax = 10_000
+    /// The HeartBtInt (108) a Logon may propose, in seconds.
+    public var heartBtIntRange: ClosedRange<Int> = 1...3600
+    /// The highest MsgSeqNum (34), NewSeqNo (36) or NextExpectedMsgSeqNum (789) taken
+    /// from a peer: QuickFIX's sequence numbers are 32-bit, and a number near Int.max
+    /// would overflow the next one.
+    public static let seqNumMax = Int(Int32.max)
     public var username: String?
     public var password: String?
     /// The checks QuickFIX's DataDictionary runs; nil validator: no dictionary checks.
@@ -51,6 +57,7 @@ public struct SessionConfiguration: @unchecked Sendable {
         username = settings.username
         password = settings.password
         schedule = SessionSchedule(settings: settings)
+        heartBtIntRange = settings.heartBtIntRange
     }
 
     /// The header fields of FIX 4.0 to FIXT 1.1, for sessions without a dictionary.

@@ -81,6 +81,9 @@ public struct SessionSettings: Sendable {
     /// Counterfoil: when to send a RequestForPositions (35=AN) each day, seconds after
     /// midnight in the session's TimeZone (RequestForPositionsTime=HH:MM:SS); nil for never.
     public let requestForPositionsSeconds: Int?
+    /// Counterfoil: the HeartBtInt (108) a Logon may propose, in seconds. Outside it the
+    /// Logon is refused: 0 would turn off the dead-peer check, a huge one postpone it forever.
+    public let heartBtIntRange: ClosedRange<Int>
 
     static let known: Set<String> = [
         "BeginString", "SenderCompID", "TargetCompID", "SessionQualifier", "HeartBtInt", "DataDictionary",
@@ -93,6 +96,7 @@ public struct SessionSettings: Sendable {
         "MaxLatency", "ResendRequestChunkSize", "ClientCertificateSubject", "ClientCertificateFingerprint",
         "MaxMessagesPerSecond", "RejectRefusedBookings", "TradeCaptureReportAck", "AllowUnknownEnumValues",
         "LedgerPath", "MaxMessageSize", "MaxConnections", "RequestForPositionsTime", "BookTradeCaptureReports",
+        "HeartBtIntMin", "HeartBtIntMax",
     ]
     /// QuickFIX settings with no meaning here (stores and logs are in LMDB; no initiator).
     static let ignored: Set<String> = [
@@ -248,6 +252,10 @@ public struct SessionSettings: Sendable {
         bookTradeCaptureReports = try flag("BookTradeCaptureReports", true)
         allowUnknownEnumValues = try flag("AllowUnknownEnumValues", false)
         requestForPositionsSeconds = try time("RequestForPositionsTime")
+        let heartBtIntMin = try integer("HeartBtIntMin", 1...3600) ?? 1
+        let heartBtIntMax = try integer("HeartBtIntMax", 1...86_400) ?? 3600
+        guard heartBtIntMin <= heartBtIntMax else { throw fail("HeartBtIntMin", "is more than HeartBtIntMax (\(heartBtIntMax))") }
+        heartBtIntRange = heartBtIntMin...heartBtIntMax
         if certificateVerifyLevel > 0 && certificationAuthoritiesFile == nil {
             throw fail("CertificateVerifyLevel", "verifying client certificates needs CertificationAuthoritiesFile")
         }

@@ -1,0 +1,81 @@
+import FIXCore
+@testable import FIXSession
+import Testing
+
+/// A logged-on (or logging-on) peer cannot crash the session with one field: each value
+/// that once trapped is refused, and the session carries on or ends cleanly.
+@Suite struct HostilePeerTests {
+    typealias T = SessionTests
+
+    func fresh() -> (Session, MemorySessionStore) {
+        let configuration = SessionConfiguration(id: SessionID(beginString: "FIX.4.4", senderCompID: "COUNTERFOIL", targetCompID: "PLATFORM"))
+        let store = MemorySessionStore()
+        let session = Session(configuration: configuration, store: store, application: SessionTests.Recorder())
+        session.connected(now: T.start)
+        return (session, store)
+    }
+
+    func logon(_ session: Session, _ body: [(Int, String)]) -> [SessionOutput] {
+        T.message("A", seq: 1, at: T.start, [(98, "0")] + body).withUnsafeBytes { session.receive($0, now: T.start) }
+        return session.takeOutput()
+    }
+
+    @Test("a HeartBtInt that would overflow the dead-peer check, or 0, or negative, refuses the Logon",
+          arguments: ["384307169", "9223372036854775807", "0", "-5", "3601"])
+    func heartBtIntOutOfRange(value: String) {
+        let (session, _) = fresh()
+        let outputs = logon(session, [(108, value)])
+        #expect(!session.isLoggedOn)
+        #expect(T.sent(outputs).isEmpty && outputs.contains { if case .disconnect = $0 { true } else { false } })
+        // Ticking a refused session a day later does nothing, and traps nothing.
+        session.tick(now: T.start + 86_400 * T.second)
+        #expect(session.takeOutput().isEmpty)
+    }
+
+    @Test("HeartBtInt at the top of its range is accepted, and the timers' arithmetic holds for days")
+    func heartBtIntAtTheTop() {
+        let (session, _) = fresh()
+        _ = logon(session, [(108, "3600")])
+        #expect(session.isLoggedOn && session.heartBtInt == 3600)
+        session.tick(now: T.start + 3600 * T.second)
+        #expect(T.sent(session.takeOutput()).first?.contains("|35=0|") == true)
+    }
+
+    @Test("NextExpectedMsgSeqNum (789) below 1 refuses the Logon instead of trapping in the resend", arguments: ["-1", "0"])
+    func nextExpectedBelowOne(value: String) {
+        let (session, store) = fresh()
+        store.setNextSenderSeqNum(5)
+        let outputs = logon(session, [(108, "30"), (789, value)])
+        #expect(!session.isLoggedOn && T.sent(outputs).isEmpty)
+    }
+
+    @Test("SequenceReset to Int64.max is refused with a Reject; the expected number stays, and the next message is taken")
+    func newSeqNoAtTheTop() {
+        let (session, _, store) = SessionTests().loggedOn()
+        T.message("4", seq: 2, at: T.start, [(36, "9223372036854775807"), (123, "N")]).withUnsafeBytes { session.receive($0, now: T.start) }
+        let rejected = T.sent(session.takeOutput())
+        #expect(rejected.count == 1 && rejected[0].contains("|35=3|") && rejected[0].contains("|371=36|") && rejected[0].contains("|373=5|"))
+        #expect(store.nextTargetSeqNum == 2)
+        T.message("4", seq: 2, at: T.start, [(36, "2147483647"), (123, "N")]).withUnsafeBytes { session.receive($0, now: T.start) }
+        #expect(store.nextTargetSeqNum == 2_147_483_647)
+        // The last number a peer may use is processed; one past it ends the session cleanly.
+        T.message("0", seq: 2_147_483_647, at: T.start).withUnsafeBytes { session.receive($0, now: T.start) }
+        #expect(store.nextTargetSeqNum == 2_147_483_648 && session.isLoggedOn)
+    }
+
+    @Test("a MsgSeqNum beyond the 32-bit range ends the session with a Logout, never a trap",
+          arguments: ["9223372036854775807", "2147483648", "-1"])
+    func msgSeqNumOutOfRange(value: String) {
+        let (session, _, store) = SessionTests().loggedOn()
+        let encoder = FIXEncoder(beginString: "FIX.4.4")
+        encoder.start(msgType: "0")
+        encoder.append(34, value)
+        encoder.append(49, "PLATFORM")
+        encoder.append(52, FIXTimestamp(nanosecondsSinceEpoch: T.start, fractionDigits: 3))
+        encoder.append(56, "COUNTERFOIL")
+        Array(encoder.finish()).withUnsafeBytes { session.receive($0, now: T.start) }
+        let outputs = session.takeOutput()
+        #expect(T.sent(outputs).first?.contains("|35=5|") == true)
+        #expect(!session.isLoggedOn && store.nextTargetSeqNum == 2)
+    }
+}
