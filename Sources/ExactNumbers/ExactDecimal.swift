@@ -1,3 +1,11 @@
+/// A result of `ExactDecimal` arithmetic that does not fit 128 bits (at its scale).
+public struct ExactDecimalOverflow: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The operation, with its operands.
+    public let operation: String
+    public init(_ operation: String) { self.operation = operation }
+    public var description: String { "\(operation) does not fit an exact decimal" }
+}
+
 /// An exact decimal number: `mantissa × 10^-scale`.
 ///
 /// Prices, quantities and money in Counterfoil are always `ExactDecimal`, never
@@ -198,6 +206,76 @@ extension ExactDecimal {
         return ExactDecimal(mantissa: divide(m, by: powerOfTen(s - scaleMax), .halfEven), scale: scaleMax)
     }
 
+    /// Both mantissas at the larger of the two scales, or nil if that does not fit.
+    @usableFromInline
+    static func checkedAligned(_ a: ExactDecimal, _ b: ExactDecimal) -> (Int128, Int128, Int)? {
+        if a.scale == b.scale { return (a.mantissa, b.mantissa, a.scale) }
+        if a.scale > b.scale {
+            guard let y = checkedScaleUp(b.mantissa, by: a.scale - b.scale) else { return nil }
+            return (a.mantissa, y, a.scale)
+        }
+        guard let x = checkedScaleUp(a.mantissa, by: b.scale - a.scale) else { return nil }
+        return (x, b.mantissa, b.scale)
+    }
+
+    @usableFromInline
+    static func checkedScaleUp(_ m: Int128, by digits: Int) -> Int128? {
+        if let small = Int64(exactly: m), digits <= 19 { return Int128(small) &* powerOfTen(digits) }
+        let (r, overflow) = m.multipliedReportingOverflow(by: powerOfTen(digits))
+        return overflow ? nil : r
+    }
+
+    /// `self + other`, or `ExactDecimalOverflow` where `+` would stop the process. For sums
+    /// of values from outside (a journal written by an older version, a statement, a feed).
+    public func adding(_ other: ExactDecimal) throws(ExactDecimalOverflow) -> ExactDecimal {
+        guard case let (x, y, s)? = ExactDecimal.checkedAligned(self, other) else { throw ExactDecimalOverflow("\(self) + \(other)") }
+        let (r, overflow) = x.addingReportingOverflow(y)
+        if overflow { throw ExactDecimalOverflow("\(self) + \(other)") }
+        return ExactDecimal(mantissa: r, scale: s)
+    }
+
+    public func subtracting(_ other: ExactDecimal) throws(ExactDecimalOverflow) -> ExactDecimal {
+        guard case let (x, y, s)? = ExactDecimal.checkedAligned(self, other) else { throw ExactDecimalOverflow("\(self) - \(other)") }
+        let (r, overflow) = x.subtractingReportingOverflow(y)
+        if overflow { throw ExactDecimalOverflow("\(self) - \(other)") }
+        return ExactDecimal(mantissa: r, scale: s)
+    }
+
+    /// `self × other` as `*` computes it, or `ExactDecimalOverflow`.
+    public func multiplied(by other: ExactDecimal) throws(ExactDecimalOverflow) -> ExactDecimal {
+        let m: Int128
+        if let x = Int64(exactly: mantissa), let y = Int64(exactly: other.mantissa) {
+            m = Int128(x) &* Int128(y)
+        } else {
+            let (product, overflow) = mantissa.multipliedReportingOverflow(by: other.mantissa)
+            if overflow { throw ExactDecimalOverflow("\(self) × \(other)") }
+            m = product
+        }
+        let s = scale + other.scale
+        if s <= ExactDecimal.scaleMax { return ExactDecimal(mantissa: m, scale: s) }
+        return ExactDecimal(mantissa: ExactDecimal.divide(m, by: ExactDecimal.powerOfTen(s - ExactDecimal.scaleMax), .halfEven),
+                            scale: ExactDecimal.scaleMax)
+    }
+
+    /// `divided(by:scale:_:)`, or `ExactDecimalOverflow` where the shift to `scale` does not fit.
+    public func dividing(by divisor: ExactDecimal, scale resultScale: Int, _ rule: RoundingRule = .halfEven) throws(ExactDecimalOverflow) -> ExactDecimal {
+        let shift = resultScale + divisor.scale - scale
+        if shift > 0, ExactDecimal.checkedScaleUp(mantissa, by: shift) == nil { throw ExactDecimalOverflow("\(self) ÷ \(divisor)") }
+        if shift < 0, ExactDecimal.checkedScaleUp(divisor.mantissa, by: -shift) == nil { throw ExactDecimalOverflow("\(self) ÷ \(divisor)") }
+        return divided(by: divisor, scale: resultScale, rule)
+    }
+
+    /// Whether the value, written without trailing fractional zeros, has at most
+    /// `integerDigits` digits before the point and `scale` after it: the bound a value
+    /// from outside is held to before it reaches arithmetic.
+    public func fits(integerDigits: Int, scale maxScale: Int) -> Bool {
+        precondition(integerDigits >= 0 && maxScale >= 0 && integerDigits + maxScale <= 38, "bound out of range")
+        let value = scale > maxScale ? normalized : self
+        guard value.scale <= maxScale else { return false }
+        let limit = ExactDecimal.powerOfTen(integerDigits + value.scale)
+        return value.mantissa < limit && value.mantissa > -limit
+    }
+
     public static prefix func - (a: ExactDecimal) -> ExactDecimal {
         ExactDecimal(mantissa: -a.mantissa, scale: a.scale)
     }
@@ -229,13 +307,24 @@ extension ExactDecimal {
 
 extension ExactDecimal: Comparable, Hashable {
     public static func == (a: ExactDecimal, b: ExactDecimal) -> Bool {
-        let (x, y, _) = aligned(a, b)
+        // Unequal if one cannot even be brought to the other's scale.
+        guard case let (x, y, _)? = checkedAligned(a, b) else { return false }
         return x == y
     }
 
     public static func < (a: ExactDecimal, b: ExactDecimal) -> Bool {
-        let (x, y, _) = aligned(a, b)
-        return x < y
+        compare(a, b) < 0
+    }
+
+    /// -1, 0 or 1 as `a` is below, equal to or above `b`, whatever their size: when one
+    /// mantissa cannot be brought to the other's scale, its magnitude is the larger.
+    @usableFromInline
+    static func compare(_ a: ExactDecimal, _ b: ExactDecimal) -> Int {
+        if case let (x, y, _)? = checkedAligned(a, b) { return x < y ? -1 : (x == y ? 0 : 1) }
+        // The operand scaled up overflowed: it has the lower scale and the larger magnitude.
+        let big = a.scale < b.scale ? a : b
+        let sign = big.mantissa < 0 ? -1 : 1
+        return a.scale < b.scale ? sign : -sign
     }
 
     public func hash(into hasher: inout Hasher) {

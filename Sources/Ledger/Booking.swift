@@ -359,6 +359,7 @@ struct BookingTransaction {
     }
 
     mutating func book(_ execution: Execution) throws -> BookingOutcome {
+        if settings.enforcesExecutionLimits, let trimmed = ExecutionLimits.trimmed(execution) { return try book(trimmed) }
         // A name too long for the identity's key (LMDB keys end at 511 bytes) was never
         // stored: nothing to look up, and the key would fail the whole transaction.
         if let reason = Self.overlongName(execution) {
@@ -477,6 +478,7 @@ struct BookingTransaction {
             guard settings.currencies.contains(execution.currency) else { return "unknown currency '\(execution.currency)'" }
             knownCurrency = execution.currency
         }
+        if settings.enforcesExecutionLimits, let violation = ExecutionLimits.violation(execution) { return violation }
         if execution.commission < .zero { return "negative commission \(execution.commission)" }
         if execution.fees < .zero { return "negative fees \(execution.fees)" }
         if execution.account.utf8.count > 64 || execution.instrument.utf8.count > 64 { return "account or instrument longer than 64 bytes" }
@@ -553,6 +555,21 @@ struct BookingTransaction {
         }
     }
 
+    /// Puts the message an execution came in, instead of the execution, in quarantine
+    /// record `id`: what an operator (and a regulator) needs is what was received.
+    mutating func keepReceived(_ raw: [UInt8], inQuarantine id: UInt64) throws {
+        guard case let (source, time, reason)? = try txn.get(db.quarantine, Key.offset(id), { bytes -> (String, Int64, String) in
+            var r = ByteReader(bytes)
+            return (try r.string(), try r.i64(), try r.string())
+        }) else { return }
+        var w = ByteWriter(capacity: raw.count + 64)
+        w.string(source)
+        w.i64(time)
+        w.string(reason)
+        w.blob(raw)
+        try txn.put(db.quarantine, Key.offset(id), w.bytes)
+    }
+
     mutating func quarantine(source: String, raw: [UInt8], reason: String) throws -> BookingOutcome {
         let id = nextQuarantine
         nextQuarantine += 1
@@ -597,7 +614,7 @@ struct BookingTransaction {
     mutating func adjust(_ adjustment: Adjustment) throws -> UInt64 {
         let postings: [Posting]
         if let instrument = adjustment.instrument {
-            postings = JournalEntry.tradePostings(
+            postings = try JournalEntry.tradePostings(
                 account: adjustment.account, contra: LedgerAccounts.adjustments, instrument: instrument,
                 side: adjustment.amount.isNegative ? .sell : .buy, quantity: adjustment.amount.magnitude,
                 price: adjustment.price, currency: adjustment.currency, commission: .zero, fees: .zero)

@@ -37,6 +37,9 @@ struct BookDatabases {
     }
 
     static let appliedOffset: [UInt8] = Array("applied-offset".utf8)
+    /// `set-aside/` + offset: a journal entry the books cannot apply (its arithmetic does
+    /// not fit), with the reason. The books carry on without it; `check` reports it.
+    static let setAsidePrefix: [UInt8] = Array("set-aside/".utf8)
     static let nextChunk: [UInt8] = Array("next-chunk".utf8)
     static let formatKey: [UInt8] = Array("format".utf8)
     /// The shape of the books' records. Books stored in another shape (or in none: before
@@ -68,6 +71,30 @@ struct BookDatabases {
     func appliedOffset(_ txn: ReadTransaction) throws -> UInt64 {
         try txn.get(meta, Self.appliedOffset) { var r = ByteReader($0); return try r.u64() } ?? 0
     }
+
+    /// The entries set aside, by offset, with their reasons.
+    func setAside(_ txn: ReadTransaction) throws -> [UInt64: String] {
+        var entries: [UInt64: String] = [:]
+        try txn.scan(meta, from: Self.setAsidePrefix) { key, value in
+            guard key.count == Self.setAsidePrefix.count + 8, key.starts(with: Self.setAsidePrefix) else { return false }
+            var k = ByteReader(UnsafeRawBufferPointer(rebasing: key[Self.setAsidePrefix.count...]))
+            var v = ByteReader(value)
+            entries[try k.u64()] = try v.string()
+            return true
+        }
+        return entries
+    }
+
+    static func setAsideKey(_ offset: UInt64) -> [UInt8] { setAsidePrefix + Key.offset(offset) }
+}
+
+/// A journal entry whose arithmetic does not fit: the projector sets it aside.
+struct EntryOverflow: Error {
+    /// The entry, when one is to blame; nil when the transaction's sums overflowed as a whole.
+    let offset: UInt64?
+    /// The last entry of the failing transaction.
+    let last: UInt64
+    let reason: String
 }
 
 /// Applies committed journal entries to the books, on a thread of its own.
@@ -97,6 +124,11 @@ final class Projector: @unchecked Sendable {
     private var stopping = false
     private let stopped = DispatchSemaphore(value: 0)
     private var scratch = ProjectionTransaction.Scratch()
+    /// Entries the books do without (`BookDatabases.setAside`); touched by the thread only.
+    private var setAside: Set<UInt64> = []
+    /// While the books are below this offset, one entry per transaction: a transaction's
+    /// sums overflowed, and the entry to blame is found one at a time.
+    private var singleEntriesUntil: UInt64 = 0
     /// The most entries one projection transaction applies: bounds the memory it gathers
     /// in and its LMDB dirty pages, however far behind the books are.
     static let entriesPerTransaction = 400_000
@@ -110,6 +142,7 @@ final class Projector: @unchecked Sendable {
         let bookDB = self.bookDB
         try bookDB.rebuildIfOtherFormat(books)
         applied = try books.read { try bookDB.appliedOffset($0) }
+        setAside = Set(try books.read { try bookDB.setAside($0) }.keys)
         // The thread holds the object (and so the environments) only while `loop` runs,
         // and says it is done after that, so that `stop()` returning means they can close.
         let stopped = self.stopped
@@ -180,6 +213,7 @@ final class Projector: @unchecked Sendable {
             condition.unlock()
             do {
                 let reached = try project()
+                if singleEntriesUntil > 0 && reached >= singleEntriesUntil { singleEntriesUntil = 0 }
                 condition.lock()
                 if reached <= applied && reached < wanted {
                     // Nothing to apply, yet more was asked for: never spin on it.
@@ -190,6 +224,17 @@ final class Projector: @unchecked Sendable {
                 if wanted > applied { pendingSince = .now() }
                 condition.broadcast()
                 condition.unlock()
+            } catch let overflow as EntryOverflow {
+                // Never a trap, never a stall: the entry to blame is set aside and the books
+                // carry on; a transaction whose sums overflowed is retried entry by entry.
+                do {
+                    try setAside(overflow)
+                } catch {
+                    condition.lock()
+                    failure = error
+                    condition.broadcast()
+                    condition.unlock()
+                }
             } catch {
                 condition.lock()
                 failure = error
@@ -199,9 +244,27 @@ final class Projector: @unchecked Sendable {
         }
     }
 
+    private func setAside(_ overflow: EntryOverflow) throws {
+        guard let offset = overflow.offset else {
+            singleEntriesUntil = overflow.last
+            return
+        }
+        let bookDB = self.bookDB
+        try books.write { txn in
+            var w = ByteWriter(capacity: overflow.reason.utf8.count + 4)
+            w.string(overflow.reason)
+            try txn.put(bookDB.meta, BookDatabases.setAsideKey(offset), w.bytes)
+        }
+        setAside.insert(offset)
+        if offset >= singleEntriesUntil { singleEntriesUntil = 0 }
+    }
+
     /// One projection transaction: the committed entries after the books' applied offset,
     /// at most `entriesPerTransaction` of them. Returns the offset the books now include.
     private func project() throws -> UInt64 {
+        let single = singleEntriesUntil > 0
+        let limit = single ? 1 : Self.entriesPerTransaction
+        let setAside = self.setAside
         let db = self.db
         let bookDB = self.bookDB
         let settings = self.settings
@@ -217,17 +280,31 @@ final class Projector: @unchecked Sendable {
                 var count = 0
                 try journalTxn.scan(db.journal, from: Key.offset(start + 1)) { _, record in
                     let view = try JournalRecordView(record)
-                    guard view.terms.offset == last + 1 else {
-                        throw LedgerError.corrupt("journal entry \(view.terms.offset) where \(last + 1) was expected")
+                    let offset = view.terms.offset
+                    guard offset == last + 1 else {
+                        throw LedgerError.corrupt("journal entry \(offset) where \(last + 1) was expected")
                     }
-                    try projection.apply(view)
-                    last = view.terms.offset
+                    if !setAside.contains(offset) {
+                        do {
+                            try projection.apply(view)
+                        } catch let overflow as ExactDecimalOverflow {
+                            throw EntryOverflow(offset: offset, last: offset, reason: "\(overflow)")
+                        }
+                    }
+                    last = offset
                     count += 1
-                    return count < Self.entriesPerTransaction
+                    return count < limit
                 }
                 // The index entries point into the journal's pages: written while they are
                 // mapped. With nothing to apply, nothing is written (and no fsync paid).
-                if last > start { try projection.finish() }
+                if last > start {
+                    do {
+                        try projection.finish()
+                    } catch let overflow as ExactDecimalOverflow {
+                        // The stored sums overflow: one entry alone is to blame, or it is found one by one.
+                        throw EntryOverflow(offset: single ? last : nil, last: last, reason: "\(overflow)")
+                    }
+                }
             }
             guard last > start else { return start }
             try txn.put(bookDB.meta, BookDatabases.appliedOffset, Key.offset(last))
@@ -315,17 +392,17 @@ struct ProjectionTransaction {
             entries.removeAll(keepingCapacity: entries.capacity <= 1024)
         }
 
-        mutating func add(_ amount: ExactDecimal, to asset: AssetName, number: Int32) {
+        mutating func add(_ amount: ExactDecimal, to asset: AssetName, number: Int32) throws {
             if let index = balances.firstIndex(where: { $0.number == number }) {
-                balances[index].delta += amount
+                balances[index].delta = try balances[index].delta.adding(amount)
             } else {
                 balances.append((number, asset, amount))
             }
         }
 
-        mutating func add(_ amount: ExactDecimal, to asset: AssetName, number: Int32, on day: CalendarDay) {
+        mutating func add(_ amount: ExactDecimal, to asset: AssetName, number: Int32, on day: CalendarDay) throws {
             if let index = obligations.firstIndex(where: { $0.number == number && $0.day == day }) {
-                obligations[index].delta += amount
+                obligations[index].delta = try obligations[index].delta.adding(amount)
             } else {
                 obligations.append((number, asset, day, amount))
             }
@@ -435,8 +512,8 @@ struct ProjectionTransaction {
                 number = assetNumber(tag, name)
             }
             let asset = AssetName(tag: tag, name: name)
-            accounts[slot].add(amount, to: asset, number: number)
-            if settles { accounts[slot].add(amount, to: asset, number: number, on: terms.valueDate) }
+            try accounts[slot].add(amount, to: asset, number: number)
+            if settles { try accounts[slot].add(amount, to: asset, number: number, on: terms.valueDate) }
             if movesPosition && tag == Asset.instrumentTag {
                 try applyToPosition(slot: slot, instrument: name, number: number, units: amount, price: terms.price,
                                     currency: terms.currency)
@@ -507,7 +584,7 @@ struct ProjectionTransaction {
             try key.withBytes { stored in
                 let current = try balances.get(stored) { var r = ByteReader($0); return try r.decimal() }
                 value.removeAll()
-                value.decimal((current ?? .zero) + delta)
+                value.decimal(try (current ?? .zero).adding(delta))
                 try value.withBytes { current == nil ? try balances.put(stored, $0) : try balances.replaceCurrent(stored, $0) }
             }
         }
@@ -597,7 +674,7 @@ struct ProjectionTransaction {
                 }
                 let (current, status) = found ?? (.zero, .pending)
                 value.removeAll()
-                value.decimal(current + delta)
+                value.decimal(try current.adding(delta))
                 value.u8(status.rawValue)
                 try value.withBytes {
                     found == nil ? try settlement.put(keyBytes, $0) : try settlement.replaceCurrent(keyBytes, $0)
@@ -645,7 +722,7 @@ struct ProjectionTransaction {
         }
         switch settings.pnlMethod {
         case .averageCost:
-            PositionMath.applyAverageCost(&accounts[slot].positions[index].position, units: units, price: price)
+            try PositionMath.applyAverageCost(&accounts[slot].positions[index].position, units: units, price: price)
         case .fifo:
             let position = accounts[slot].positions[index].position
             var lots = StoredLots(txn: txn, dbi: db.lots, account: position.account, instrument: position.instrument)

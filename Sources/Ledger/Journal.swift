@@ -250,7 +250,7 @@ public struct JournalEntry: Hashable, Sendable {
                                         amount: compact ? try r.compactDecimal() : try r.decimal()))
             }
         case .tradeRule:
-            postings = Self.tradePostings(account: account, contra: LedgerAccounts.contra(for: source), instrument: instrument,
+            postings = try Self.tradePostings(account: account, contra: LedgerAccounts.contra(for: source), instrument: instrument,
                                           side: side, quantity: quantity, price: price, currency: currency,
                                           commission: commission, fees: fees)
         }
@@ -316,10 +316,10 @@ extension JournalEntry {
     /// their price in cash the other way, commission and fees to revenue.
     static func tradePostings(account: String, contra: String, instrument: String, side: Side,
                               quantity: ExactDecimal, price: ExactDecimal, currency: String,
-                              commission: ExactDecimal, fees: ExactDecimal) -> [Posting] {
+                              commission: ExactDecimal, fees: ExactDecimal) throws -> [Posting] {
         var legs: [Posting] = []
         legs.reserveCapacity(tradeLegCount(commission: commission, fees: fees))
-        forEachTradeLeg(account: account, contra: contra, commissionRevenue: LedgerAccounts.commissionRevenue,
+        try forEachTradeLeg(account: account, contra: contra, commissionRevenue: LedgerAccounts.commissionRevenue,
                         feeRevenue: LedgerAccounts.feeRevenue, instrument: instrument, currency: currency, side: side,
                         quantity: quantity, price: price, commission: commission, fees: fees) { account, tag, name, amount in
             legs.append(Posting(account: account, asset: tag == Asset.instrumentTag ? .instrument(name) : .currency(name), amount: amount))
@@ -341,9 +341,11 @@ extension JournalEntry {
     static func forEachTradeLeg<Name>(account: Name, contra: Name, commissionRevenue: Name, feeRevenue: Name,
                                       instrument: Name, currency: Name, side: Side, quantity: ExactDecimal,
                                       price: ExactDecimal, commission: ExactDecimal, fees: ExactDecimal,
-                                      _ leg: (Name, UInt8, Name, ExactDecimal) throws -> Void) rethrows {
+                                      _ leg: (Name, UInt8, Name, ExactDecimal) throws -> Void) throws {
         let units = side == .buy ? quantity : -quantity
-        let cash = -(units * price)
+        // Checked: a record journaled before the execution limits existed may hold a
+        // product that does not fit; it is set aside, never a trap.
+        let cash = -(try units.multiplied(by: price))
         try leg(account, Asset.instrumentTag, instrument, units)
         try leg(contra, Asset.instrumentTag, instrument, -units)
         try leg(account, Asset.currencyTag, currency, cash)

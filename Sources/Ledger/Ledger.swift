@@ -25,6 +25,9 @@ public struct LedgerSettings: Sendable {
     /// up to date at once. Reads with `.projected` see the books up to this much later.
     public var booksBatch: UInt64 = 200_000
     public var booksDelay: Double = 0.5
+    /// Whether bookings are held to `ExecutionLimits`. Only tests turn it off, to journal
+    /// what a version before the limits could have, and see the books survive it.
+    var enforcesExecutionLimits = true
 
     public init(pnlMethod: RealizedPnLMethod = .averageCost, calendar: SettlementCalendar = SettlementCalendar(),
                 currencies: Set<String> = Currencies.iso4217, batchSizeMax: Int = 256, initialMapSize: Int = 1 << 30) {
@@ -405,6 +408,24 @@ public final class Ledger: Sendable {
             }
         }
         return result
+    }
+
+    /// Journal entries the books could not apply (their arithmetic does not fit, as an
+    /// entry journaled before the execution limits could), oldest first, with the reason
+    /// and the entry's source and execution id. The books carry on without them; `check`
+    /// reports them as problems.
+    public func setAsideEntries() throws -> [(offset: UInt64, reason: String, source: String, executionID: String)] {
+        try waitForBooks()
+        let reasons = try projector.books.read { try bookDB.setAside($0) }
+        return try environment.read { txn in
+            try reasons.keys.sorted().map { offset in
+                let (source, id) = try txn.get(db.journal, Key.offset(offset)) { bytes -> (String, String) in
+                    let terms = try EntrySummary(bytes)
+                    return (String(decoding: terms.source, as: UTF8.self), String(decoding: terms.executionID, as: UTF8.self))
+                } ?? ("?", "?")
+                return (offset, reasons[offset]!, source, id)
+            }
+        }
     }
 
     /// Corrections and busts waiting for the execution they refer to.

@@ -79,19 +79,22 @@ public struct Lot: Hashable, Sendable {
 enum PositionMath {
     /// Average cost: buys raise the average, sells realize against it; a trade through
     /// zero closes the old position and opens a new one at the trade price.
-    static func applyAverageCost(_ position: inout Position, units: ExactDecimal, price: ExactDecimal) {
+    /// Every step is checked: a sum or product that does not fit throws
+    /// `ExactDecimalOverflow` before the position changes.
+    static func applyAverageCost(_ position: inout Position, units: ExactDecimal, price: ExactDecimal) throws {
         let q = position.quantity
         if q.isZero || q.signum == units.signum {
-            let newQuantity = q + units
-            let cost = q.magnitude * position.averageCost + units.magnitude * price
-            position.averageCost = cost.divided(by: newQuantity.magnitude, scale: Position.averageCostScale)
+            let newQuantity = try q.adding(units)
+            let cost = try q.magnitude.multiplied(by: position.averageCost).adding(units.magnitude.multiplied(by: price))
+            position.averageCost = try cost.dividing(by: newQuantity.magnitude, scale: Position.averageCostScale)
             position.quantity = newQuantity
             return
         }
         let closing = min(units.magnitude, q.magnitude)
         let direction: ExactDecimal = q.isNegative ? -1 : 1
-        position.realizedPnL += closing * (price - position.averageCost) * direction
-        let newQuantity = q + units
+        let realized = try position.realizedPnL.adding(closing.multiplied(by: price.subtracting(position.averageCost)).multiplied(by: direction))
+        let newQuantity = try q.adding(units)
+        position.realizedPnL = realized
         if newQuantity.isZero {
             position.averageCost = .zero
         } else if newQuantity.signum != q.signum {
@@ -109,8 +112,8 @@ enum PositionMath {
             if first.quantity.signum == remaining.signum { break }
             let closing = min(remaining.magnitude, first.quantity.magnitude)
             let direction: ExactDecimal = first.quantity.isNegative ? -1 : 1
-            position.realizedPnL += closing * (price - first.price) * direction
-            position.lotCost -= closing * first.price
+            position.realizedPnL = try position.realizedPnL.adding(closing.multiplied(by: price.subtracting(first.price)).multiplied(by: direction))
+            position.lotCost = try position.lotCost.subtracting(closing.multiplied(by: first.price))
             let left = first.quantity - closing * direction
             if left.isZero {
                 try lots.remove(position.firstLot)
@@ -123,11 +126,11 @@ enum PositionMath {
         if !remaining.isZero {
             try lots.set(position.nextLot, Lot(quantity: remaining, price: price))
             position.nextLot += 1
-            position.lotCost += remaining.magnitude * price
+            position.lotCost = try position.lotCost.adding(remaining.magnitude.multiplied(by: price))
         }
-        position.quantity += units
+        position.quantity = try position.quantity.adding(units)
         position.averageCost = position.quantity.isZero ? .zero
-            : position.lotCost.divided(by: position.quantity.magnitude, scale: Position.averageCostScale)
+            : try position.lotCost.dividing(by: position.quantity.magnitude, scale: Position.averageCostScale)
     }
 }
 
@@ -155,7 +158,7 @@ struct PositionReplay {
         var position = positions[key] ?? Position(account: posting.account, instrument: instrument, currency: entry.currency)
         switch method {
         case .averageCost:
-            PositionMath.applyAverageCost(&position, units: posting.amount, price: entry.price)
+            try PositionMath.applyAverageCost(&position, units: posting.amount, price: entry.price)
         case .fifo:
             var queue = lots[key] ?? MemoryLots()
             try PositionMath.applyFIFO(&position, lots: &queue, units: posting.amount, price: entry.price)

@@ -281,7 +281,10 @@ extension BookingTransaction {
         for index in write.bookings.indices {
             try storeReports(upTo: index)
             var outcome = try book(write.bookings[index].execution)
-            if case .refused(let reason) = outcome {
+            if case .quarantined(let id, _) = outcome {
+                // Kept with the message it came in, not as the ledger re-encoded it.
+                try keepReceived(write.bookings[index].raw, inQuarantine: id)
+            } else if case .refused(let reason) = outcome {
                 // Refused executions are kept with the message they came in, never dropped.
                 let item = write.bookings[index]
                 if case .quarantined(let id, _) = try quarantine(source: item.execution.source, raw: item.raw, reason: reason) {
