@@ -100,7 +100,7 @@ struct ScriptRunner {
                 let received: [UInt8]
                 do {
                     received = try connection.readMessage(timeoutSeconds: readTimeoutSeconds)
-                } catch let error as Failure {
+                } catch {
                     throw fail(error.why + "; expected: \(ScriptRunner.printable(body))")
                 }
                 if let why = ScriptRunner.compare(expected: body, actual: received) {
