@@ -23,6 +23,9 @@ public struct APIServer: Sendable {
     /// The sanctions list files, read again by `POST /v1/compliance/sanctions/reload`.
     public let sanctions: SanctionsSources?
 
+    /// What a request may carry (`APIInputLimits`).
+    public var inputLimits = APIInputLimits()
+
     public init(store: CRMStore, reconciler: Reconciler, metrics: APIMetrics = APIMetrics(),
                 requestPositions: (@Sendable (String, String?) async throws -> String)? = nil,
                 sanctions: SanctionsSources? = nil) {
@@ -46,6 +49,7 @@ public struct APIServer: Sendable {
         let router = Router(context: APIContext.self)
         router.add(middleware: metrics.middleware)
         router.add(middleware: ErrorTranslation())
+        router.add(middleware: InputBounds(limits: inputLimits))
         router.add(middleware: TokenAuthentication(store: store))
         router.get("/healthz") { _, _ in Health(status: "ok", journalOffset: try ledger.nextOffset() - 1) }
         router.get("/metrics") { _, _ in
@@ -414,7 +418,13 @@ public struct APIServer: Sendable {
 
 /// A JSON body; what cannot be read is a 400 naming the field.
 func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, _ context: APIContext) async throws -> T {
-    let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+    let limit = min(context.maxUploadSize, APIInputLimits().jsonBodyBytesMax)
+    let buffer: ByteBuffer
+    do {
+        buffer = try await request.body.collect(upTo: limit)
+    } catch let error as HTTPError where error.status == .contentTooLarge {
+        throw APIError(.contentTooLarge, code: "too_long", "the body is longer than \(limit) bytes")
+    }
     do {
         return try JSONDecoder().decode(type, from: Data(buffer: buffer))
     } catch let error as DecodingError {
