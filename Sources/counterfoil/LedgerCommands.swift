@@ -247,7 +247,12 @@ struct BackupCommand: ParsableCommand {
 struct QuarantineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quarantine",
-        abstract: "Print what could not be booked, with the reason and the raw input.")
+        abstract: "Print what could not be booked, with the reason and the raw input.",
+        discussion: """
+        Also lists journal entries the books set aside (id 'entry N'): entries whose \
+        arithmetic does not fit, which a version before the execution limits could journal. \
+        The books carry on without them; check reports them.
+        """)
 
     @OptionGroup var ledger: LedgerOption
     @Option(help: "table, csv or json.") var format: OutputFormat = .table
@@ -255,10 +260,14 @@ struct QuarantineCommand: ParsableCommand {
     func run() throws {
         let book = try openExistingLedger(ledger.folder)
         defer { book.close() }
-        var rows = Rows(["id", "source", "reason", "raw"], numeric: ["id"])
+        var rows = Rows(["id", "source", "reason", "raw"], numeric: [])
         for item in try book.quarantined() {
             let raw = String(decoding: item.raw.map { $0 == 1 ? UInt8(ascii: "|") : $0 }, as: UTF8.self)
             rows.append([String(item.id), item.source, item.reason, raw])
+        }
+        for entry in try book.setAsideEntries() {
+            rows.append(["entry \(entry.offset)", entry.source, "set aside by the books: \(entry.reason)",
+                         "execution \(entry.executionID)"])
         }
         print(rows.render(format))
     }
