@@ -281,6 +281,9 @@ final class SessionRuntime {
     let application: SessionApplication
     let booking: BookingApplication?
     weak var connection: ConnectionHandler?
+    /// A write of this session failed: its store holds the durable state again, and the
+    /// ledger takes its writes once the next connection has told it so (`resumeSession`).
+    var awaitsResume = false
 
     init(settings: SessionSettings, session: Session, store: LedgerSessionStore, application: SessionApplication,
          booking: BookingApplication?) {

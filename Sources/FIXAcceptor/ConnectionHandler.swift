@@ -210,6 +210,19 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             refuse(reason: problem)
             return
         }
+        if runtime.awaitsResume {
+            // After a failed write: from the durable state, once more. If the ledger still
+            // cannot write, this Logon's own write fails and the connection closes unanswered.
+            do {
+                try runtime.store.reload()
+            } catch {
+                logger.error("logon refused: the ledger cannot be read", metadata: ["error": "\(error)"])
+                close()
+                return
+            }
+            acceptor.ledger.resumeSession(runtime.store.key)
+            runtime.awaitsResume = false
+        }
         self.runtime = runtime
         runtime.connection = self
         runtime.session.connected(now: connectedAt)
@@ -294,14 +307,28 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 acceptor.readToDurable.record(Acceptor.now() - batch.readAt, times: UInt64(batch.messages))
             }
         case .failure(let error):
-            // Nothing it caused may go out: the books did not take it.
+            // Nothing it caused may go out: the books did not take it. The durable state is
+            // the truth: the session goes back to it, so that nothing written after this
+            // (the disconnect's own state) moves its numbers past unbooked executions, and
+            // the platform is asked again for what was lost.
             logger.error("ledger write failed, disconnecting", metadata: ["error": "\(error)"])
             batches.removeAll()
+            if let runtime { storageFailed(runtime) }
             close()
             return
         }
         release()
         readIfAllowed()
+    }
+
+    private func storageFailed(_ runtime: SessionRuntime) {
+        runtime.awaitsResume = true
+        do {
+            try runtime.store.reload()
+        } catch {
+            // Not even readable: nothing this process holds can be trusted for this session.
+            logger.critical("the ledger cannot be read after a failed write", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Sends the outputs of finished batches, oldest first.

@@ -108,6 +108,22 @@ final class LedgerSessionStore: SessionStore {
         return pending
     }
 
+    /// Forgets everything not durable and takes the state the ledger holds: after a failed
+    /// write, the truth is what was committed (the numbers in memory had moved past
+    /// messages whose bookings were not).
+    func reload() throws {
+        let snapshot = try ledger.sessionSnapshot(key) ?? SessionSnapshot()
+        nextSenderSeqNum = snapshot.nextSenderSeqNum
+        nextTargetSeqNum = snapshot.nextTargetSeqNum
+        creationTime = snapshot.creationTime
+        loggedOn = snapshot.loggedOn
+        statusTime = snapshot.statusTime
+        pending = SessionWrite(key: key)
+        unflushed.removeAll()
+        lastInbound = []
+        changed = false
+    }
+
     /// `write` is durable: its outbound messages are found in the ledger from now on.
     func committed(_ write: SessionWrite) {
         for (seqNum, _) in write.outbound { unflushed[seqNum] = nil }

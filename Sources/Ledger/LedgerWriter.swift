@@ -21,6 +21,9 @@ final class LedgerWriter: @unchecked Sendable {
     /// books are too far behind.
     private let throttle: (UInt64) -> Void
     private var lastCommitted: UInt64 = 0
+    /// Sessions one of whose writes failed: their later writes fail too, until the session
+    /// has reloaded its durable state (`resume`). Writer thread only.
+    @exclusivity(unchecked) var fencedSessions: Set<String> = []
 
     /// One piece of work and how to answer it. Only the writer thread touches `run`
     /// and `failure` between enqueue and completion.

@@ -200,11 +200,37 @@ extension Ledger {
 
     /// Applies `write` in the next group commit and calls `completion` once it is durable,
     /// with one outcome per booking (in order). Does not block.
+    ///
+    /// A session's writes build on one another (each carries the sequence numbers the
+    /// messages before it moved), so once one fails every later one of the same session
+    /// fails as well, even one already queued behind it that would fit: otherwise its
+    /// numbers would be committed without the bookings of the failed one, and those
+    /// executions lost. The session reloads its durable state and calls
+    /// `resumeSession(_:)` before it writes again.
     public func commit(_ write: SessionWrite, completion: @escaping @Sendable (Result<[BookingOutcome], Error>) -> Void) {
         let box = Box<[BookingOutcome]>()
-        writer.enqueue(LedgerWriter.Request(run: { box.value = try $0.apply(write) }, complete: { error in
-            if let error { completion(.failure(error)) } else { completion(.success(box.value ?? [])) }
+        let writer = self.writer
+        writer.enqueue(LedgerWriter.Request(run: { booking in
+            if writer.fencedSessions.contains(write.key) {
+                throw LedgerError.invalid("session \(write.key): an earlier write failed, and the session has not reloaded since")
+            }
+            box.value = try booking.apply(write)
+        }, complete: { error in
+            if let error {
+                // On the writer's thread, before it takes the next batch.
+                writer.fencedSessions.insert(write.key)
+                completion(.failure(error))
+            } else {
+                completion(.success(box.value ?? []))
+            }
         }))
+    }
+
+    /// The session `key` has reloaded its durable state after a failed write: its writes
+    /// are taken again, from the next one queued on.
+    public func resumeSession(_ key: String) {
+        let writer = self.writer
+        writer.enqueue(LedgerWriter.Request(run: { _ in writer.fencedSessions.remove(key) }, complete: { _ in }))
     }
 
     /// As `commit`, waiting until durable.

@@ -36,6 +36,9 @@ namespace {
 std::atomic<bool> loggedOn(false);
 std::atomic<bool> logoutRequested(false);
 std::atomic<bool> loggedOut(false);
+// The TestReqID last sent, and the last one a Heartbeat answered.
+std::atomic<long> probeSent(0);
+std::atomic<long> probeAnswered(0);
 
 class Platform : public FIX::Application {
 public:
@@ -48,8 +51,12 @@ public:
     }
     void toAdmin(FIX::Message&, const FIX::SessionID&) override {}
     void toApp(FIX::Message&, const FIX::SessionID&) throw(FIX::DoNotSend) override {}
-    void fromAdmin(const FIX::Message&, const FIX::SessionID&)
-        throw(FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue, FIX::RejectLogon) override {}
+    void fromAdmin(const FIX::Message& message, const FIX::SessionID&)
+        throw(FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue, FIX::RejectLogon) override {
+        if (message.getHeader().getField(35) == "0" && message.isSetField(112)) {
+            probeAnswered = std::atol(message.getField(112).c_str());
+        }
+    }
     void fromApp(const FIX::Message&, const FIX::SessionID&)
         throw(FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue, FIX::UnsupportedMessageType) override {}
 };
@@ -147,10 +154,27 @@ int main(int argc, char** argv) {
             if (done % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
             if (done == pauseAt) std::this_thread::sleep_for(std::chrono::seconds(600));
         }
-        // If the line dropped (the acceptor was killed), QuickFIX reconnects on its own,
-        // and the acceptor asks for what it lacks; log out only once logged on again.
-        if (!waitFor(loggedOn, 60)) {
-            std::cerr << "qf_platform: not logged on again within 60 s" << std::endl;
+        // If the line dropped (the acceptor was killed, or could not write), QuickFIX
+        // reconnects on its own, and the acceptor asks for what it lacks. Log out only
+        // once a TestRequest is answered on a live session: the acceptor answers it once
+        // everything before it is durable, and a "logged on" seen just before a drop is
+        // stale (logging out then would stop QuickFIX from reconnecting).
+        bool synced = false;
+        for (int attempt = 0; attempt < 20 && !synced; ++attempt) {
+            if (!waitFor(loggedOn, 60)) {
+                std::cerr << "qf_platform: not logged on again within 60 s" << std::endl;
+                return 1;
+            }
+            const long probe = ++probeSent;
+            FIX::Message request;
+            request.getHeader().setField(35, "1");
+            request.setField(112, std::to_string(probe));
+            FIX::Session::sendToTarget(request, session);
+            for (int i = 0; i < 100 && probeAnswered < probe; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            synced = probeAnswered >= probe;
+        }
+        if (!synced) {
+            std::cerr << "qf_platform: no TestRequest answered" << std::endl;
             return 1;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
