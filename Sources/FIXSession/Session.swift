@@ -61,6 +61,9 @@ public final class Session {
     public private(set) var heartBtInt = 0
     /// Log lines: what happened and why (the acceptor logs them).
     public private(set) var events: [String] = []
+    /// When the last message came in: a new connection may take over a session whose
+    /// connection has been silent past its heartbeat interval.
+    public var lastReceivedAt: Int64 { lastReceived }
 
     /// Seconds a connection may wait before logging on, and for the answer to our Logout.
     public var logonTimeoutSeconds = 10
@@ -83,7 +86,11 @@ public final class Session {
     private var resendRange: ClosedRange<Int>?
     private var resendChunkEnd = 0
     /// Messages that arrived ahead of a gap, by MsgSeqNum; `handled` ones only advance the number.
-    private var queue: [Int: (bytes: [UInt8], handled: Bool)] = [:]
+    private var queue: [Int: (bytes: [UInt8], handled: Bool)] = [:] {
+        didSet { if queue.isEmpty { queuedBytes = 0 } }
+    }
+    /// The bytes held in `queue` (a count alone would let 10,000 messages of 64 KB wait).
+    private var queuedBytes = 0
 
     public init(configuration: SessionConfiguration, store: SessionStore, application: SessionApplication?) {
         self.configuration = configuration
@@ -137,7 +144,10 @@ public final class Session {
         guard state != .disconnected else { return }
         lastReceived = now
         testRequestsSent = 0
-        store.audit(inbound: true, message: raw, time: now)
+        // Nothing from a peer that has not logged on is kept: an accepted Logon is audited
+        // when it is accepted, a refused one only logged, so that knowing the CompIDs is
+        // not enough to grow the ledger.
+        if state != .awaitingLogon { auditInbound(raw, now: now) }
         process(raw, now: now)
         drainQueue(now: now)
     }
@@ -346,12 +356,13 @@ public final class Session {
     private func targetTooHigh(_ raw: UnsafeRawBufferPointer, seqNum: Int, handled: Bool, now: Int64) {
         let expected = store.nextTargetSeqNum
         events.append("MsgSeqNum too high, expecting \(expected) but received \(seqNum)")
-        if queue.count >= configuration.queuedMessagesMax {
+        if queue.count >= configuration.queuedMessagesMax || queuedBytes + raw.count > configuration.queuedBytesMax {
             sendLogout("too many messages ahead of a gap", now: now)
-            disconnect("more than \(configuration.queuedMessagesMax) messages queued behind a gap", now: now)
+            disconnect("more than \(configuration.queuedMessagesMax) messages or \(configuration.queuedBytesMax) bytes queued behind a gap", now: now)
             return
         }
-        queue[seqNum] = (Array(raw), handled)
+        if let replaced = queue.updateValue((Array(raw), handled), forKey: seqNum) { queuedBytes -= replaced.bytes.count }
+        queuedBytes += raw.count
         if let range = resendRange, seqNum >= range.lowerBound { return }
         requestResend(from: expected, through: seqNum - 1, now: now)
     }
@@ -415,6 +426,7 @@ public final class Session {
     /// Processes queued messages that are now in sequence.
     private func drainQueue(now: Int64) {
         while state == .loggedOn, let next = queue.removeValue(forKey: store.nextTargetSeqNum) {
+            queuedBytes -= next.bytes.count
             let seqNum = store.nextTargetSeqNum
             if next.handled {
                 advance(past: seqNum)
@@ -433,6 +445,7 @@ public final class Session {
         if !queue.isEmpty {
             let expected = store.nextTargetSeqNum
             queue = queue.filter { $0.key > expected }
+            queuedBytes = queue.values.reduce(0) { $0 + $1.bytes.count }
         }
     }
 
@@ -466,7 +479,10 @@ public final class Session {
         }
         if let username = configuration.username {
             let password = configuration.password ?? ""
-            guard message[tag: 553]?.string == username, (message[tag: 554]?.string ?? "") == password else {
+            // Both compared in full whatever the first differs in: the time says nothing.
+            let nameMatches = Session.constantTimeEqual(message[tag: 553], username)
+            let passwordMatches = Session.constantTimeEqual(message[tag: 554], password)
+            guard nameMatches && passwordMatches else {
                 refuseLogon("invalid Username or Password", now: now)
                 return
             }
@@ -517,6 +533,7 @@ public final class Session {
             return
         }
         heartBtInt = interval
+        if state == .awaitingLogon { auditInbound(raw, now: now) }
         state = .loggedOn
         let ourLogon = store.nextSenderSeqNum
         let expectedAfter = seqNum == expected ? expected + 1 : expected
@@ -769,6 +786,77 @@ public final class Session {
             FIXTimestamp.write(FIXTimestamp(nanosecondsSinceEpoch: now, fractionDigits: self.legacy ? 0 : 3), into: $0.baseAddress!)
         }
         return Array(buffer.prefix(count))
+    }
+
+    // MARK: Secrets
+
+    /// Tags whose values are secrets: Password (554), NewPassword (925),
+    /// EncryptedPassword (1402) and EncryptedNewPassword (1404).
+    static let secretTags: [Int] = [554, 925, 1402, 1404]
+
+    /// Audits an inbound message with its secrets masked (each byte of their values
+    /// becomes `*`, so that BodyLength still holds).
+    private func auditInbound(_ raw: UnsafeRawBufferPointer, now: Int64) {
+        guard let masked = Session.maskingSecrets(raw) else {
+            store.audit(inbound: true, message: raw, time: now)
+            return
+        }
+        masked.withUnsafeBytes { store.audit(inbound: true, message: $0, time: now) }
+    }
+
+    /// `raw` with the values of `secretTags` masked, or nil if it has none. Only a Logon
+    /// carries them: any other message is left alone after one look at its MsgType.
+    static func maskingSecrets(_ raw: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard isLogon(raw) else { return nil }
+        var copy: [UInt8]?
+        var start = 0
+        while start < raw.count {
+            var end = start
+            var tag = 0
+            var equals = -1
+            while end < raw.count && raw[end] != fixSOH {
+                if equals < 0 {
+                    let digit = Int(raw[end]) - 48
+                    if raw[end] == UInt8(ascii: "=") { equals = end } else if digit >= 0 && digit <= 9 && tag < 1_000_000 { tag = tag * 10 + digit } else { tag = -1_000_000_000 }
+                }
+                end += 1
+            }
+            if equals > start, secretTags.contains(tag) {
+                if copy == nil { copy = Array(raw) }
+                for i in (equals + 1)..<end { copy![i] = UInt8(ascii: "*") }
+            }
+            start = end + 1
+        }
+        return copy
+    }
+
+    /// Whether the message's MsgType (the third field) is A.
+    static func isLogon(_ raw: UnsafeRawBufferPointer) -> Bool {
+        let pattern: [UInt8] = [fixSOH, UInt8(ascii: "3"), UInt8(ascii: "5"), UInt8(ascii: "="), UInt8(ascii: "A"), fixSOH]
+        var i = 0
+        var fields = 0
+        while i + pattern.count <= raw.count && fields < 3 {
+            if raw[i] == fixSOH {
+                fields += 1
+                var matches = true
+                for k in 1..<pattern.count where raw[i + k] != pattern[k] { matches = false; break }
+                if matches { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+
+    /// Whether `value` equals `expected`, in time that depends on their lengths only.
+    static func constantTimeEqual(_ value: FIXValue?, _ expected: String) -> Bool {
+        let given = value.map { Array($0.bytes) } ?? []
+        let wanted = Array(expected.utf8)
+        var difference = UInt8(given.count == wanted.count ? 0 : 1)
+        for i in 0..<max(given.count, wanted.count) {
+            difference |= (i < given.count ? given[i] : 0) ^ (i < wanted.count ? wanted[i] : 0)
+        }
+        // A missing field is the empty value (no password configured, none sent).
+        return difference == 0
     }
 
     // MARK: Unparseable messages

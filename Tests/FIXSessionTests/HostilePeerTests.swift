@@ -79,3 +79,64 @@ import Testing
         #expect(!session.isLoggedOn && store.nextTargetSeqNum == 2)
     }
 }
+
+/// What a peer that has not logged on leaves behind, and what a Logon's secrets become.
+@Suite struct UnauthenticatedPeerTests {
+    typealias T = SessionTests
+
+    func session(password: String? = nil) -> (Session, MemorySessionStore) {
+        var configuration = SessionConfiguration(id: SessionID(beginString: "FIX.4.4", senderCompID: "COUNTERFOIL", targetCompID: "PLATFORM"))
+        configuration.username = password.map { _ in "platform" }
+        configuration.password = password
+        let store = MemorySessionStore()
+        let session = Session(configuration: configuration, store: store, application: SessionTests.Recorder())
+        session.connected(now: T.start)
+        return (session, store)
+    }
+
+    @Test("refused Logons (bad time, bad password, bad HeartBtInt) leave nothing in the audit log", arguments: [
+        [(52, "x")], [(553, "platform"), (554, "guess")], [(553, "platform"), (554, "s3cret"), (108, "0")],
+    ])
+    func refusedLogonsAreNotAudited(extra: [(Int, String)]) {
+        let (session, store) = session(password: "s3cret")
+        var body: [(Int, String)] = [(98, "0"), (108, "30"), (553, "platform"), (554, "s3cret")]
+        for (tag, value) in extra {
+            if let index = body.firstIndex(where: { $0.0 == tag }) { body[index].1 = value } else { body.append((tag, value)) }
+        }
+        var message = T.message("A", seq: 1, at: T.start, body)
+        if extra.first?.0 == 52 {
+            // A SendingTime a day off.
+            message = T.message("A", seq: 1, at: T.start - 86_400 * T.second, body)
+        }
+        message.withUnsafeBytes { session.receive($0, now: T.start) }
+        #expect(!session.isLoggedOn)
+        #expect(store.auditLog.isEmpty, "\(store.auditLog.count) records kept from a refused Logon")
+    }
+
+    @Test("an accepted Logon is audited with its password masked, byte for byte, and BodyLength still right")
+    func acceptedLogonMasked() {
+        let (session, store) = session(password: "s3cret")
+        T.message("A", seq: 1, at: T.start, [(98, "0"), (108, "30"), (553, "platform"), (554, "s3cret")])
+            .withUnsafeBytes { session.receive($0, now: T.start) }
+        #expect(session.isLoggedOn)
+        let inbound = store.auditLog.filter(\.inbound).map { String(decoding: $0.message, as: UTF8.self) }
+        #expect(inbound.count == 1 && inbound[0].contains("\u{1}554=******\u{1}") && !inbound[0].contains("s3cret"))
+        #expect(inbound[0].contains("\u{1}553=platform\u{1}"))
+        // Messages after the Logon are audited as they came.
+        T.message("0", seq: 2, at: T.start).withUnsafeBytes { session.receive($0, now: T.start) }
+        #expect(store.auditLog.filter(\.inbound).count == 2)
+    }
+
+    @Test("credentials compare whole values: a prefix, a longer value or a missing one is refused")
+    func credentialComparison() {
+        #expect(Session.constantTimeEqual(nil, ""))
+        #expect(!Session.constantTimeEqual(nil, "secret"))
+        let message = T.message("A", seq: 1, at: T.start, [(554, "secret"), (553, "sec")])
+        message.withUnsafeBytes { raw in
+            let parsed = try! FIXParser().parse(raw)
+            #expect(Session.constantTimeEqual(parsed[tag: 554], "secret"))
+            #expect(!Session.constantTimeEqual(parsed[tag: 553], "secret"))
+            #expect(!Session.constantTimeEqual(parsed[tag: 554], "secret!"))
+        }
+    }
+}
