@@ -15,6 +15,13 @@ public struct AcceptorLimits: Sendable {
     public var messageSizeMax = 64 * 1024
     /// Open connections at once, logged on or not.
     public var connectionsMax = 256
+    /// Connections that have not logged on yet, in all and from one address: the rest of
+    /// `connectionsMax` is kept for sessions, so idle connections cannot starve a platform.
+    public var preLogonConnectionsMax = 64
+    public var preLogonConnectionsPerAddressMax = 8
+    /// Bytes written to a connection and not yet taken by its peer beyond which the
+    /// acceptor stops reading from it (a peer that asks and never reads is not buffered for).
+    public var outboundBytesMax = 1024 * 1024
     /// Writes a connection may have waiting for the ledger before it stops reading.
     public var pendingWritesMax = 4
     /// Bytes a connection may hold unframed before it stops reading.
@@ -35,6 +42,9 @@ public struct AcceptorLimits: Sendable {
         }
         if let size = try integer("MaxMessageSize", 256...16 * 1024 * 1024) { messageSizeMax = size }
         if let count = try integer("MaxConnections", 1...65_535) { connectionsMax = count }
+        if let count = try integer("MaxPreLogonConnections", 1...65_535) { preLogonConnectionsMax = count }
+        if let count = try integer("MaxPreLogonConnectionsPerAddress", 1...65_535) { preLogonConnectionsPerAddressMax = count }
+        if let bytes = try integer("MaxOutboundBytes", 65_536...1 << 30) { outboundBytesMax = bytes }
     }
 }
 
@@ -188,6 +198,9 @@ public final class Acceptor: @unchecked Sendable {
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                // A peer that vanished without a FIN is found by the kernel too.
+                .childChannelOption(.socketOption(.so_keepalive), value: 1)
+                .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.outboundBytesMax / 2, high: limits.outboundBytesMax))
                 .childChannelOption(.autoRead, value: false)
                 .childChannelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture {

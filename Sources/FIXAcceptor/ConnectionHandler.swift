@@ -74,8 +74,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         self.context = context
         connectedAt = Acceptor.now()
         peer = context.remoteAddress?.description
-        if acceptor.connections.count >= acceptor.limits.connectionsMax {
-            logger.warning("connection refused: too many connections", metadata: ["peer": "\(peer ?? "?")"])
+        address = context.remoteAddress?.ipAddress
+        if let why = admissionProblem(context) {
+            logger.warning("connection refused: \(why)", metadata: ["peer": "\(peer ?? "?")"])
             context.close(promise: nil)
             return
         }
@@ -85,6 +86,38 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             bound.value.tick()
         }
         context.read()
+    }
+
+    /// Why a new connection is not taken, or nil: the connection limit, and the limit on
+    /// connections not logged on yet from the peer's address. When too many connections
+    /// in all wait to log on, the one that has waited longest is closed to make room: a
+    /// platform sends its Logon as soon as it connects, so the longest wait is the least
+    /// likely to be one, and idle connections cannot keep a platform out.
+    private func admissionProblem(_ context: ChannelHandlerContext) -> String? {
+        let limits = acceptor.limits
+        let address = context.remoteAddress?.ipAddress
+        var waiting: [ConnectionHandler] = []
+        var fromAddress = 0
+        for connection in acceptor.connections.values where connection.runtime == nil && !connection.closing {
+            waiting.append(connection)
+            if connection.address == address { fromAddress += 1 }
+        }
+        if fromAddress >= limits.preLogonConnectionsPerAddressMax { return "too many connections from \(address ?? "?") waiting to log on" }
+        if waiting.count >= limits.preLogonConnectionsMax, let oldest = waiting.min(by: { $0.connectedAt < $1.connectedAt }) {
+            logger.warning("closing the connection that waited longest to log on, to make room",
+                           metadata: ["peer": "\(oldest.peer ?? "?")"])
+            oldest.close()
+        }
+        if acceptor.connections.count >= limits.connectionsMax { return "too many connections" }
+        return nil
+    }
+
+    /// The peer's IP address, for the per-address limit.
+    private var address: String?
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { readIfAllowed() }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -200,14 +233,24 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             refuse(reason: "unknown session \(beginString):\(ours)->\(theirs) on port \(port)")
             return
         }
-        if let other = runtime.connection, other !== self {
-            logger.warning("second connection for a logged-on session refused",
-                           metadata: ["session": "\(runtime.settings.id)", "peer": "\(peer ?? "?")"])
-            close()
-            return
-        }
         if let problem = certificateProblem(runtime.settings) {
             refuse(reason: problem)
+            return
+        }
+        if let other = runtime.connection, other !== self {
+            // A connection silent past its heartbeat interval is likely half-open (the peer
+            // gone without a FIN): it is closed, so that the platform's next attempt gets in.
+            let silence = now - runtime.session.lastReceivedAt
+            let interval = Int64(max(runtime.session.heartBtInt, 1)) * 1_000_000_000
+            if silence > interval {
+                logger.warning("closing a session's silent connection for a new one",
+                               metadata: ["session": "\(runtime.settings.id)", "silentSeconds": "\(silence / 1_000_000_000)"])
+                other.close()
+            } else {
+                logger.warning("second connection for a logged-on session refused",
+                               metadata: ["session": "\(runtime.settings.id)", "peer": "\(peer ?? "?")"])
+            }
+            close()
             return
         }
         if runtime.awaitsResume {
@@ -370,6 +413,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func readIfAllowed() {
         guard let context, !closing, pendingWrites < acceptor.limits.pendingWritesMax, !rateResumeScheduled,
+              context.channel.isWritable,
               buffer.readableBytes < acceptor.limits.bufferedBytesMax else { return }
         context.read()
     }

@@ -17,6 +17,8 @@ public struct SessionConfiguration: @unchecked Sendable {
     public var resendRequestChunkSize = 0
     /// Out-of-order messages held while a gap is filled; more ends the session.
     public var queuedMessagesMax = 10_000
+    /// And at most this many bytes of them (MaxQueuedBytes).
+    public var queuedBytesMax = 16 * 1024 * 1024
     /// The HeartBtInt (108) a Logon may propose, in seconds.
     public var heartBtIntRange: ClosedRange<Int> = 1...3600
     /// The highest MsgSeqNum (34), NewSeqNo (36) or NextExpectedMsgSeqNum (789) taken
@@ -58,6 +60,7 @@ public struct SessionConfiguration: @unchecked Sendable {
         password = settings.password
         schedule = SessionSchedule(settings: settings)
         heartBtIntRange = settings.heartBtIntRange
+        queuedBytesMax = settings.queuedBytesMax
     }
 
     /// The header fields of FIX 4.0 to FIXT 1.1, for sessions without a dictionary.

@@ -84,6 +84,8 @@ public struct SessionSettings: Sendable {
     /// Counterfoil: the HeartBtInt (108) a Logon may propose, in seconds. Outside it the
     /// Logon is refused: 0 would turn off the dead-peer check, a huge one postpone it forever.
     public let heartBtIntRange: ClosedRange<Int>
+    /// Counterfoil: bytes of messages held ahead of a gap before the session ends (MaxQueuedBytes).
+    public let queuedBytesMax: Int
 
     static let known: Set<String> = [
         "BeginString", "SenderCompID", "TargetCompID", "SessionQualifier", "HeartBtInt", "DataDictionary",
@@ -96,7 +98,8 @@ public struct SessionSettings: Sendable {
         "MaxLatency", "ResendRequestChunkSize", "ClientCertificateSubject", "ClientCertificateFingerprint",
         "MaxMessagesPerSecond", "RejectRefusedBookings", "TradeCaptureReportAck", "AllowUnknownEnumValues",
         "LedgerPath", "MaxMessageSize", "MaxConnections", "RequestForPositionsTime", "BookTradeCaptureReports",
-        "HeartBtIntMin", "HeartBtIntMax",
+        "HeartBtIntMin", "HeartBtIntMax", "MaxQueuedBytes", "MaxPreLogonConnections", "MaxPreLogonConnectionsPerAddress",
+        "MaxOutboundBytes",
     ]
     /// QuickFIX settings with no meaning here (stores and logs are in LMDB; no initiator).
     static let ignored: Set<String> = [
@@ -256,6 +259,7 @@ public struct SessionSettings: Sendable {
         let heartBtIntMax = try integer("HeartBtIntMax", 1...86_400) ?? 3600
         guard heartBtIntMin <= heartBtIntMax else { throw fail("HeartBtIntMin", "is more than HeartBtIntMax (\(heartBtIntMax))") }
         heartBtIntRange = heartBtIntMin...heartBtIntMax
+        queuedBytesMax = try integer("MaxQueuedBytes", 65_536...1 << 32) ?? 16 * 1024 * 1024
         if certificateVerifyLevel > 0 && certificationAuthoritiesFile == nil {
             throw fail("CertificateVerifyLevel", "verifying client certificates needs CertificationAuthoritiesFile")
         }
