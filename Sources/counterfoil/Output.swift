@@ -34,6 +34,9 @@ struct Rows {
 
     func table() -> String {
         if rows.isEmpty { return "(none)" }
+        // Values from outside (a FIX field, a statement) may hold escape sequences that
+        // would drive the reader's terminal: control characters are shown escaped.
+        let rows = self.rows.map { $0.map(Rows.escapingControls) }
         var widths = columns.map(\.count)
         for row in rows {
             for (i, value) in row.enumerated() { widths[i] = max(widths[i], value.count) }
@@ -50,11 +53,38 @@ struct Rows {
     }
 
     func csv() -> String {
-        func field(_ value: String) -> String {
-            value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+        func field(_ value: String, numeric: Bool) -> String {
+            let value = numeric ? value : Rows.neutralizingFormula(value)
+            return value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
                 ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
         }
-        return ([columns] + rows).map { $0.map(field).joined(separator: ",") }.joined(separator: "\n")
+        let header = columns.map { field($0, numeric: false) }.joined(separator: ",")
+        let body = rows.map { row in
+            zip(columns, row).map { field($1, numeric: numeric.contains($0)) }.joined(separator: ",")
+        }
+        return ([header] + body).joined(separator: "\n")
+    }
+
+    /// A text cell a spreadsheet would run as a formula (`=HYPERLINK(…)`, `+`, `-`, `@`,
+    /// tab, CR) gets a leading apostrophe, as OWASP advises; numeric columns are left alone,
+    /// so that -12.5 stays a number.
+    static func neutralizingFormula(_ value: String) -> String {
+        guard let first = value.unicodeScalars.first, ["=", "+", "-", "@", "\t", "\r"].contains(first) else { return value }
+        return "'" + value
+    }
+
+    /// Control characters (ESC, BEL, CR, SOH…) as `\u{…}` escapes; other text as it is.
+    static func escapingControls(_ value: String) -> String {
+        guard value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return value }
+        var out = ""
+        for scalar in value.unicodeScalars {
+            if scalar.properties.generalCategory == .control {
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     func json() -> String {

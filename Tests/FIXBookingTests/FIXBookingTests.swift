@@ -329,3 +329,39 @@ func makeLog(count: Int, path: String) throws {
         #expect(check.status == 1 && check.output.contains("\(badDictionary):1: enum 'x' of A (INT) is not an integer"), "\(check)")
     }
 }
+
+/// What the books print cannot be turned against the person reading them.
+@Suite struct OutputSafetyTests {
+    let cli = CommandLineTests()
+
+    /// An ExecutionReport with `account`, BodyLength and CheckSum made right.
+    static func report(account: String, execID: String, side: String) -> String {
+        let body = "35=8\u{1}49=PLATFORM1\u{1}56=COUNTERFOIL\u{1}34=2\u{1}52=20261127-08:00:00.223\u{1}37=O1\u{1}11=C1\u{1}17=\(execID)\u{1}"
+            + "150=F\u{1}39=2\u{1}1=\(account)\u{1}55=AAPL\u{1}54=\(side)\u{1}38=10\u{1}40=2\u{1}44=10\u{1}32=10\u{1}31=10\u{1}15=USD\u{1}"
+            + "151=0\u{1}14=10\u{1}6=10\u{1}60=20261127-08:00:00.024\u{1}75=20261127\u{1}"
+        let head = "8=FIX.4.4\u{1}9=\(body.utf8.count)\u{1}"
+        let sum = (head + body).utf8.reduce(0) { ($0 + Int($1)) % 256 }
+        return head + body + String(format: "10=%03d\u{1}", sum)
+    }
+
+    @Test("CSV cells that a spreadsheet would run as formulas are neutralised; table output escapes control characters")
+    func hostileNames() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: cli.binary), "build the package first")
+        let folder = temporaryPath("output")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let log = folder + ".log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let formula = "=HYPERLINK(\"http://evil.example\";\"click\")"
+        let escape = "\u{1b}[2J\u{1b}[31mACC"
+        try (Self.report(account: formula, execID: "E1", side: "2") + "\n" + Self.report(account: escape, execID: "E2", side: "1") + "\n")
+            .write(toFile: log, atomically: true, encoding: .utf8)
+        let replay = try cli.run(["replay", log, "--ledger", folder, "--quiet"])
+        #expect(replay.status == 0, "\(replay)")
+        let csv = try cli.run(["positions", "--ledger", folder, "--format", "csv"])
+        #expect(csv.output.contains("\"'=HYPERLINK(\"\"http://evil.example\"\";\"\"click\"\")\""), "\(csv.output)")
+        // Numbers stay numbers: the sale is -10, not '-10.
+        #expect(csv.output.contains(",-10,") && !csv.output.contains("'-10"), "\(csv.output)")
+        let table = try cli.run(["positions", "--ledger", folder])
+        #expect(!table.output.contains("\u{1b}") && table.output.contains("\\u{1b}[2J"), "\(table.output)")
+    }
+}
