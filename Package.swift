@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "FIXCore", targets: ["FIXCore"]),
         .library(name: "Ledger", targets: ["Ledger"]),
         .library(name: "FIXDictionary", targets: ["FIXDictionary"]),
+        .library(name: "FIXSession", targets: ["FIXSession"]),
         .library(name: "FAST", targets: ["FAST"]),
         .library(name: "Reconciliation", targets: ["Reconciliation"]),
         .library(name: "CRM", targets: ["CRM"]),

@@ -813,15 +813,22 @@ public final class Session {
         while start < raw.count {
             var end = start
             var tag = 0
+            var numeric = true
             var equals = -1
             while end < raw.count && raw[end] != fixSOH {
                 if equals < 0 {
                     let digit = Int(raw[end]) - 48
-                    if raw[end] == UInt8(ascii: "=") { equals = end } else if digit >= 0 && digit <= 9 && tag < 1_000_000 { tag = tag * 10 + digit } else { tag = -1_000_000_000 }
+                    if raw[end] == UInt8(ascii: "=") {
+                        equals = end
+                    } else if numeric && digit >= 0 && digit <= 9 && tag < 100_000 {
+                        tag = tag * 10 + digit
+                    } else {
+                        numeric = false
+                    }
                 }
                 end += 1
             }
-            if equals > start, secretTags.contains(tag) {
+            if equals > start, numeric, secretTags.contains(tag) {
                 if copy == nil { copy = Array(raw) }
                 for i in (equals + 1)..<end { copy![i] = UInt8(ascii: "*") }
             }

@@ -1,4 +1,5 @@
 import FIXCore
+import Foundation
 @testable import FIXSession
 import Testing
 
@@ -138,5 +139,42 @@ import Testing
             #expect(!Session.constantTimeEqual(parsed[tag: 553], "secret"))
             #expect(!Session.constantTimeEqual(parsed[tag: 554], "secret!"))
         }
+    }
+}
+
+/// Inputs the fuzzers found crashing (Fuzz/, scripts/fuzz), kept as regression tests.
+@Suite struct FuzzRegressionTests {
+    @Test("a Logon whose tag has a non-digit then many digits (found by FuzzSession): masking its secrets does not overflow")
+    func maskingOverflow() {
+        let logon = "8=FIX.4.4\u{1}9=60\u{1}35=A\u{1}34=1\u{1}49=P\u{1}56=C\u{1}1x99999999999999999999=1\u{1}554=s3cret\u{1}98=0\u{1}10=000\u{1}"
+        let masked = Array(logon.utf8).withUnsafeBytes { Session.maskingSecrets($0) }
+        #expect(masked.map { String(decoding: $0, as: UTF8.self).contains("554=******") } == true)
+    }
+
+    @Test("the input FuzzSession found runs through the session cleanly", arguments: ["session-masking-overflow"])
+    func crashInput(name: String) throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Crashes/\(name)").path
+        let input = try #require(FileManager.default.contents(atPath: path))
+        // The fuzz target's framing: a line a message; MsgType, MsgSeqNum choice, clock step, body.
+        let types = ["A", "0", "1", "2", "3", "4", "5", "D", "8", "j", "AE", "*"]
+        let store = MemorySessionStore()
+        let session = Session(configuration: SessionConfiguration(id: SessionID(beginString: "FIX.4.4", senderCompID: "COUNTERFOIL", targetCompID: "PLATFORM")),
+                              store: store, application: SessionTests.Recorder())
+        var now = SessionTests.start
+        session.connected(now: now)
+        for line in Array(input).split(separator: 10) where line.count >= 3 {
+            let bytes = Array(line)
+            let seq = bytes[1] < 200 ? store.nextTargetSeqNum + Int(bytes[1]) % 8 - 3 : Int(Int32.max)
+            now += Int64(bytes[2]) * 100_000_000
+            var inner = Array("35=\(types[Int(bytes[0]) % types.count])\u{1}34=\(seq)\u{1}49=PLATFORM\u{1}52=".utf8)
+            inner += Array(FIXTimestamp(nanosecondsSinceEpoch: now, fractionDigits: 3).description.utf8)
+            inner += Array("\u{1}56=COUNTERFOIL\u{1}".utf8) + bytes[3...]
+            if inner.last != 1 { inner.append(1) }
+            let head = Array("8=FIX.4.4\u{1}9=\(inner.count)\u{1}".utf8)
+            let sum = (head + inner).reduce(0) { ($0 + Int($1)) % 256 }
+            (head + inner + Array(String(format: "10=%03d\u{1}", sum).utf8)).withUnsafeBytes { session.receive($0, now: now) }
+            _ = session.takeOutput()
+        }
+        #expect(store.auditLog.allSatisfy { !String(decoding: $0.message, as: UTF8.self).contains("554=s") })
     }
 }

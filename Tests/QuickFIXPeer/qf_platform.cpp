@@ -14,6 +14,9 @@
 // program logs out and exits 0 once the acceptor answered;
 // it exits 1 if it is not logged on within QF_LOGON_WAIT seconds (default 30).
 // QF_PAUSE_AT=N makes it wait after report N, for a test to kill it there.
+// QF_RATE=R hands over R reports a second (default: as fast as it can, in bursts of 50).
+// QF_FINISH_WHEN=FILE makes it wait, once every report is handed over, until FILE exists
+// before it synchronises and logs out (scripts/soak-kill creates it after its last kill).
 
 #include "quickfix/Application.h"
 #include "quickfix/FileStore.h"
@@ -147,11 +150,16 @@ int main(int argc, char** argv) {
         // QF_PAUSE_AT=N: after handing report N to QuickFIX, wait (for the test's SIGKILL),
         // so that the kill lands mid-stream however fast or slow the machine is.
         const long pauseAt = std::getenv("QF_PAUSE_AT") ? std::atol(std::getenv("QF_PAUSE_AT")) : 0;
+        const long rate = std::getenv("QF_RATE") ? std::atol(std::getenv("QF_RATE")) : 0;
         while (done < total) {
             FIX::Message message = report(done + 1);
             FIX::Session::sendToTarget(message, session);
             writeProgress(progress, ++done);
-            if (done % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            if (rate > 0) {
+                std::this_thread::sleep_for(std::chrono::microseconds(1000000 / rate));
+            } else if (done % 50 == 0) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            }
             if (done == pauseAt) std::this_thread::sleep_for(std::chrono::seconds(600));
         }
         // If the line dropped (the acceptor was killed, or could not write), QuickFIX
@@ -159,6 +167,9 @@ int main(int argc, char** argv) {
         // once a TestRequest is answered on a live session: the acceptor answers it once
         // everything before it is durable, and a "logged on" seen just before a drop is
         // stale (logging out then would stop QuickFIX from reconnecting).
+        if (const char* gate = std::getenv("QF_FINISH_WHEN")) {
+            while (!std::ifstream(gate).good()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
         bool synced = false;
         for (int attempt = 0; attempt < 20 && !synced; ++attempt) {
             if (!waitFor(loggedOn, 60)) {
