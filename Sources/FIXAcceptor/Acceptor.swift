@@ -102,6 +102,9 @@ public final class Acceptor: @unchecked Sendable {
                       first.certificateVerifyLevel == settings.certificateVerifyLevel else {
                     throw AcceptorError("sessions \(first.id) and \(settings.id) share port \(settings.acceptPort) but not its TLS settings")
                 }
+                guard first.acceptAddress == settings.acceptAddress else {
+                    throw AcceptorError("sessions \(first.id) and \(settings.id) share port \(settings.acceptPort) but not its SocketAcceptAddress")
+                }
                 continue
             }
             byPort[settings.acceptPort] = settings
@@ -208,10 +211,11 @@ public final class Acceptor: @unchecked Sendable {
                         try channel.pipeline.syncOperations.addHandler(ConnectionHandler(acceptor: self, port: port, tls: tls != nil))
                     }
                 }
-            let channel = try await bootstrap.bind(host: "0.0.0.0", port: port).get()
+            let host = sessionSettings.first { $0.acceptPort == port }?.acceptAddress ?? "0.0.0.0"
+            let channel = try await bootstrap.bind(host: host, port: port).get()
             serverChannels.append(channel)
             boundPorts.append(channel.localAddress?.port ?? port)
-            logger.info("listening", metadata: ["port": "\(port)", "tls": "\(tls != nil)"])
+            logger.info("listening", metadata: ["address": "\(host)", "port": "\(port)", "tls": "\(tls != nil)"])
         }
     }
 

@@ -28,6 +28,9 @@ public struct SessionID: Hashable, Sendable, CustomStringConvertible {
 public struct SessionSettings: Sendable {
     public let id: SessionID
     public let acceptPort: Int
+    /// The local address the port listens on (QuickFIX's SocketAcceptAddress): all
+    /// interfaces unless the settings name one.
+    public let acceptAddress: String
     public let heartBtIntSeconds: Int
     public let dataDictionary: String?
     public let transportDataDictionary: String?
@@ -99,7 +102,7 @@ public struct SessionSettings: Sendable {
         "MaxMessagesPerSecond", "RejectRefusedBookings", "TradeCaptureReportAck", "AllowUnknownEnumValues",
         "LedgerPath", "MaxMessageSize", "MaxConnections", "RequestForPositionsTime", "BookTradeCaptureReports",
         "HeartBtIntMin", "HeartBtIntMax", "MaxQueuedBytes", "MaxPreLogonConnections", "MaxPreLogonConnectionsPerAddress",
-        "MaxOutboundBytes",
+        "MaxOutboundBytes", "SocketAcceptAddress",
     ]
     /// QuickFIX settings with no meaning here (stores and logs are in LMDB; no initiator).
     static let ignored: Set<String> = [
@@ -188,6 +191,7 @@ public struct SessionSettings: Sendable {
                        targetCompID: try required("TargetCompID"), qualifier: block.values["SessionQualifier"] ?? "")
         guard let port = try integer("SocketAcceptPort", 1...65_535) else { throw fail(nil, "SocketAcceptPort is required") }
         acceptPort = port
+        acceptAddress = block.values["SocketAcceptAddress"] ?? "0.0.0.0"
         heartBtIntSeconds = try integer("HeartBtInt", 1...3600) ?? 30
         dataDictionary = try readable("DataDictionary")
         transportDataDictionary = try readable("TransportDataDictionary")

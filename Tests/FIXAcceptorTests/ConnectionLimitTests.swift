@@ -108,3 +108,26 @@ import Testing
         #expect(problem == nil, "\(problem ?? "")")
     }
 }
+
+@Suite struct AcceptAddressTests {
+    @Test("SocketAcceptAddress: the acceptor listens on that address only")
+    func listensWhereTold() async throws {
+        let port = freePort()
+        let text = AcceptorBookingTests.settings(port: port).replacingOccurrences(of: "[DEFAULT]\n", with: "[DEFAULT]\nSocketAcceptAddress=127.0.0.1\n")
+        let folder = temporaryFolder("accept-address")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let ledger = try Ledger(folder: folder)
+        defer { ledger.close() }
+        var logger = Logger(label: "address")
+        logger.logLevel = .critical
+        let acceptor = try Acceptor(sessions: try SessionSettings.load(try SettingsFile(text: text, path: "address.cfg")), ledger: ledger, logger: logger)
+        try await acceptor.start()
+        let reached: (loopback: Bool, other: Bool) = await onThread {
+            let loopback = (try? ScriptConnection(port: port, to: "127.0.0.1")).map { $0.close(); return true } ?? false
+            let other = (try? ScriptConnection(port: port, to: "127.0.0.2")).map { $0.close(); return true } ?? false
+            return (loopback, other)
+        }
+        await acceptor.shutdown()
+        #expect(reached.loopback && !reached.other)
+    }
+}

@@ -281,7 +281,7 @@ final class ScriptConnection {
     private var buffer: [UInt8] = []
 
     /// `from`: the local address to connect from (any of 127.0.0.0/8 on loopback).
-    init(port: Int, from source: String? = nil) throws {
+    init(port: Int, from source: String? = nil, to destination: String = "127.0.0.1") throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         if let source {
             var local = sockaddr_in()
@@ -294,7 +294,7 @@ final class ScriptConnection {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(destination)
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
