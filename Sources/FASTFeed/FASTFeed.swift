@@ -30,6 +30,9 @@ public struct FeedConfiguration: Sendable {
     public var window = 1024
     /// How long a gap may wait to be filled by the other line before it is reported.
     public var gapTimeout: TimeAmount = .milliseconds(50)
+    /// The largest frame a TCP stream may announce: a larger length (up to 4 GiB in a
+    /// 4-byte header) is refused and the stream closed, rather than buffered for.
+    public var frameBytesMax = 1 << 20
     /// Reset the FAST dictionaries before every datagram (as exchanges that send one
     /// message per datagram expect); TCP streams keep them.
     public var resetPerPacket = true
@@ -199,8 +202,17 @@ public final class FASTFeed: @unchecked Sendable {
         gapSince = nil
     }
 
-    func streamBytes(_ buffer: inout ByteBuffer) {
+    /// Takes a TCP stream's bytes; false when the stream must be closed (a frame beyond
+    /// `frameBytesMax`: nothing after it can be framed).
+    func streamBytes(_ buffer: inout ByteBuffer) -> Bool {
         stream.writeBuffer(&buffer)
+        let announced = stream.withUnsafeReadableBytes { FASTStreamReader.frameSize(configuration.framing, $0) }
+        if let announced, announced > configuration.frameBytesMax {
+            delegate?.feed(self, failed: FASTError(.limit, offset: 0, field: nil,
+                                                   "a \(announced)-byte frame is announced; the most a stream may send is \(configuration.frameBytesMax)"))
+            stream.clear()
+            return false
+        }
         while true {
             let outcome: Int? = stream.withUnsafeReadableBytes { bytes in
                 // Decode only a frame that has wholly arrived.
@@ -217,8 +229,16 @@ public final class FASTFeed: @unchecked Sendable {
             }
             guard let outcome else { break }
             stream.moveReaderIndex(forwardBy: outcome)
+            let next = stream.withUnsafeReadableBytes { FASTStreamReader.frameSize(configuration.framing, $0) }
+            if let next, next > configuration.frameBytesMax {
+                delegate?.feed(self, failed: FASTError(.limit, offset: 0, field: nil,
+                                                       "a \(next)-byte frame is announced; the most a stream may send is \(configuration.frameBytesMax)"))
+                stream.clear()
+                return false
+            }
         }
         stream.discardReadBytes()
+        return true
     }
 }
 
@@ -251,6 +271,6 @@ final class StreamHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
-        feed.streamBytes(&buffer)
+        if !feed.streamBytes(&buffer) { context.close(promise: nil) }
     }
 }

@@ -22,6 +22,9 @@ public struct AcceptorLimits: Sendable {
     /// Bytes written to a connection and not yet taken by its peer beyond which the
     /// acceptor stops reading from it (a peer that asks and never reads is not buffered for).
     public var outboundBytesMax = 1024 * 1024
+    /// Logons one IP address may attempt in a minute (a platform reconnecting every second
+    /// makes 60); more are closed unanswered until the minute is over.
+    public var logonAttemptsPerMinuteMax = 120
     /// Writes a connection may have waiting for the ledger before it stops reading.
     public var pendingWritesMax = 4
     /// Bytes a connection may hold unframed before it stops reading.
@@ -45,6 +48,7 @@ public struct AcceptorLimits: Sendable {
         if let count = try integer("MaxPreLogonConnections", 1...65_535) { preLogonConnectionsMax = count }
         if let count = try integer("MaxPreLogonConnectionsPerAddress", 1...65_535) { preLogonConnectionsPerAddressMax = count }
         if let bytes = try integer("MaxOutboundBytes", 65_536...1 << 30) { outboundBytesMax = bytes }
+        if let count = try integer("MaxLogonAttemptsPerMinute", 1...1_000_000) { logonAttemptsPerMinuteMax = count }
     }
 }
 
@@ -65,6 +69,21 @@ public final class Acceptor: @unchecked Sendable {
     /// By port, BeginString, our CompID and theirs. Touched on `loop` only.
     var runtimes: [RuntimeKey: SessionRuntime] = [:]
     var connections: [ObjectIdentifier: ConnectionHandler] = [:]
+    /// Logon attempts by address in the current minute (`logonMinute`). Touched on `loop` only.
+    var logonAttempts: [String: Int] = [:]
+    var logonMinute: Int64 = 0
+
+    /// Counts a Logon attempt from `address`; false if the address is over its share this minute.
+    func logonAttemptAllowed(from address: String, now: Int64) -> Bool {
+        let minute = now / 60_000_000_000
+        if minute != logonMinute {
+            logonMinute = minute
+            logonAttempts.removeAll(keepingCapacity: true)
+        }
+        let count = (logonAttempts[address] ?? 0) + 1
+        logonAttempts[address] = count
+        return count <= limits.logonAttemptsPerMinuteMax
+    }
     private var serverChannels: [Channel] = []
     /// Per inbound message, the time from reading it off the socket to the durable commit
     /// of what it caused. Touched on `loop` only.

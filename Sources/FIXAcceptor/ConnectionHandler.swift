@@ -226,6 +226,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             close()
             return
         }
+        if let address, !acceptor.logonAttemptAllowed(from: address, now: now) {
+            refuse(reason: "more than \(acceptor.limits.logonAttemptsPerMinuteMax) Logon attempts from \(address) this minute")
+            return
+        }
         let beginString = message.beginString.string
         let theirs = message[tag: 49]?.string ?? ""
         let ours = message[tag: 56]?.string ?? ""

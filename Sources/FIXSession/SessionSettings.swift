@@ -102,7 +102,7 @@ public struct SessionSettings: Sendable {
         "MaxMessagesPerSecond", "RejectRefusedBookings", "TradeCaptureReportAck", "AllowUnknownEnumValues",
         "LedgerPath", "MaxMessageSize", "MaxConnections", "RequestForPositionsTime", "BookTradeCaptureReports",
         "HeartBtIntMin", "HeartBtIntMax", "MaxQueuedBytes", "MaxPreLogonConnections", "MaxPreLogonConnectionsPerAddress",
-        "MaxOutboundBytes", "SocketAcceptAddress",
+        "MaxOutboundBytes", "SocketAcceptAddress", "MaxLogonAttemptsPerMinute",
     ]
     /// QuickFIX settings with no meaning here (stores and logs are in LMDB; no initiator).
     static let ignored: Set<String> = [

@@ -9,7 +9,14 @@ import Ledger
 public enum StatementReader {
     /// Reads `path`; JSON when it ends in `.json` or starts with `{`, else CSV in
     /// `layout` (the native layout when nil).
+    /// The largest statement file read: a platform's or clearer's daily statement is far
+    /// smaller; a larger file is refused before it is read into memory.
+    public static let fileBytesMax = 256 * 1024 * 1024
+
     public static func read(path: String, layout: StatementLayout? = nil) throws -> Statement {
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > fileBytesMax {
+            throw StatementError(file: path, line: 0, why: "the file has \(size) bytes; statements of up to \(fileBytesMax) are read")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw StatementError(file: path, line: 0, why: "cannot read the file")
         }

@@ -151,4 +151,38 @@ final class Collector: FASTFeedDelegate, @unchecked Sendable {
         let refused = FASTFeed(configuration: udp, templates: templates, loop: MultiThreadedEventLoopGroup.singleton.next(), delegate: collector)
         await #expect(throws: FeedError.self) { try await refused.start() }
     }
+
+    @Test("a TCP stream announcing a frame beyond the limit is closed with a clear failure, not buffered for")
+    func oversizedFrame() async throws {
+        let templates = try FASTTemplates(path: samples + "/mfast/performance_test/example.xml")
+        let collector = Collector(templates: templates)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        final class Flag: @unchecked Sendable {
+            private let lock = NSLock()
+            private var value = false
+            func set() { lock.withLock { value = true } }
+            var isSet: Bool { lock.withLock { value } }
+        }
+        let closed = Flag()
+        let server = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.closeFuture.whenComplete { _ in closed.set() }
+                return channel.eventLoop.makeCompletedFuture {
+                    // A 4-byte length of 2^31: the old reader would wait for 2 GiB.
+                    channel.writeAndFlush(channel.allocator.buffer(bytes: [0x00, 0x00, 0x00, 0x80, 0x01, 0x02]), promise: nil)
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        var configuration = FeedConfiguration(transport: .tcp, framing: .length4,
+                                              lineA: FeedLine(host: "127.0.0.1", port: server.localAddress!.port!))
+        configuration.resetPerPacket = false
+        let feed = FASTFeed(configuration: configuration, templates: templates, loop: group.next(), delegate: collector)
+        try await feed.start()
+        for _ in 0..<100 where !closed.isSet { try await Task.sleep(for: .milliseconds(50)) }
+        await feed.stop()
+        try await server.close()
+        try await group.shutdownGracefully()
+        #expect(closed.isSet, "the stream was kept open")
+        #expect(collector.failures.contains { "\($0)".contains("frame is announced") }, "\(collector.failures)")
+    }
 }

@@ -131,3 +131,41 @@ import Testing
         #expect(reached.loopback && !reached.other)
     }
 }
+
+@Suite struct LogonRateTests {
+    @Test("Logon attempts beyond MaxLogonAttemptsPerMinute from one address are closed unanswered; another address still logs on")
+    func logonAttemptsPerMinute() async throws {
+        let port = freePort()
+        let text = AcceptorBookingTests.settings(port: port).replacingOccurrences(of: "[DEFAULT]\n", with: "[DEFAULT]\nMaxLogonAttemptsPerMinute=20\n")
+        let folder = temporaryFolder("logon-rate")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let ledger = try Ledger(folder: folder)
+        defer { ledger.close() }
+        var logger = Logger(label: "rate")
+        logger.logLevel = .critical
+        let file = try SettingsFile(text: text, path: "rate.cfg")
+        let acceptor = try Acceptor(sessions: try SessionSettings.load(file), ledger: ledger, limits: try AcceptorLimits(settings: file), logger: logger)
+        try await acceptor.start()
+        let outcome: (guesser: Bool, other: Bool) = await onThread {
+            // Twenty guesses at the CompIDs from one address use its minute up.
+            for _ in 0..<20 {
+                guard let guess = try? ScriptConnection(port: port, from: "127.0.4.1") else { continue }
+                guess.send(AcceptorBookingTests.message("A", seq: 1, sender: "GUESS", [(98, "0"), (108, "30")]))
+                _ = guess.waitForDisconnect(timeoutSeconds: 5)
+                guess.close()
+            }
+            func logsOn(from address: String) -> Bool {
+                guard let connection = try? ScriptConnection(port: port, from: address) else { return false }
+                defer { connection.close() }
+                connection.send(AcceptorBookingTests.logon(seq: 1))
+                return (try? connection.readMessage(timeoutSeconds: 5)).map { String(decoding: $0, as: UTF8.self).contains("\u{1}35=A\u{1}") } ?? false
+            }
+            let guesser = logsOn(from: "127.0.4.1")
+            Thread.sleep(forTimeInterval: 0.2)
+            return (guesser, logsOn(from: "127.0.4.2"))
+        }
+        await acceptor.shutdown()
+        #expect(!outcome.guesser, "the right CompIDs got in after the address's attempts were used up")
+        #expect(outcome.other)
+    }
+}

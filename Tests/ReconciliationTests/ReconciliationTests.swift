@@ -336,3 +336,22 @@ import Testing
         #expect(ScheduledReconciliation.provider(fileName: "lp_x.json") == "lp_x")
     }
 }
+
+@Suite struct StatementSizeTests {
+    @Test("a statement file over the size limit is refused with its size, before it is read into memory")
+    func oversizedStatement() throws {
+        let path = NSTemporaryDirectory() + "counterfoil-huge-\(UUID().uuidString).csv"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // Sparse: the size is there, the bytes are not written.
+        FileManager.default.createFile(atPath: path, contents: Data("account,instrument,quantity\n".utf8))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: UInt64(StatementReader.fileBytesMax + 1))
+        try handle.close()
+        do {
+            _ = try StatementReader.read(path: path)
+            Issue.record("a \(StatementReader.fileBytesMax + 1)-byte statement was read")
+        } catch let error as StatementError {
+            #expect("\(error)".contains("statements of up to \(StatementReader.fileBytesMax) are read"), "\(error)")
+        }
+    }
+}
