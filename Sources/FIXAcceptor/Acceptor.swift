@@ -213,6 +213,10 @@ public final class Acceptor: @unchecked Sendable {
     }
 
     public func start() async throws {
+        for settings in sessionSettings where settings.allowsAnyClientCertificate && settings.useTLS && settings.certificateVerifyLevel >= 1
+            && settings.clientCertificateSubject == nil && settings.clientCertificateFingerprint == nil {
+            logger.warning("session \(settings.id) takes any client certificate its CA signed (AllowAnyClientCertificate=Y)")
+        }
         let ports = Set(sessionSettings.map(\.acceptPort)).sorted()
         for port in ports {
             let tls = tlsContexts[port]

@@ -66,6 +66,9 @@ public struct SessionSettings: Sendable {
     /// `CN=…,O=…`) or by SHA-256 fingerprint (hex). Counterfoil's own settings.
     public let clientCertificateSubject: String?
     public let clientCertificateFingerprint: String?
+    /// Counterfoil: a session that verifies client certificates but is bound to none takes
+    /// any certificate the CA signed as this session; refused unless this says so.
+    public let allowsAnyClientCertificate: Bool
     public let logonTimeoutSeconds: Int
     public let checkLatency: Bool
     public let maxLatencySeconds: Int
@@ -102,7 +105,7 @@ public struct SessionSettings: Sendable {
         "MaxMessagesPerSecond", "RejectRefusedBookings", "TradeCaptureReportAck", "AllowUnknownEnumValues",
         "LedgerPath", "MaxMessageSize", "MaxConnections", "RequestForPositionsTime", "BookTradeCaptureReports",
         "HeartBtIntMin", "HeartBtIntMax", "MaxQueuedBytes", "MaxPreLogonConnections", "MaxPreLogonConnectionsPerAddress",
-        "MaxOutboundBytes", "SocketAcceptAddress", "MaxLogonAttemptsPerMinute",
+        "MaxOutboundBytes", "SocketAcceptAddress", "MaxLogonAttemptsPerMinute", "AllowAnyClientCertificate",
     ]
     /// QuickFIX settings with no meaning here (stores and logs are in LMDB; no initiator).
     static let ignored: Set<String> = [
@@ -248,6 +251,12 @@ public struct SessionSettings: Sendable {
         if (clientCertificateSubject != nil || clientCertificateFingerprint != nil) && (certificateVerifyLevel != 1 || !useTLS) {
             throw fail(clientCertificateSubject != nil ? "ClientCertificateSubject" : "ClientCertificateFingerprint",
                        "binding a session to a client certificate needs TLS with CertificateVerifyLevel=1")
+        }
+        allowsAnyClientCertificate = try flag("AllowAnyClientCertificate", false)
+        if useTLS && certificateVerifyLevel >= 1 && clientCertificateSubject == nil && clientCertificateFingerprint == nil
+            && !allowsAnyClientCertificate {
+            throw fail("CertificateVerifyLevel", "any client certificate the CA signed would log on as \(id): bind the session "
+                       + "with ClientCertificateSubject or ClientCertificateFingerprint, or set AllowAnyClientCertificate=Y")
         }
         logonTimeoutSeconds = try integer("LogonTimeout", 1...3600) ?? 10
         checkLatency = try flag("CheckLatency", true)

@@ -51,6 +51,7 @@ struct LoadCommand: AsyncParsableCommand {
             ServerCertificateKeyFile=\(certificates.serverKey)
             CertificationAuthoritiesFile=\(certificates.authority)
             CertificateVerifyLevel=\(plain ? 0 : 1)
+            \(plain ? "" : "ClientCertificateSubject=CN=load-platform")
             \(noValidation ? "UseDataDictionary=N" : "DataDictionary=\(dictionary)")
             [SESSION]
             BeginString=FIX.4.4

@@ -178,3 +178,38 @@ import Testing
         #expect(store.auditLog.allSatisfy { !String(decoding: $0.message, as: UTF8.self).contains("554=s") })
     }
 }
+
+@Suite struct ClientCertificateBindingTests {
+    func settings(_ extra: String) throws -> [SessionSettings] {
+        let folder = NSTemporaryDirectory() + "counterfoil-binding-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for name in ["server.pem", "server.key", "ca.pem"] { FileManager.default.createFile(atPath: "\(folder)/\(name)", contents: Data("x".utf8)) }
+        let text = """
+            [DEFAULT]
+            SenderCompID=COUNTERFOIL
+            SocketAcceptPort=9878
+            ServerCertificateFile=\(folder)/server.pem
+            ServerCertificateKeyFile=\(folder)/server.key
+            CertificationAuthoritiesFile=\(folder)/ca.pem
+            CertificateVerifyLevel=1
+            \(extra)
+            [SESSION]
+            BeginString=FIX.4.4
+            TargetCompID=PLATFORM
+            """
+        return try SessionSettings.load(try SettingsFile(text: text, path: "binding.cfg"))
+    }
+
+    @Test("a session that verifies client certificates but is bound to none is refused unless AllowAnyClientCertificate=Y")
+    func unboundClientCertificates() throws {
+        do {
+            _ = try settings("")
+            Issue.record("an unbound mutual-TLS session was accepted")
+        } catch let error as SettingsError {
+            #expect("\(error)".contains("AllowAnyClientCertificate=Y") && "\(error)".contains("ClientCertificateSubject"), "\(error)")
+        }
+        #expect(try settings("AllowAnyClientCertificate=Y").first?.allowsAnyClientCertificate == true)
+        #expect(try settings("ClientCertificateSubject=CN=platform").first?.clientCertificateSubject == "CN=platform")
+    }
+}
