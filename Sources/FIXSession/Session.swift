@@ -583,7 +583,11 @@ public final class Session {
             return
         }
         let last = store.nextSenderSeqNum - 1
-        let end = endSeqNo == 0 || endSeqNo >= 999_999 || endSeqNo > last ? last : endSeqNo
+        var end = endSeqNo == 0 || endSeqNo >= 999_999 || endSeqNo > last ? last : endSeqNo
+        // At most MaxResendRange messages an answer: the last gap fill ends there, and the
+        // peer asks again from there when our next message shows it the gap. A peer that
+        // asks for everything and reads nothing holds at most this much of our memory.
+        if begin <= end && end - begin >= configuration.resendRangeMax { end = begin + configuration.resendRangeMax - 1 }
         events.append("ResendRequest \(begin) to \(endSeqNo) answered with \(begin) to \(end)")
         if begin <= end { resend(from: begin, through: end, now: now) }
         let expected = store.nextTargetSeqNum

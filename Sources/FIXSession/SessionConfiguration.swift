@@ -19,6 +19,8 @@ public struct SessionConfiguration: @unchecked Sendable {
     public var queuedMessagesMax = 10_000
     /// And at most this many bytes of them (MaxQueuedBytes).
     public var queuedBytesMax = 16 * 1024 * 1024
+    /// The most messages one ResendRequest is answered with (MaxResendRange).
+    public var resendRangeMax = 10_000
     /// The HeartBtInt (108) a Logon may propose, in seconds.
     public var heartBtIntRange: ClosedRange<Int> = 1...3600
     /// The highest MsgSeqNum (34), NewSeqNo (36) or NextExpectedMsgSeqNum (789) taken
@@ -61,6 +63,7 @@ public struct SessionConfiguration: @unchecked Sendable {
         schedule = SessionSchedule(settings: settings)
         heartBtIntRange = settings.heartBtIntRange
         queuedBytesMax = settings.queuedBytesMax
+        resendRangeMax = settings.resendRangeMax
     }
 
     /// The header fields of FIX 4.0 to FIXT 1.1, for sessions without a dictionary.

@@ -92,6 +92,8 @@ public struct SessionSettings: Sendable {
     public let heartBtIntRange: ClosedRange<Int>
     /// Counterfoil: bytes of messages held ahead of a gap before the session ends (MaxQueuedBytes).
     public let queuedBytesMax: Int
+    /// Counterfoil: the most messages one ResendRequest is answered with (MaxResendRange).
+    public let resendRangeMax: Int
 
     static let known: Set<String> = [
         "BeginString", "SenderCompID", "TargetCompID", "SessionQualifier", "HeartBtInt", "DataDictionary",
@@ -105,7 +107,7 @@ public struct SessionSettings: Sendable {
         "MaxMessagesPerSecond", "RejectRefusedBookings", "TradeCaptureReportAck", "AllowUnknownEnumValues",
         "LedgerPath", "MaxMessageSize", "MaxConnections", "RequestForPositionsTime", "BookTradeCaptureReports",
         "HeartBtIntMin", "HeartBtIntMax", "MaxQueuedBytes", "MaxPreLogonConnections", "MaxPreLogonConnectionsPerAddress",
-        "MaxOutboundBytes", "SocketAcceptAddress", "MaxLogonAttemptsPerMinute", "AllowAnyClientCertificate",
+        "MaxOutboundBytes", "SocketAcceptAddress", "MaxLogonAttemptsPerMinute", "AllowAnyClientCertificate", "MaxResendRange",
     ]
     /// QuickFIX settings with no meaning here (stores and logs are in LMDB; no initiator).
     static let ignored: Set<String> = [
@@ -273,6 +275,7 @@ public struct SessionSettings: Sendable {
         guard heartBtIntMin <= heartBtIntMax else { throw fail("HeartBtIntMin", "is more than HeartBtIntMax (\(heartBtIntMax))") }
         heartBtIntRange = heartBtIntMin...heartBtIntMax
         queuedBytesMax = try integer("MaxQueuedBytes", 65_536...1 << 32) ?? 16 * 1024 * 1024
+        resendRangeMax = try integer("MaxResendRange", 1...10_000_000) ?? 10_000
         if certificateVerifyLevel > 0 && certificationAuthoritiesFile == nil {
             throw fail("CertificateVerifyLevel", "verifying client certificates needs CertificationAuthoritiesFile")
         }

@@ -213,3 +213,25 @@ import Testing
         #expect(try settings("ClientCertificateSubject=CN=platform").first?.clientCertificateSubject == "CN=platform")
     }
 }
+
+@Suite struct ResendRangeTests {
+    @Test("a ResendRequest for everything is answered with at most MaxResendRange messages, the last gap fill ending there")
+    func resendIsCapped() {
+        var configuration = SessionConfiguration(id: SessionID(beginString: "FIX.4.4", senderCompID: "COUNTERFOIL", targetCompID: "PLATFORM"))
+        configuration.resendRangeMax = 3
+        let store = MemorySessionStore()
+        let session = Session(configuration: configuration, store: store, application: SessionTests.Recorder())
+        session.connected(now: SessionTests.start)
+        SessionTests.message("A", seq: 1, at: SessionTests.start, [(98, "0"), (108, "30")]).withUnsafeBytes { session.receive($0, now: SessionTests.start) }
+        for i in 0..<6 {
+            session.sendApplication(msgType: "j", now: SessionTests.start) { $0.append(45, i + 1); $0.append(58, "r\(i)"); $0.append(380, 0) }
+        }
+        _ = session.takeOutput()
+        SessionTests.message("2", seq: 2, at: SessionTests.start, [(7, "1"), (16, "0")]).withUnsafeBytes { session.receive($0, now: SessionTests.start) }
+        let resent = SessionTests.sent(session.takeOutput())
+        // 1 (our Logon) as a gap fill to 2, then 2 and 3 resent: three messages, nothing past 3.
+        #expect(resent.count == 3, "\(resent)")
+        #expect(resent.first?.contains("|35=4|") == true && resent.first?.contains("|36=2|") == true)
+        #expect(resent.last?.contains("|34=3|") == true && resent.allSatisfy { $0.contains("|43=Y|") })
+    }
+}
