@@ -52,8 +52,10 @@ public struct APIServer: Sendable {
         router.add(middleware: InputBounds(limits: inputLimits))
         router.add(middleware: TokenAuthentication(store: store))
         router.get("/healthz") { _, _ in Health(status: "ok", journalOffset: try ledger.nextOffset() - 1) }
-        router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+        router.get("/metrics") { _, context in
+            // What the books hold and how busy the service is: for holders of a token.
+            try context.requireReader()
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: try metrics.exposition(ledger: ledger, store: store))))
         }
         router.get("/v1/openapi.json") { _, _ in

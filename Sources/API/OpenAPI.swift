@@ -82,8 +82,8 @@ enum OpenAPIDocument {
         let client = [clientID]
         return [
             "/healthz": ["get": operation("Liveness and the journal's length", tag: "service", roles: "none", response: ref("Health"), public: true)],
-            "/metrics": ["get": operation("Prometheus metrics", tag: "service", roles: "none", response: string, public: true,
-                                          contentType: "text/plain")],
+            "/metrics": ["get": operation("Prometheus metrics (a scraper sends a token, as Prometheus's authorization setting does)",
+                                          tag: "service", roles: readers, response: string, contentType: "text/plain")],
             "/v1/openapi.json": ["get": operation("This document", tag: "service", roles: "none", response: ["type": "object"], public: true)],
             "/v1/clients": [
                 "get": operation("List clients", tag: "clients", roles: readers,
