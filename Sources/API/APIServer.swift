@@ -25,6 +25,8 @@ public struct APIServer: Sendable {
 
     /// What a request may carry (`APIInputLimits`).
     public var inputLimits = APIInputLimits()
+    /// Event streams open per token (4: a CRM and a few consoles); more are 429.
+    let streams = StreamCounts(perTokenMax: 4)
 
     public init(store: CRMStore, reconciler: Reconciler, metrics: APIMetrics = APIMetrics(),
                 requestPositions: (@Sendable (String, String?) async throws -> String)? = nil,
@@ -74,8 +76,9 @@ public struct APIServer: Sendable {
                 guard let value = Int(text), value > 0 else { throw APIError.invalid("limit", "a whole number of events from 1") }
                 limit = value
             }
-            return try EventStream(store: store).response(lastEventID: lastEventID, query: request.uri.queryParameters.get("lastEventId"),
-                                                          limit: limit)
+            let bearer = String((request.headers[.authorization] ?? "").dropFirst("Bearer ".count))
+            return try EventStream(store: store, bearer: bearer, streams: streams, tokenID: context.token?.id ?? "")
+                .response(lastEventID: lastEventID, query: request.uri.queryParameters.get("lastEventId"), limit: limit)
         }
         return router
     }

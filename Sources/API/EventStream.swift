@@ -10,6 +10,12 @@ import Ledger
 /// nothing twice. Without one, the stream starts at what is booked next.
 struct EventStream {
     let store: CRMStore
+    /// The bearer token the stream was opened with: checked every second, so that
+    /// revoking it ends the stream.
+    let bearer: String
+    /// The token's open streams; this one counts among them while it runs.
+    let streams: StreamCounts
+    let tokenID: String
 
     struct Position: Sendable {
         var journal: UInt64
@@ -40,12 +46,26 @@ struct EventStream {
             start = Position(journal: try store.ledger.nextOffset() - 1, alerts: try store.events(after: 0, limit: .max).last?.sequence ?? 0)
         }
         let store = self.store
+        let bearer = self.bearer
+        let streams = self.streams
+        let tokenID = self.tokenID
+        guard streams.open(tokenID) else {
+            throw APIError(.tooManyRequests, code: "too_many_streams",
+                           "this token has \(streams.perTokenMax) event streams open already; close one first")
+        }
         let body = ResponseBody { writer in
+            defer { streams.close(tokenID) }
             var position = start
+            var checkedToken = ContinuousClock.now
             var sent = 0
             var quietSince = ContinuousClock.now
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
             while limit.map({ sent < $0 }) ?? true {
+                if ContinuousClock.now - checkedToken > .seconds(1) {
+                    // A revoked token's streams end within a second.
+                    guard try store.authenticate(bearer) != nil else { break }
+                    checkedToken = ContinuousClock.now
+                }
                 var wrote = false
                 var entries: [JournalEntry] = []
                 try store.ledger.forEachEntry(from: position.journal + 1) { entry in
@@ -83,5 +103,31 @@ struct EventStream {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+}
+
+/// Open event streams by token: at most `perTokenMax` each.
+final class StreamCounts: @unchecked Sendable {
+    let perTokenMax: Int
+    private let lock = NSLock()
+    private var counts: [String: Int] = [:]
+
+    init(perTokenMax: Int) { self.perTokenMax = perTokenMax }
+
+    /// Counts a stream for `token`; false if it has its share open already.
+    func open(_ token: String) -> Bool {
+        lock.withLock {
+            let count = counts[token, default: 0]
+            guard count < perTokenMax else { return false }
+            counts[token] = count + 1
+            return true
+        }
+    }
+
+    func close(_ token: String) {
+        lock.withLock {
+            let count = counts[token, default: 1] - 1
+            counts[token] = count > 0 ? count : nil
+        }
     }
 }
