@@ -19,8 +19,11 @@ public enum FuzzFiles {
 
     public static var spec: String { root + "/.cache/quickfix-spec" }
 
+    /// `../shared` beside the repository, as the tests find it (or /work/shared).
     public static var shared: String {
-        ProcessInfo.processInfo.environment["COUNTERFOIL_SHARED"] ?? URL(fileURLWithPath: root).deletingLastPathComponent().path + "/shared"
+        if let shared = ProcessInfo.processInfo.environment["COUNTERFOIL_SHARED"] { return shared }
+        let sibling = URL(fileURLWithPath: root).deletingLastPathComponent().path + "/shared"
+        return FileManager.default.fileExists(atPath: sibling) ? sibling : "/work/shared"
     }
 
     /// Stops the run with a message: a target that cannot load what it fuzzes with must not
