@@ -562,24 +562,24 @@ struct BookingTransaction {
             var r = ByteReader(bytes)
             return (try r.string(), try r.i64(), try r.string())
         }) else { return }
+        try putQuarantine(id, source: source, time: time, reason: reason, raw: raw)
+    }
+
+    mutating func quarantine(source: String, raw: [UInt8], reason: String) throws -> BookingOutcome {
+        let id = nextQuarantine
+        nextQuarantine += 1
+        try putQuarantine(id, source: source, time: now, reason: reason, raw: raw)
+        return .quarantined(id: id, reason: reason)
+    }
+
+    /// A quarantine record: source, time, reason, the input as received.
+    private func putQuarantine(_ id: UInt64, source: String, time: Int64, reason: String, raw: [UInt8]) throws {
         var w = ByteWriter(capacity: raw.count + 64)
         w.string(source)
         w.i64(time)
         w.string(reason)
         w.blob(raw)
         try txn.put(db.quarantine, Key.offset(id), w.bytes)
-    }
-
-    mutating func quarantine(source: String, raw: [UInt8], reason: String) throws -> BookingOutcome {
-        let id = nextQuarantine
-        nextQuarantine += 1
-        var w = ByteWriter(capacity: raw.count + 64)
-        w.string(source)
-        w.i64(now)
-        w.string(reason)
-        w.blob(raw)
-        try txn.put(db.quarantine, Key.offset(id), w.bytes)
-        return .quarantined(id: id, reason: reason)
     }
 
     // MARK: Journal and its effects

@@ -10,8 +10,9 @@ import Testing
 @Suite struct ConnectionLimitTests {
     typealias B = AcceptorBookingTests
 
-    func acceptor(port: Int, folder: String, heartBtIntMin: Int = 1) throws -> (Acceptor, Ledger) {
-        let text = B.settings(port: port) + "\nHeartBtIntMin=\(heartBtIntMin)\n"
+    /// An acceptor on `port` with the booking tests' session and `defaults` added to [DEFAULT].
+    static func acceptor(port: Int, folder: String, defaults: String = "") throws -> (Acceptor, Ledger) {
+        let text = B.settings(port: port).replacingOccurrences(of: "[DEFAULT]\n", with: "[DEFAULT]\n" + defaults)
         let file = try SettingsFile(text: text, path: "limits.cfg")
         let ledger = try Ledger(folder: folder)
         var logger = Logger(label: "limits")
@@ -24,7 +25,7 @@ import Testing
         let port = freePort()
         let folder = temporaryFolder("limits-idle")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let (acceptor, ledger) = try acceptor(port: port, folder: folder)
+        let (acceptor, ledger) = try Self.acceptor(port: port, folder: folder)
         defer { ledger.close() }
         try await acceptor.start()
         let outcome: (open: Int, problem: String?) = await onThread {
@@ -69,7 +70,7 @@ import Testing
         let port = freePort()
         let folder = temporaryFolder("limits-silent")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let (acceptor, ledger) = try acceptor(port: port, folder: folder)
+        let (acceptor, ledger) = try Self.acceptor(port: port, folder: folder)
         defer { ledger.close() }
         try await acceptor.start()
         let problem: String? = await onThread {
@@ -113,14 +114,10 @@ import Testing
     @Test("SocketAcceptAddress: the acceptor listens on that address only")
     func listensWhereTold() async throws {
         let port = freePort()
-        let text = AcceptorBookingTests.settings(port: port).replacingOccurrences(of: "[DEFAULT]\n", with: "[DEFAULT]\nSocketAcceptAddress=127.0.0.1\n")
         let folder = temporaryFolder("accept-address")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let ledger = try Ledger(folder: folder)
+        let (acceptor, ledger) = try ConnectionLimitTests.acceptor(port: port, folder: folder, defaults: "SocketAcceptAddress=127.0.0.1\n")
         defer { ledger.close() }
-        var logger = Logger(label: "address")
-        logger.logLevel = .critical
-        let acceptor = try Acceptor(sessions: try SessionSettings.load(try SettingsFile(text: text, path: "address.cfg")), ledger: ledger, logger: logger)
         try await acceptor.start()
         let reached: (loopback: Bool, other: Bool) = await onThread {
             let loopback = (try? ScriptConnection(port: port, to: "127.0.0.1")).map { $0.close(); return true } ?? false
@@ -136,15 +133,10 @@ import Testing
     @Test("Logon attempts beyond MaxLogonAttemptsPerMinute from one address are closed unanswered; another address still logs on")
     func logonAttemptsPerMinute() async throws {
         let port = freePort()
-        let text = AcceptorBookingTests.settings(port: port).replacingOccurrences(of: "[DEFAULT]\n", with: "[DEFAULT]\nMaxLogonAttemptsPerMinute=20\n")
         let folder = temporaryFolder("logon-rate")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let ledger = try Ledger(folder: folder)
+        let (acceptor, ledger) = try ConnectionLimitTests.acceptor(port: port, folder: folder, defaults: "MaxLogonAttemptsPerMinute=20\n")
         defer { ledger.close() }
-        var logger = Logger(label: "rate")
-        logger.logLevel = .critical
-        let file = try SettingsFile(text: text, path: "rate.cfg")
-        let acceptor = try Acceptor(sessions: try SessionSettings.load(file), ledger: ledger, limits: try AcceptorLimits(settings: file), logger: logger)
         try await acceptor.start()
         let outcome: (guesser: Bool, other: Bool) = await onThread {
             // Twenty guesses at the CompIDs from one address use its minute up.
